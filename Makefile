@@ -1,0 +1,28 @@
+# Flowlab: `make demo` runs every part on the local defaults, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench chromium clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+chromium:
+	@scripts/ensure-chromium
+
+demo: $(STAMP)
+	$(PY) scripts/run_demo.py
+
+test: $(STAMP) chromium
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/bench_validation.py
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache
