@@ -1,0 +1,18 @@
+"""Machine-to-machine daemon: the OAuth 2.0 client credentials grant (RFC 6749 §4.4).
+
+A scheduled process imports records from an external data source into the protected API. There
+is no user: the daemon calls the API on behalf of itself, with a token obtained from its own
+client id and secret. The article's steps, narrated as they happen:
+
+  1. The Application authenticates with the Authorization Server using its Client ID and Client Secret.
+  2. The Authorization Server validates this information and returns an Access Token.
+  3. The Application can use the Access Token to call the Resource Server on behalf of itself.
+
+"Client can use received token until it expires and after that can just repeat the authorization
+procedure": steps 1 and 2 run only when the cached token is about to expire (or the API answers
+401 once); step 3 runs every cycle with the next batch.
+
+Run ``python -m m2m_demo --help``. Modules: ``feed`` (the data source and its batches), ``state``
+(the persisted position), ``backoff`` (retries), ``client_credentials`` (steps 1-2 and the token
+cache), ``imports`` (step 3) and ``daemon`` (schedule, signals, command line).
+"""

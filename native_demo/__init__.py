@@ -1,0 +1,26 @@
+"""Native (CLI) demo: authorization code + PKCE with a loopback redirect (RFC 6749 §4.1, RFC 7636, RFC 8252).
+
+A command-line application logs a user in through the system browser and calls the API on the
+user's behalf. It is a *public* client: it ships to users' machines, so it holds no secret. PKCE
+replaces the secret: the app proves at the token endpoint that it is the same app that started
+the login. The article's steps, narrated as they happen:
+
+  1. The native app initiates the flow and redirects the user to Auth0 sending the code_challenge
+     and code_challenge_method parameters.
+  2. Auth0 redirects the user to the native app with an authorization_code in the query string.
+  3. The native app sends the authorization_code and code_verifier together with the redirect_uri
+     and the client_id to Auth0.
+  4. Auth0 validates this information and returns an Access Token (and optionally a Refresh Token).
+  5. The native app can use the Access Token to call the API on behalf of the user.
+
+Then a refresh-token round trip: a new access token without the browser, and a rotated refresh token.
+
+The redirect reaches the app through a one-shot HTTP listener on ``127.0.0.1`` and a port the
+operating system picks (RFC 8252 §7.3); the authorization server accepts any port on the loopback
+address for a native client. ``state`` ties the redirect to this login (CSRF), ``iss`` names the
+server that sent it (RFC 9207, mix-up attacks), ``nonce`` ties the ID token to this login.
+
+Run ``python -m native_demo --help``. Modules: ``pkce``, ``loopback`` (the redirect listener),
+``authorization_code`` (steps 1-4 and refresh), ``session`` (tokens kept with ``--keep``) and
+``cli`` (the commands, step 5).
+"""

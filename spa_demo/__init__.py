@@ -1,0 +1,49 @@
+"""SPA demo: a browser single page app that signs a user in and calls the protected API.
+
+`python -m spa_demo` serves one static page (plain HTML, JavaScript modules and CSS, no build
+step, no third-party script) on http://localhost:3000. The page runs either flow, side by
+side behind a switch, and narrates the numbered steps as they happen.
+
+Implicit grant (legacy; what the article describes, deprecated by RFC 9700):
+  1. The app initiates the flow and redirects the browser to Auth0, so the user can
+     authenticate (`response_type=token id_token`, `state` and `nonce` kept in sessionStorage).
+  2. Auth0 authenticates the user (a consent page is shown to third-party applications only).
+  3. Auth0 redirects the user to the app with an Access Token and an ID Token in the hash
+     fragment of the URI. The app extracts them, removes them from the address bar with
+     `history.replaceState`, checks `state`, `iss`, the ID token's signature, `nonce`,
+     `at_hash` and expiry, and keeps the tokens in memory only.
+  4. The app uses the Access Token to call the API on behalf of the user.
+
+Authorization code + PKCE (recommended):
+  1. The app initiates the flow and redirects the user to Auth0 sending the `code_challenge`
+     (SHA-256 of a random `code_verifier`, WebCrypto) and `code_challenge_method=S256`.
+  2. Auth0 authenticates the user and redirects them to the app with an authorization code in
+     the query string; the app checks `state` and `iss`.
+  3. The app sends the authorization code and the `code_verifier` together with the
+     `redirect_uri` and the `client_id` to Auth0's token endpoint (a `fetch`, CORS).
+  4. Auth0 validates this information and returns an Access Token and an ID Token, which the
+     app checks and keeps in memory only.
+  5. The app uses the Access Token to call the API on behalf of the user.
+
+In both modes, when the access token is about to expire (or the page was reloaded and the
+tokens in memory are gone), the app re-authenticates silently: the same request with
+`prompt=none` in a hidden iframe, answered without any page if the Auth0 session is alive.
+"""
+
+import os
+
+from flask import Flask
+
+from . import errors, pages, security_headers
+from .config import load_config
+
+
+def create_app(test_config=None):
+    """Build the SPA server; `test_config` replaces the environment variables it reads."""
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    config = load_config(os.environ if test_config is None else test_config)
+    app.extensions["spa_config"] = config
+    security_headers.init_app(app, config)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    return app

@@ -1,0 +1,71 @@
+"""``python -m api``: serve the protected API with gunicorn (gthread workers) on 127.0.0.1:3010.
+
+The app is built once, before gunicorn starts, so a bad setting stops the start with one line
+naming it (exit status 1) instead of a traceback per worker. Each worker inherits that app; the
+JWKS cache fills per worker on the first token. Logs (one line per request, from the app) go to
+standard error. ``API_HOST`` and ``API_PORT`` change the address (see ``api.config``);
+``API_PORT=0`` binds any free port, named in the "listening" line.
+"""
+
+import logging
+import sys
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from api import create_app
+from api.config import ConfigurationError
+
+WORKERS = 2
+THREADS_PER_WORKER = 4
+# Large enough for the validator to see (and refuse, with an RFC 6750 answer) tokens above its
+# 8 KiB limit; gunicorn itself refuses any header field larger than this.
+HEADER_FIELD_LIMIT_BYTES = 16 * 1024
+
+logger = logging.getLogger("api")
+
+
+class APIServer(BaseApplication):
+    """gunicorn serving an already built Flask app with fixed, production-minded settings."""
+
+    def __init__(self, app: Flask) -> None:
+        self.application = app
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings: dict[str, Any] = {
+            "bind": self.application.config["API_BIND"],
+            "worker_class": "gthread",
+            "workers": WORKERS,
+            "threads": THREADS_PER_WORKER,
+            "timeout": 30,
+            "graceful_timeout": 10,
+            "limit_request_field_size": HEADER_FIELD_LIMIT_BYTES,
+            "when_ready": announce,
+            # No runtime-management socket: it would be shared by every gunicorn of this user.
+            "control_socket_disable": True,
+        }
+        for name, value in settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def announce(server: Any) -> None:
+    for listener in server.LISTENERS:
+        logger.info("Flowlab API listening on %s", listener)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app()
+    except ConfigurationError as error:
+        sys.exit(f"api: configuration error: {error}")
+    APIServer(app).run()
+
+
+if __name__ == "__main__":
+    main()

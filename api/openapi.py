@@ -1,0 +1,268 @@
+"""``GET /openapi.json``: the OpenAPI 3.1 description of this API.
+
+Summaries and schemas are written here; what each operation requires (scopes, Auth0 RBAC
+permissions, user or machine tokens) is read from the ``require_auth`` decorator of its view, so
+the document cannot drift from what the code enforces. Building the document fails if a route has
+no description here, so no endpoint goes undocumented.
+"""
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app
+
+from shared.flask_auth import AuthRequirements
+
+bp = Blueprint("openapi", __name__)
+EXTENSION_NAME = "flowlab_openapi"
+
+API_SCOPES = {
+    "read:messages": "Read messages",
+    "write:messages": "Post messages (user tokens)",
+    "import:data": "Import batches of records (machine tokens)",
+    "read:imports": "List import batches",
+    "read:stats": "Read the admin statistics (granted to users as an Auth0 RBAC permission)",
+}
+
+
+def _object(properties: dict[str, Any], required: tuple[str, ...] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties if required is None else required),
+        "additionalProperties": False,
+    }
+
+
+STRING = {"type": "string"}
+NULLABLE_STRING = {"type": ["string", "null"]}
+COUNT = {"type": "integer", "minimum": 0}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+
+SCHEMAS = {
+    "Error": _object({"error": STRING, "error_description": STRING}),
+    "PublicMessage": _object({"message": STRING}),
+    "PrivateMessage": _object(
+        {"message": STRING, "sub": STRING, "client_id": NULLABLE_STRING, "scopes": {"type": "array", "items": STRING}}
+    ),
+    "Message": _object({"id": {"type": "integer"}, "author": STRING, "text": STRING, "created_at": TIMESTAMP}),
+    "MessageList": _object({"messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}}),
+    "NewMessage": _object({"text": {"type": "string", "minLength": 1, "maxLength": 500}}),
+    "Profile": _object(
+        {
+            "id": {"type": "integer"},
+            "sub": STRING,
+            "email": NULLABLE_STRING,
+            "name": NULLABLE_STRING,
+            "created_at": TIMESTAMP,
+            "last_seen_at": TIMESTAMP,
+        }
+    ),
+    "ImportBatch": _object(
+        {
+            "batch_id": {"type": "string", "minLength": 1, "maxLength": 200},
+            "source": {"type": "string", "minLength": 1, "maxLength": 100},
+            "records": {
+                "type": "array",
+                "maxItems": 1000,
+                "items": _object(
+                    {"external_id": {"type": "string", "minLength": 1, "maxLength": 200}, "data": {"type": "object"}}
+                ),
+            },
+        }
+    ),
+    "ImportResult": _object(
+        {"batch_id": STRING, "source": STRING, "received": COUNT, "created": COUNT, "replayed": {"type": "boolean"}}
+    ),
+    "ImportList": _object(
+        {
+            "imports": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "batch_id": STRING,
+                        "source": STRING,
+                        "client_id": STRING,
+                        "received": COUNT,
+                        "created": COUNT,
+                        "received_at": TIMESTAMP,
+                    }
+                ),
+            },
+            "records": COUNT,
+        }
+    ),
+    "Stats": _object({"users": COUNT, "messages": COUNT, "import_batches": COUNT, "imported_records": COUNT}),
+    "Health": _object({"status": {"const": "ok"}}),
+}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+ERROR_RESPONSES = {
+    "400": _json(
+        "Error", "Malformed request (invalid_request), including a token sent outside the Authorization header"
+    ),
+    "401": _json("Error", 'No access token (bare Bearer challenge) or an invalid one (error="invalid_token")'),
+    "403": _json("Error", "insufficient_scope: the token lacks a scope or permission, or is the wrong kind"),
+    "413": _json("Error", "The body is over 1 MiB"),
+    "415": _json("Error", "The body is not application/json"),
+    "422": _json("Error", "The idempotency key was already used for a different batch"),
+    "503": _json("Error", "The issuer's signing keys cannot be fetched right now (see Retry-After)"),
+}
+
+# (method, path) -> the hand-written part of each operation.
+OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/healthz"): {"summary": "Readiness probe", "responses": {"200": _json("Health", "Ready")}},
+    ("GET", "/openapi.json"): {
+        "summary": "This document",
+        "responses": {"200": {"description": "OpenAPI 3.1 document", "content": {"application/json": {}}}},
+    },
+    ("GET", "/api/public"): {
+        "summary": "Public endpoint: no token needed",
+        "responses": {"200": _json("PublicMessage", "A greeting")},
+    },
+    ("GET", "/api/private"): {
+        "summary": "Any valid access token for this API",
+        "responses": {"200": _json("PrivateMessage", "Who called, with which client and scopes")},
+    },
+    ("GET", "/api/messages"): {
+        "summary": "List the latest 100 messages, newest first",
+        "responses": {"200": _json("MessageList", "Messages")},
+    },
+    ("POST", "/api/messages"): {
+        "summary": "Post a message as the calling user",
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewMessage"}}},
+        },
+        "responses": {
+            "201": _json("Message", "The stored message"),
+            **{code: ERROR_RESPONSES[code] for code in ("400", "413", "415")},
+        },
+    },
+    ("GET", "/api/me"): {
+        "summary": "The API's own profile of the calling user, created on first call",
+        "responses": {"200": _json("Profile", "Local profile linked to the token's sub")},
+    },
+    ("POST", "/api/imports"): {
+        "summary": "Import a batch of records, idempotently",
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": (
+                    "Names the batch (default: its batch_id), per client. Same key and body: the stored answer"
+                    " is replayed; same key, other body: 422."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImportBatch"}}},
+        },
+        "responses": {
+            "201": _json("ImportResult", "First delivery: records stored (created counts the new ones)"),
+            "200": _json("ImportResult", "Replay of an already delivered batch: nothing written"),
+            **{code: ERROR_RESPONSES[code] for code in ("400", "413", "415", "422")},
+        },
+    },
+    ("GET", "/api/imports"): {
+        "summary": "The latest 100 import batches and the total number of imported records",
+        "responses": {"200": _json("ImportList", "Import batches")},
+    },
+    ("GET", "/api/admin/stats"): {
+        "summary": "Counts of users, messages, import batches and records",
+        "responses": {"200": _json("Stats", "Counts")},
+    },
+}
+
+
+def _security(requirements: AuthRequirements) -> dict[str, Any]:
+    names = list(requirements.scopes + requirements.permissions)
+    operation: dict[str, Any] = {
+        "security": [{"oauth2": names}, {"bearerAuth": names}],
+        "x-required-scopes": list(requirements.scopes),
+        "x-required-permissions": list(requirements.permissions),
+    }
+    if requirements.user_only:
+        operation["x-token-kind"] = "user"
+    if requirements.machine_only:
+        operation["x-token-kind"] = "machine"
+    return operation
+
+
+def _operation(app: Flask, method: str, path: str, endpoint: str) -> dict[str, Any]:
+    if (method, path) not in OPERATIONS:
+        raise LookupError(f"{method} {path} has no OpenAPI description in api/openapi.py")
+    operation = {"operationId": endpoint.replace(".", "_"), **OPERATIONS[method, path]}
+    requirements = getattr(app.view_functions[endpoint], "auth_requirements", None)
+    if requirements is None:
+        return {**operation, "security": []}
+    errors = {"401": ERROR_RESPONSES["401"], "400": ERROR_RESPONSES["400"], "503": ERROR_RESPONSES["503"]}
+    if requirements != AuthRequirements():
+        errors["403"] = ERROR_RESPONSES["403"]
+    return {**operation, **_security(requirements), "responses": {**errors, **operation["responses"]}}
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``app``'s routes, with the app's issuer in the OAuth flows."""
+    authorization_server = app.config["AUTH_ISSUER"].rstrip("/")
+    scopes = dict(API_SCOPES)
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(rule.rule, {})[method.lower()] = _operation(app, method, rule.rule, rule.endpoint)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Flowlab protected API",
+            "version": "1.0.0",
+            "description": (
+                "A resource server protected by OAuth 2.0 access tokens (JWT, RFC 9068) from "
+                f"{app.config['AUTH_ISSUER']}. Ask for tokens with audience {app.config['AUTH_AUDIENCE']}. Errors are "
+                "JSON {error, error_description}; token errors carry an RFC 6750 WWW-Authenticate challenge."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "oauth2": {
+                    "type": "oauth2",
+                    "description": "Auth0 endpoints of the issuer; send audience=" + app.config["AUTH_AUDIENCE"],
+                    "flows": {
+                        "authorizationCode": {
+                            "authorizationUrl": authorization_server + "/authorize",
+                            "tokenUrl": authorization_server + "/oauth/token",
+                            "refreshUrl": authorization_server + "/oauth/token",
+                            "scopes": scopes,
+                        },
+                        "implicit": {"authorizationUrl": authorization_server + "/authorize", "scopes": scopes},
+                        "clientCredentials": {"tokenUrl": authorization_server + "/oauth/token", "scopes": scopes},
+                    },
+                },
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return current_app.extensions[EXTENSION_NAME]
+
+
+def init_app(app: Flask) -> None:
+    """Serve the document of every route of ``app``: call it after registering the others."""
+    app.register_blueprint(bp)
+    app.extensions[EXTENSION_NAME] = build_document(app)

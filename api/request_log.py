@@ -1,0 +1,41 @@
+"""One log line per request: method, path, status, duration, who called, and why it was refused.
+
+The query string is never logged (a client may have put an access token in it, which the API
+refuses but must not record), and the path is percent-encoded so that a hostile path cannot
+forge log lines.
+"""
+
+import logging
+import time
+from urllib.parse import quote
+
+from flask import Flask, Response, g, request
+
+logger = logging.getLogger("api.requests")
+LOGGABLE_PATH_CHARACTERS = "/:@!$&'()*+,;=-._~"
+
+
+def start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def log_request(response: Response) -> Response:
+    elapsed_ms = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
+    claims = g.get("claims")
+    caller = f" sub={claims.subject!r} client={claims.client_id!r}" if claims is not None else ""
+    refusal = f" refused={g.auth_refusal!r}" if "auth_refusal" in g else ""
+    logger.info(
+        "%s %s %d %.1fms%s%s",
+        request.method,
+        quote(request.path, safe=LOGGABLE_PATH_CHARACTERS),
+        response.status_code,
+        elapsed_ms,
+        caller,
+        refusal,
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(start_timer)
+    app.after_request(log_request)

@@ -1,0 +1,5 @@
+"""``python -m authserver``: see :mod:`authserver.cli`."""
+
+from .cli import main
+
+raise SystemExit(main())

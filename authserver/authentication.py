@@ -1,0 +1,51 @@
+"""Checking an email address and password, with Auth0's brute-force protection.
+
+Auth0 (Security > Attack Protection > Brute-force Protection) counts consecutive failed logins
+per account and IP address; at the threshold (10) that account is blocked for that address until
+an administrator unblocks it (here: ``python -m authserver users unblock EMAIL``). Other
+addresses can still log in. Unknown email addresses are counted and blocked the same way, and
+cost the same password hashing work, so neither reveals which addresses are accounts.
+"""
+
+import enum
+import functools
+import logging
+import secrets
+import time
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .models import User
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+class LoginOutcome(enum.Enum):
+    SIGNED_IN = "signed in"
+    WRONG_CREDENTIALS = "wrong email or password"
+    BLOCKED_FROM_SOURCE = "blocked after too many failed attempts"
+    USER_BLOCKED = "user blocked"
+
+
+@functools.cache
+def _unknown_user_password_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(32))
+
+
+def authenticate(storage: Storage, email: str, password: str, source: str, threshold: int):
+    """Check the credentials; returns the outcome and, when signed in, the user."""
+    if storage.login_blocked(email, source):
+        return LoginOutcome.BLOCKED_FROM_SOURCE, None
+    credentials = storage.find_credentials(email)
+    password_hash = credentials[1] if credentials else _unknown_user_password_hash()
+    password_matches = check_password_hash(password_hash, password)
+    if credentials is None or not password_matches:
+        if storage.record_failed_login(email, source, threshold, int(time.time())):
+            log.warning("brute-force protection: %s blocked for %s after %d failed logins", email, source, threshold)
+        return LoginOutcome.WRONG_CREDENTIALS, None
+    storage.clear_failed_logins(email, source)
+    user: User = credentials[0]
+    if user.blocked:
+        return LoginOutcome.USER_BLOCKED, None
+    return LoginOutcome.SIGNED_IN, user

@@ -1,0 +1,182 @@
+"""The command line: serving, and administering users, applications and keys.
+
+::
+
+    python -m authserver [serve]                 serve on AUTHSERVER_HOST:AUTHSERVER_PORT
+    python -m authserver users add EMAIL [--name NAME] [--permission SCOPE ...] [--audience API]
+    python -m authserver users block EMAIL       the user can no longer log in, refresh or use SSO
+    python -m authserver users unblock EMAIL     also lifts the brute-force blocks of the address
+    python -m authserver clients list            the applications of the tenant file
+    python -m authserver rotate-keys             next key becomes current; previous stays published
+
+``users add`` reads the password from the terminal (twice), or from the first line of standard
+input when that is not a terminal. The commands work on the same database as the server
+(AUTHSERVER_DB) and may run while it serves.
+"""
+
+import argparse
+import getpass
+import logging
+import secrets
+import sys
+import time
+from datetime import UTC, datetime
+
+from werkzeug.security import generate_password_hash
+
+from . import create_app, keys
+from .config import ConfigurationError, app_settings, listen_address
+from .models import User
+from .serve import serve
+from .storage import Storage, UserExists
+from .tenant import Tenant, TenantError, load_tenant
+
+MINIMUM_PASSWORD_LENGTH = 8
+
+
+class CommandError(Exception):
+    """The command cannot do what was asked; the message says why."""
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat the password: ") != password:
+        raise CommandError("the passwords differ")
+    return password
+
+
+def add_user(storage: Storage, tenant: Tenant, args) -> str:
+    email = args.email.strip().lower()
+    if "@" not in email:
+        raise CommandError(f"{args.email!r} is not an email address")
+    api = tenant.find_api(args.audience)
+    if api is None:
+        raise CommandError(f"no API has the identifier {args.audience!r}")
+    unknown = sorted(set(args.permission) - set(api.scopes))
+    if unknown:
+        raise CommandError(f"{', '.join(unknown)} not among the scopes of {api.identifier}")
+    password = _read_password()
+    if len(password) < MINIMUM_PASSWORD_LENGTH:
+        raise CommandError(f"the password needs at least {MINIMUM_PASSWORD_LENGTH} characters")
+    user = User(
+        id=secrets.token_hex(12),
+        email=email,
+        email_verified=False,
+        name=args.name or email,
+        nickname=email.split("@")[0],
+        picture="",
+        permissions={api.identifier: tuple(dict.fromkeys(args.permission))} if args.permission else {},
+        blocked=False,
+        updated_at=int(time.time()),
+    )
+    try:
+        storage.add_user(user, generate_password_hash(password))
+    except UserExists as error:
+        raise CommandError(f"a user with the email address {email} exists already") from error
+    return f"added {user.get_user_id()} ({email})"
+
+
+def block_user(storage: Storage, tenant: Tenant, args) -> str:
+    email = args.email.strip().lower()
+    if not storage.set_blocked(email, True, int(time.time())):
+        raise CommandError(f"no user has the email address {email}")
+    return f"blocked {email}: no more logins, SSO sessions or refreshed tokens"
+
+
+def unblock_user(storage: Storage, tenant: Tenant, args) -> str:
+    email = args.email.strip().lower()
+    found = storage.set_blocked(email, False, int(time.time()))
+    lifted = storage.unblock_logins(email)
+    if not found and not lifted:
+        raise CommandError(f"no user has the email address {email}, and it is not blocked anywhere")
+    return f"unblocked {email} ({lifted} brute-force block(s) lifted)"
+
+
+def list_clients(storage: Storage, tenant: Tenant, args) -> str:
+    rows = [("CLIENT ID", "TYPE", "FIRST PARTY", "GRANT TYPES", "CALLBACK URLS")]
+    for application in tenant.applications.values():
+        rows.append(
+            (
+                application.client_id,
+                application.application_type,
+                "yes" if application.is_first_party else "no",
+                ",".join(sorted(application.grant_types)),
+                " ".join(application.allowed_callback_urls) or "-",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows
+    )
+
+
+def rotate_keys(storage: Storage, tenant: Tenant, args) -> str:
+    now = int(time.time())
+    keys.ensure_signing_keys(storage, now)
+    lifetime = tenant.longest_token_lifetime(args.issuer)
+    kids = keys.rotate_signing_keys(storage, now, lifetime)
+    until = datetime.fromtimestamp(now + lifetime, UTC).isoformat(timespec="seconds")
+    return (
+        f"current key: {kids[keys.CURRENT]}\n"
+        f"next key:    {kids[keys.NEXT]}\n"
+        f"previous key {kids[keys.PREVIOUS]} stays published until {until}"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m authserver", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve (the default command)")
+
+    users = commands.add_parser("users", help="add, block or unblock users").add_subparsers(dest="action", required=True)
+    add = users.add_parser("add", help="add a user (password from the terminal or standard input)")
+    add.add_argument("email")
+    add.add_argument("--name", help="full name (default: the email address)")
+    add.add_argument("--permission", action="append", default=[], metavar="SCOPE", help="repeatable")
+    add.add_argument("--audience", default=None, help="the API the permissions are for (default: the first API)")
+    add.set_defaults(run=add_user)
+    for action, run, text in (("block", block_user, "block a user"), ("unblock", unblock_user, "unblock a user")):
+        command = users.add_parser(action, help=text)
+        command.add_argument("email")
+        command.set_defaults(run=run)
+
+    clients = commands.add_parser("clients", help="list applications").add_subparsers(dest="action", required=True)
+    clients.add_parser("list", help="list the applications of the tenant file").set_defaults(run=list_clients)
+
+    commands.add_parser("rotate-keys", help="rotate the signing keys").set_defaults(run=rotate_keys)
+    return parser
+
+
+def _serve() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host, port = listen_address()
+    application = create_app()
+    logging.getLogger("authserver").info(
+        "development server: issuer %s, database %s", application.config["ISSUER"], application.config["DATABASE"]
+    )
+    serve(application, host, port)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in (None, "serve"):
+            return _serve()
+        settings = app_settings()
+        tenant = load_tenant(settings["TENANT"])
+        args.issuer = settings["ISSUER"]
+        if args.command == "users" and args.action == "add" and args.audience is None:
+            args.audience = next(iter(tenant.apis), None)
+        storage = Storage.open(settings["DATABASE"])
+        try:
+            storage.initialize()
+            print(args.run(storage, tenant, args))
+        finally:
+            storage.close()
+    except (CommandError, ConfigurationError, TenantError) as error:
+        print(f"authserver: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,56 @@
+"""Discovery: ``/.well-known/openid-configuration`` (OpenID Connect Discovery 1.0, RFC 8414)
+and the JWKS, ``/.well-known/jwks.json`` (RFC 7517), as an Auth0 tenant publishes them."""
+
+import time
+
+from flask import Blueprint, jsonify
+
+from . import keys
+from .grants import PUBLIC_AND_CONFIDENTIAL
+from .server import current_server
+from .tenant import OIDC_SCOPES
+
+bp = Blueprint("discovery", __name__)
+
+# Auth0 lets clients cache both documents briefly; the next signing key is published in advance.
+CACHE_CONTROL = "public, max-age=15"
+
+
+def openid_configuration(issuer: str) -> dict:
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}authorize",
+        "token_endpoint": f"{issuer}oauth/token",
+        "userinfo_endpoint": f"{issuer}userinfo",
+        "revocation_endpoint": f"{issuer}oauth/revoke",
+        "jwks_uri": f"{issuer}.well-known/jwks.json",
+        "scopes_supported": list(OIDC_SCOPES),
+        "response_types_supported": ["code", "token", "id_token", "id_token token"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [keys.ALGORITHM],
+        "token_endpoint_auth_methods_supported": PUBLIC_AND_CONFIDENTIAL,
+        "revocation_endpoint_auth_methods_supported": PUBLIC_AND_CONFIDENTIAL,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "aud", "auth_time", "email", "email_verified", "exp", "iat", "iss",
+            "name", "nickname", "nonce", "picture", "sub", "updated_at",
+        ],  # fmt: skip
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+@bp.get("/.well-known/openid-configuration")
+def configuration():
+    response = jsonify(openid_configuration(current_server().issuer))
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    response = jsonify(keys.published_jwks(current_server().storage(), int(time.time())))
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response

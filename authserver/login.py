@@ -1,0 +1,62 @@
+"""The login page, ``/u/login`` (Auth0's Universal Login): email address and password.
+
+It continues an authorization request: on success the SSO session starts and the browser goes
+back to ``/authorize`` with the same parameters (303 after the POST). Every failure says the
+same "Wrong email or password."; the precise reason goes to the log.
+"""
+
+import logging
+
+from flask import Blueprint, redirect, render_template, request
+
+from . import sessions
+from .authentication import LoginOutcome, authenticate
+from .flow import authorization_request_url
+from .server import current_server
+from .web import error_page
+
+log = logging.getLogger(__name__)
+bp = Blueprint("login", __name__)
+
+MESSAGES = {
+    LoginOutcome.WRONG_CREDENTIALS: "Wrong email or password.",
+    LoginOutcome.BLOCKED_FROM_SOURCE: (
+        "Your account has been blocked after multiple consecutive login attempts. "
+        "An administrator can unblock it."
+    ),
+    LoginOutcome.USER_BLOCKED: "This account is blocked. Contact an administrator.",
+}
+
+
+def _login_page(error: str | None = None, email: str = "", status: int = 200):
+    server = current_server()
+    page = render_template(
+        "login.html",
+        application=server.tenant.find_application(request.args.get("client_id")),
+        csrf_token=sessions.csrf_token(),
+        error=error,
+        email=email,
+    )
+    return page, status
+
+
+@bp.route("/u/login", methods=("GET", "POST"))
+def login():
+    if request.method == "GET":
+        return _login_page()
+    if not sessions.csrf_token_valid(request.form):
+        return error_page("invalid_request", "The form expired. Go back and try again.")
+    email = request.form.get("username", "").strip().lower()
+    password = request.form.get("password", "")
+    if not email or not password:
+        return _login_page("Enter your email address and password.", email, 400)
+    server = current_server()
+    outcome, user = authenticate(
+        server.storage(), email, password, source=request.remote_addr, threshold=server.tenant.brute_force_threshold
+    )
+    if outcome is not LoginOutcome.SIGNED_IN:
+        log.info("login failed for %s from %s: %s", email, request.remote_addr, outcome.value)
+        return _login_page(MESSAGES[outcome], email, 400)
+    sessions.sign_in(user, server.tenant.session_lifetime)
+    log.info("login of auth0|%s from %s", user.id, request.remote_addr)
+    return redirect(authorization_request_url("authorize.authorize", satisfied_prompt="login"), 303)

@@ -1,0 +1,62 @@
+"""ID tokens (OpenID Connect Core §2) for the code, implicit and refresh token flows.
+
+Auth0's ID token: ``iss``, ``sub``, ``aud`` (the client id, a string), ``iat``, ``exp`` (the
+tenant's ``id_token_lifetime``), ``auth_time``, ``nonce`` when the request had one, ``at_hash`` when
+an access token comes with it, and the profile and email claims the scope asks for.
+"""
+
+import time
+
+from authlib.oidc import core as oidc
+
+from .keys import ALGORITHM
+
+
+class Auth0IDToken:
+    """What the three flows' ID tokens share; ``self.server`` is the AuthorizationServer."""
+
+    def resolve_client_private_key(self, client):
+        return self.server.signing_key()
+
+    def get_client_algorithm(self, client) -> str:
+        return ALGORITHM
+
+    def get_encode_header(self, client) -> dict:
+        return {"alg": ALGORITHM, "typ": "JWT"}
+
+    def get_client_claims(self, client) -> dict:
+        now = int(time.time())
+        return {
+            "iss": self.server.issuer,
+            "aud": client.get_client_id(),
+            "iat": now,
+            "exp": now + self.server.tenant.id_token_lifetime,
+        }
+
+    def get_compatible_claims(self, request) -> dict:
+        claims = super().get_compatible_claims(request)
+        # OIDC Core §2: auth_time is the "Time when the End-User authentication occurred",
+        # the sign-in of the SSO session, not the time this token is issued.
+        claims["auth_time"] = request.user.auth_time
+        return claims
+
+    def generate_user_info(self, user, scope: str) -> oidc.UserInfo:
+        return user.claims().filter(scope)
+
+
+class OpenIDCode(Auth0IDToken, oidc.OpenIDCode):
+    """The ``id_token`` of the authorization code flow."""
+
+    def __init__(self, server):
+        super().__init__(require_nonce=False)
+        self.server = server
+
+    def exists_nonce(self, nonce: str, request) -> bool:
+        return self.server.storage().nonce_used(request.payload.client_id, nonce)
+
+
+class OpenIDRefreshToken(Auth0IDToken, oidc.OpenIDToken):
+    """A fresh ``id_token`` when a refresh token with the ``openid`` scope is used, as Auth0 does."""
+
+    def __init__(self, server):
+        self.server = server

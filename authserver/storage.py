@@ -1,0 +1,502 @@
+"""SQLite state: users, sessions, grants, codes, refresh tokens, consents and signing keys.
+
+Everything the server must remember across a restart lives in one SQLite file (``AUTHSERVER_DB``,
+default ``.data/authserver.sqlite3``), created with owner-only permissions. Secrets the server
+hands out (authorization codes, refresh tokens, session ids) are stored as SHA-256 digests only.
+
+A *grant* is one authorization a user gave an application: the authorization code, the refresh
+token family and the access tokens issued from it all point to it, so revoking the grant revokes
+them together. Every method runs on one connection; a request, or a CLI command, opens its own.
+"""
+
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .models import AuthorizationCode, RefreshToken, User
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    email_verified INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    nickname TEXT NOT NULL,
+    picture TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failed_logins (
+    email TEXT NOT NULL,
+    source TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    blocked_at INTEGER,
+    PRIMARY KEY (email, source)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    auth_time INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    ended_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS grants (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    nonce TEXT,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS grants_by_nonce ON grants (client_id, nonce);
+CREATE TABLE IF NOT EXISTS authorization_codes (
+    code_hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    redirect_uri TEXT,
+    scope TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    nonce TEXT,
+    code_challenge TEXT,
+    code_challenge_method TEXT,
+    auth_time INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    redeemed_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    auth_time INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    rotated_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    jti TEXT PRIMARY KEY,
+    grant_id TEXT REFERENCES grants (id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consents (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    granted_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, client_id, audience)
+);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid TEXT PRIMARY KEY,
+    private_key TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('next', 'current', 'previous')),
+    created_at INTEGER NOT NULL,
+    published_until INTEGER
+);
+"""
+
+
+class UserExists(Exception):
+    """A user with that id or email address is already stored."""
+
+
+def secret_hash(secret: str) -> str:
+    """The digest under which a high-entropy secret the server issued is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        email_verified=bool(row["email_verified"]),
+        name=row["name"],
+        nickname=row["nickname"],
+        picture=row["picture"],
+        permissions={aud: tuple(scopes) for aud, scopes in json.loads(row["permissions"]).items()},
+        blocked=bool(row["blocked"]),
+        updated_at=row["updated_at"],
+    )
+
+
+_USER_COLUMNS = "users.id, email, email_verified, name, nickname, picture, permissions, blocked, updated_at"
+
+
+class Storage:
+    """The authorization server's state, on one SQLite connection."""
+
+    def __init__(self, connection: sqlite3.Connection):
+        self.db = connection
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Storage":
+        path = Path(path)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Created owner-only before SQLite opens it: it holds private keys and password hashes.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        connection = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA foreign_keys = ON")
+        return cls(connection)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def initialize(self) -> None:
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction that takes the database lock up front (no lost updates)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _one(self, sql: str, *parameters) -> sqlite3.Row | None:
+        return self.db.execute(sql, parameters).fetchone()
+
+    # -- settings -------------------------------------------------------------------------
+
+    def setting(self, name: str, create) -> str:
+        """The value of a setting, created with ``create()`` the first time it is asked for."""
+        with self.transaction():
+            row = self._one("SELECT value FROM settings WHERE name = ?", name)
+            if row is not None:
+                return row["value"]
+            value = create()
+            self.db.execute("INSERT INTO settings (name, value) VALUES (?, ?)", (name, value))
+            return value
+
+    # -- users ----------------------------------------------------------------------------
+
+    def apply_tenant_users(self, users: Iterable, now: int) -> None:
+        """Insert or update the tenant file's users; ``blocked`` stays as the admin set it."""
+        with self.transaction():
+            for user in users:
+                self.db.execute(
+                    """
+                    INSERT INTO users (id, email, email_verified, name, nickname, picture,
+                                       password_hash, permissions, updated_at)
+                    VALUES (:id, :email, :email_verified, :name, :nickname, :picture,
+                            :password_hash, :permissions, :now)
+                    ON CONFLICT (id) DO UPDATE SET
+                        email = excluded.email, email_verified = excluded.email_verified,
+                        name = excluded.name, nickname = excluded.nickname,
+                        picture = excluded.picture, password_hash = excluded.password_hash,
+                        permissions = excluded.permissions, updated_at = excluded.updated_at
+                    WHERE (users.email, users.email_verified, users.name, users.nickname,
+                           users.picture, users.password_hash, users.permissions)
+                       IS NOT (excluded.email, excluded.email_verified, excluded.name,
+                               excluded.nickname, excluded.picture, excluded.password_hash,
+                               excluded.permissions)
+                    """,
+                    {
+                        "id": user.id,
+                        "email": user.email,
+                        "email_verified": user.email_verified,
+                        "name": user.name,
+                        "nickname": user.nickname,
+                        "picture": user.picture,
+                        "password_hash": user.password_hash,
+                        "permissions": json.dumps({aud: list(s) for aud, s in user.permissions.items()}),
+                        "now": now,
+                    },
+                )
+
+    def add_user(self, user: User, password_hash: str) -> None:
+        try:
+            self.db.execute(
+                """
+                INSERT INTO users (id, email, email_verified, name, nickname, picture,
+                                   password_hash, permissions, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    user.id,
+                    user.email,
+                    user.email_verified,
+                    user.name,
+                    user.nickname,
+                    user.picture,
+                    password_hash,
+                    json.dumps({aud: list(s) for aud, s in user.permissions.items()}),
+                    user.updated_at,
+                ),
+            )
+        except sqlite3.IntegrityError as error:
+            raise UserExists(user.email) from error
+
+    def set_blocked(self, email: str, blocked: bool, now: int) -> bool:
+        """Block or unblock a user; False when no user has that email address."""
+        cursor = self.db.execute(
+            "UPDATE users SET blocked = ?, updated_at = ? WHERE email = ?", (blocked, now, email)
+        )
+        return cursor.rowcount == 1
+
+    def find_user(self, user_id: str) -> User | None:
+        row = self._one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", user_id)
+        return _user(row) if row else None
+
+    def find_credentials(self, email: str) -> tuple[User, str] | None:
+        """The user with that email address and their password hash."""
+        row = self._one(f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE email = ?", email)
+        return (_user(row), row["password_hash"]) if row else None
+
+    # -- brute-force protection -------------------------------------------------------------
+
+    def login_blocked(self, email: str, source: str) -> bool:
+        row = self._one(
+            "SELECT blocked_at FROM failed_logins WHERE email = ? AND source = ?", email, source
+        )
+        return row is not None and row["blocked_at"] is not None
+
+    def record_failed_login(self, email: str, source: str, threshold: int, now: int) -> bool:
+        """Count one more consecutive failure; True when this one blocks the email for the source."""
+        with self.transaction():
+            row = self._one(
+                """
+                INSERT INTO failed_logins (email, source, failures) VALUES (?, ?, 1)
+                ON CONFLICT (email, source) DO UPDATE SET failures = failures + 1
+                RETURNING failures
+                """,
+                email,
+                source,
+            )
+            if row["failures"] < threshold:
+                return False
+            self.db.execute(
+                "UPDATE failed_logins SET blocked_at = ? WHERE email = ? AND source = ?",
+                (now, email, source),
+            )
+            return True
+
+    def clear_failed_logins(self, email: str, source: str) -> None:
+        self.db.execute("DELETE FROM failed_logins WHERE email = ? AND source = ?", (email, source))
+
+    def unblock_logins(self, email: str) -> int:
+        """Lift the brute-force blocks of an email address; the number of sources unblocked."""
+        cursor = self.db.execute(
+            "DELETE FROM failed_logins WHERE email = ? AND blocked_at IS NOT NULL", (email,)
+        )
+        return cursor.rowcount
+
+    # -- SSO sessions ---------------------------------------------------------------------
+
+    def create_session(self, user_id: str, auth_time: int, expires_at: int) -> str:
+        session_id = secrets.token_urlsafe(32)
+        self.db.execute(
+            "INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?)",
+            (secret_hash(session_id), user_id, auth_time, expires_at),
+        )
+        return session_id
+
+    def session_user(self, session_id: str, now: int) -> User | None:
+        """The signed-in user of a live session; None once it ended, expired or they are blocked."""
+        row = self._one(
+            f"""
+            SELECT {_USER_COLUMNS}, sessions.auth_time FROM sessions JOIN users ON users.id = user_id
+            WHERE id_hash = ? AND ended_at IS NULL AND expires_at > ? AND NOT blocked
+            """,
+            secret_hash(session_id),
+            now,
+        )
+        return _user(row).signed_in_at(row["auth_time"]) if row else None
+
+    def end_session(self, session_id: str, now: int) -> None:
+        self.db.execute(
+            "UPDATE sessions SET ended_at = ? WHERE id_hash = ? AND ended_at IS NULL",
+            (now, secret_hash(session_id)),
+        )
+
+    # -- grants ---------------------------------------------------------------------------
+
+    def create_grant(self, client_id: str, user_id: str, nonce: str | None, now: int) -> str:
+        grant_id = secrets.token_urlsafe(16)
+        self.db.execute(
+            "INSERT INTO grants (id, client_id, user_id, nonce, created_at) VALUES (?, ?, ?, ?, ?)",
+            (grant_id, client_id, user_id, nonce, now),
+        )
+        return grant_id
+
+    def revoke_grant(self, grant_id: str, now: int) -> None:
+        """Revoke the grant, and with it its refresh tokens and access tokens."""
+        self.db.execute(
+            "UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, grant_id)
+        )
+
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        return self._one("SELECT 1 FROM grants WHERE client_id = ? AND nonce = ?", client_id, nonce) is not None
+
+    # -- authorization codes --------------------------------------------------------------
+
+    def save_authorization_code(self, code: AuthorizationCode) -> None:
+        self.db.execute(
+            """
+            INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, redirect_uri,
+                scope, audience, nonce, code_challenge, code_challenge_method, auth_time, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                code.code_hash,
+                code.grant_id,
+                code.client_id,
+                code.user_id,
+                code.redirect_uri,
+                code.scope,
+                code.audience,
+                code.nonce,
+                code.code_challenge,
+                code.code_challenge_method,
+                code.auth_time,
+                code.expires_at,
+            ),
+        )
+
+    def find_authorization_code(self, code: str) -> AuthorizationCode | None:
+        row = self._one("SELECT * FROM authorization_codes WHERE code_hash = ?", secret_hash(code))
+        if row is None:
+            return None
+        fields = {key: row[key] for key in row.keys() if key != "redeemed_at"}
+        return AuthorizationCode(**fields, redeemed=row["redeemed_at"] is not None)
+
+    def redeem_authorization_code(self, code_hash: str, now: int) -> bool:
+        """Mark the code used; False when another request redeemed it first."""
+        cursor = self.db.execute(
+            "UPDATE authorization_codes SET redeemed_at = ? WHERE code_hash = ? AND redeemed_at IS NULL",
+            (now, code_hash),
+        )
+        return cursor.rowcount == 1
+
+    # -- refresh tokens and access tokens -------------------------------------------------
+
+    def save_refresh_token(self, token: str, issued_from: RefreshToken | AuthorizationCode, expires_at: int) -> None:
+        """Store a refresh token for the same grant, client, user, scope and API as its source."""
+        self.db.execute(
+            """
+            INSERT INTO refresh_tokens (token_hash, grant_id, client_id, user_id, scope, audience,
+                                        auth_time, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                secret_hash(token),
+                issued_from.grant_id,
+                issued_from.client_id,
+                issued_from.user_id,
+                issued_from.scope,
+                issued_from.audience,
+                issued_from.auth_time,
+                expires_at,
+            ),
+        )
+
+    def find_refresh_token(self, token: str) -> RefreshToken | None:
+        row = self._one(
+            """
+            SELECT refresh_tokens.*, grants.revoked_at AS grant_revoked_at
+            FROM refresh_tokens JOIN grants ON grants.id = grant_id WHERE token_hash = ?
+            """,
+            secret_hash(token),
+        )
+        if row is None:
+            return None
+        fields = {key: row[key] for key in row.keys() if key not in ("rotated_at", "grant_revoked_at")}
+        return RefreshToken(
+            **fields, rotated=row["rotated_at"] is not None, grant_revoked=row["grant_revoked_at"] is not None
+        )
+
+    def rotate_refresh_token(self, token_hash: str, now: int) -> bool:
+        """Mark the refresh token used; False when another request rotated it first."""
+        cursor = self.db.execute(
+            "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL",
+            (now, token_hash),
+        )
+        return cursor.rowcount == 1
+
+    def save_access_token(self, jti: str, grant_id: str | None, expires_at: int) -> None:
+        self.db.execute(
+            "INSERT INTO access_tokens (jti, grant_id, expires_at) VALUES (?, ?, ?)", (jti, grant_id, expires_at)
+        )
+
+    def access_token_revoked(self, jti: str) -> bool:
+        row = self._one(
+            """
+            SELECT grants.revoked_at FROM access_tokens JOIN grants ON grants.id = grant_id
+            WHERE jti = ?
+            """,
+            jti,
+        )
+        return row is not None and row["revoked_at"] is not None
+
+    # -- consents -------------------------------------------------------------------------
+
+    def consented_scopes(self, user_id: str, client_id: str, audience: str) -> frozenset[str]:
+        row = self._one(
+            "SELECT scope FROM consents WHERE user_id = ? AND client_id = ? AND audience = ?",
+            user_id,
+            client_id,
+            audience,
+        )
+        return frozenset(row["scope"].split()) if row else frozenset()
+
+    def save_consent(self, user_id: str, client_id: str, audience: str, scopes: Iterable[str], now: int) -> None:
+        with self.transaction():
+            granted = self.consented_scopes(user_id, client_id, audience) | set(scopes)
+            self.db.execute(
+                """
+                INSERT INTO consents (user_id, client_id, audience, scope, granted_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (user_id, client_id, audience)
+                DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at
+                """,
+                (user_id, client_id, audience, " ".join(sorted(granted)), now),
+            )
+
+    # -- signing keys ---------------------------------------------------------------------
+
+    def signing_keys(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT kid, private_key, state, published_until FROM signing_keys ORDER BY created_at"
+        ).fetchall()
+
+    def insert_signing_key(self, kid: str, private_key: str, state: str, now: int) -> None:
+        self.db.execute(
+            "INSERT INTO signing_keys (kid, private_key, state, created_at) VALUES (?, ?, ?, ?)",
+            (kid, private_key, state, now),
+        )
+
+    def set_signing_key_state(self, kid: str, state: str, published_until: int | None = None) -> None:
+        self.db.execute(
+            "UPDATE signing_keys SET state = ?, published_until = ? WHERE kid = ?", (state, published_until, kid)
+        )
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    def purge_expired(self, now: int, grant_lifetime: int) -> None:
+        """Forget what can no longer be used: expired codes, tokens, sessions, retired keys."""
+        with self.transaction():
+            self.db.execute("DELETE FROM authorization_codes WHERE expires_at <= ?", (now,))
+            self.db.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", (now,))
+            self.db.execute("DELETE FROM access_tokens WHERE expires_at <= ?", (now,))
+            self.db.execute("DELETE FROM sessions WHERE expires_at <= ? OR ended_at IS NOT NULL", (now,))
+            self.db.execute("DELETE FROM grants WHERE created_at <= ?", (now - grant_lifetime,))
+            self.db.execute(
+                "DELETE FROM signing_keys WHERE state = 'previous' AND published_until <= ?", (now,)
+            )

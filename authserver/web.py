@@ -1,0 +1,94 @@
+"""How every response is finished: security headers, CORS, error pages, one log line.
+
+* Pages that show UI may not be framed (``X-Frame-Options: DENY`` and CSP
+  ``frame-ancestors 'none'``); only a ``prompt=none`` authorization response may be framed, by
+  the application's allowed web origins (:func:`allow_framing_by`).
+* A strict Content Security Policy: no scripts at all, styles from this server only.
+* ``Cache-Control: no-store`` unless a view says otherwise (discovery, JWKS, the stylesheet).
+* CORS only on the token, revocation, userinfo, discovery and JWKS endpoints, only for the
+  tenant's allowed web origins.
+* Errors are a generic JSON body (API endpoints) or page (everything else): never a traceback.
+"""
+
+import logging
+import time
+
+from flask import g, jsonify, make_response, render_template, request
+from flask_cors import CORS
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("authserver.http")
+
+PAGE_POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+API_PATH_PREFIXES = ("/oauth/", "/userinfo", "/.well-known/")
+CORS_RESOURCES = (r"/oauth/token", r"/oauth/revoke", r"/userinfo", r"/\.well-known/(openid-configuration|jwks\.json)")
+
+
+def allow_framing_by(response, origins):
+    """Let ``origins`` frame this response (silent authentication); nobody when there are none.
+
+    RFC 9700 §4.16: "authorization servers SHOULD allow administrators to configure allowed
+    origins for particular clients": an application's "Allowed Web Origins".
+    """
+    if origins:
+        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors " + " ".join(origins)
+    return response
+
+
+def error_page(error: str, description: str, status: int = 400):
+    """The HTML error page: the OAuth error code and a generic description."""
+    return make_response(render_template("error.html", error=error, description=description), status)
+
+
+def _start_timer():
+    g.started = time.perf_counter()
+
+
+def _finish(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cache-Control", "no-store")
+    if "Content-Security-Policy" not in headers:
+        # RFC 9700 §4.16: "Authorization servers MUST prevent clickjacking attacks. Multiple
+        # countermeasures are described in [RFC6819], including the use of the X-Frame-Options
+        # HTTP response header field [...]. In addition to those, authorization servers SHOULD
+        # also use Content Security Policy (CSP) level 2 [CSP-2] or greater."
+        headers["Content-Security-Policy"] = PAGE_POLICY
+        headers["X-Frame-Options"] = "DENY"
+    elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    log.info('%s "%s %s" %s %.0fms', request.remote_addr, request.method, request.path, response.status_code, elapsed)
+    return response
+
+
+def _error_response(code: int, error: str, title: str):
+    if request.path.startswith(API_PATH_PREFIXES):
+        return jsonify(error=error, error_description=title), code
+    return error_page(error, title, code)
+
+
+def _http_error(error: HTTPException):
+    return _error_response(error.code, error.name.lower().replace(" ", "_"), f"{error.name}.")
+
+
+def _unexpected_error(error: Exception):
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return _error_response(InternalServerError.code, "server_error", "Something went wrong on our side.")
+
+
+def init_app(app, allowed_web_origins) -> None:
+    app.before_request(_start_timer)
+    app.after_request(_finish)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    # Auth0 answers cross-origin requests from an application's "Allowed Web Origins" only, and
+    # only on the endpoints a browser application calls directly.
+    CORS(
+        app,
+        resources=list(CORS_RESOURCES),
+        origins=list(allowed_web_origins),
+        methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Auth0-Client"],
+        always_send=False,
+        max_age=600,
+    )

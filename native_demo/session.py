@@ -1,0 +1,99 @@
+"""The user's tokens between commands: in memory, or with ``--keep`` in a file only the user can read.
+
+A refresh token is a long-lived credential: whoever reads it can act as the user until it is
+revoked. The session file is therefore created with mode 0600 from the start (``os.open`` with
+the mode, never a chmod afterwards, which would leave a window), written atomically, and refused
+on load when its permissions let anyone else read it, as ``ssh`` refuses a readable private key.
+
+A session also names the issuer and client it belongs to: its tokens are only ever sent back to
+that issuer's token endpoint and the configured API.
+"""
+
+import json
+import os
+import secrets
+import stat
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from shared.oidc_client import OIDCClientError, TokenResponse
+
+DEFAULT_SESSION_PATH = Path(".data") / "native_demo_session.json"
+SESSION_FILE_MODE = 0o600
+# Refresh a little before the access token expires rather than send one about to be refused.
+EXPIRY_MARGIN_SECONDS = 30
+
+
+class SessionError(OIDCClientError):
+    """No usable session: missing, unreadable, too widely readable, or for another issuer/client."""
+
+
+@dataclass(frozen=True)
+class Session:
+    issuer: str
+    client_id: str
+    access_token: str
+    refresh_token: str | None
+    expires_at: float | None
+    scope: str | None
+
+    @classmethod
+    def from_tokens(cls, issuer: str, client_id: str, tokens: TokenResponse) -> "Session":
+        return cls(issuer, client_id, tokens.access_token, tokens.refresh_token, _expires_at(tokens), tokens.scope)
+
+    def refreshed(self, tokens: TokenResponse) -> "Session":
+        """The session after a refresh: the rotated refresh token replaces the used one."""
+        return replace(
+            self,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token or self.refresh_token,
+            expires_at=_expires_at(tokens),
+            scope=tokens.scope or self.scope,
+        )
+
+    def access_token_expired(self) -> bool:
+        return self.expires_at is not None and time.time() >= self.expires_at - EXPIRY_MARGIN_SECONDS
+
+
+def _expires_at(tokens: TokenResponse) -> float | None:
+    return time.time() + tokens.expires_in if tokens.expires_in else None
+
+
+class SessionFile:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def save(self, session: Session) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SESSION_FILE_MODE)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                json.dump(asdict(session), file, indent=2)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+    def load(self, issuer: str, client_id: str) -> Session:
+        try:
+            descriptor = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise SessionError(f"no saved session at {self.path}; run `python -m native_demo login --keep` first") from None
+        with os.fdopen(descriptor, encoding="utf-8") as file:
+            status = os.fstat(file.fileno())
+            if status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:
+                raise SessionError(f"{self.path} is readable by other users (mode {stat.S_IMODE(status.st_mode):o}); delete it and log in again")
+            try:
+                session = Session(**json.load(file))
+            except (ValueError, TypeError) as error:
+                raise SessionError(f"{self.path} is not a session file; delete it and log in again") from error
+        if session.issuer != issuer or session.client_id != client_id:
+            raise SessionError(f"{self.path} belongs to {session.client_id} at {session.issuer}, not {client_id} at {issuer}")
+        return session
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -1,0 +1,374 @@
+"""What every Flowlab demo client shares: settings, discovery, the token endpoint and narration.
+
+A client never hard-codes an authorization server's paths. It is given an issuer and reads the
+issuer's discovery document (OpenID Connect Discovery 1.0, ``<issuer>.well-known/openid-configuration``)
+to learn the ``authorization_endpoint``, ``token_endpoint``, ``userinfo_endpoint`` and ``jwks_uri``.
+The same program therefore runs against the local authorization server, an Auth0 tenant or another
+OpenID provider by environment variables alone:
+
+| variable                  | default                        | meaning                                        |
+|---------------------------|--------------------------------|------------------------------------------------|
+| ``AUTH_ISSUER``           | ``http://localhost:9000/``     | the issuer, compared exactly                   |
+| ``AUTH0_DOMAIN``          | -                              | shortcut: issuer ``https://DOMAIN/``           |
+| ``AUTH_AUDIENCE``         | ``https://api.flowlab.local``  | the API identifier sent as ``audience``        |
+| ``AUTH_CLIENT_ID``        | the demo's own client id       | the application's client id                    |
+| ``AUTH_CLIENT_SECRET``    | the demo's local secret, if any| confidential clients only; never printed       |
+| ``API_URL``               | ``http://localhost:3010``      | base URL of the protected API                  |
+| ``AUTH_DISCOVERY_URL``    | from the issuer                | where the discovery document is fetched        |
+| ``AUTH_TOKEN_URL``        | from discovery                 | token endpoint override (docker-compose)       |
+| ``AUTH_RESOURCE_INDICATOR`` | ``0``                        | ``1``: also send RFC 8707 ``resource``         |
+
+The two overrides exist for docker-compose, where a container reaches the authorization server by
+another address than the browser-facing issuer; tokens still carry the configured issuer.
+
+The :class:`Narrator` prints each numbered step of a flow as it happens: the request sent, the
+response, and the decoded token claims. Client secrets and passwords are never printed; tokens,
+codes and verifiers are shown as a short prefix and their length.
+"""
+
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+
+LOCAL_ISSUER = "http://localhost:9000/"
+LOCAL_AUDIENCE = "https://api.flowlab.local"
+LOCAL_API_URL = "http://localhost:3010"
+DISCOVERY_PATH = ".well-known/openid-configuration"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+# (connect, read) seconds: a demo that hangs on a dead server teaches nothing.
+HTTP_TIMEOUT = (3.05, 10)
+
+# Fields whose value is a secret: never printed, not even in part.
+SECRET_FIELDS = frozenset({"client_secret", "password", "client_assertion"})
+# Fields whose value is a credential: printed as a short prefix and the length only.
+CREDENTIAL_FIELDS = frozenset(
+    {"access_token", "refresh_token", "id_token", "code", "code_verifier", "subject_token"}
+)
+CREDENTIAL_PREFIX_LENGTH = 6
+
+
+class OIDCClientError(Exception):
+    """A step of a flow failed; ``str(error)`` is the one-line message shown to the user."""
+
+
+class ConfigurationError(OIDCClientError):
+    """An environment setting is unusable; the message names it."""
+
+
+class DiscoveryError(OIDCClientError):
+    """The discovery document could not be fetched or does not describe the configured issuer."""
+
+
+class TokenEndpointError(OIDCClientError):
+    """The token endpoint refused the request (RFC 6749 §5.2) or answered something unusable."""
+
+    def __init__(self, status: int, error: str, description: str = ""):
+        self.status = status
+        self.error = error
+        self.description = description
+        detail = f": {description}" if description else ""
+        super().__init__(f"token endpoint answered {status} {error}{detail}")
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """The settings one demo client runs with."""
+
+    issuer: str
+    audience: str
+    client_id: str
+    client_secret: str | None
+    api_url: str
+    discovery_url: str
+    token_url: str | None
+    resource_indicator: bool
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        default_client_id: str,
+        default_client_secret: str | None = None,
+    ) -> "ClientConfig":
+        """Read the settings from ``environ`` (``os.environ`` or a test mapping)."""
+        issuer = issuer_from_settings(_setting(environ, "AUTH_ISSUER"), _setting(environ, "AUTH0_DOMAIN"))
+        return cls(
+            issuer=issuer,
+            audience=_setting(environ, "AUTH_AUDIENCE") or LOCAL_AUDIENCE,
+            client_id=_setting(environ, "AUTH_CLIENT_ID") or default_client_id,
+            client_secret=_setting(environ, "AUTH_CLIENT_SECRET") or default_client_secret,
+            api_url=_http_url(environ, "API_URL", LOCAL_API_URL).rstrip("/"),
+            discovery_url=_http_url(environ, "AUTH_DISCOVERY_URL", discovery_url_for(issuer)),
+            token_url=_http_url(environ, "AUTH_TOKEN_URL") if _setting(environ, "AUTH_TOKEN_URL") else None,
+            resource_indicator=_flag(environ, "AUTH_RESOURCE_INDICATOR"),
+        )
+
+
+def issuer_from_settings(issuer: str | None, auth0_domain: str | None) -> str:
+    """The issuer from ``AUTH_ISSUER`` or ``AUTH0_DOMAIN`` (Auth0 issuers are ``https://DOMAIN/``)."""
+    if auth0_domain is not None:
+        if "/" in auth0_domain or ":" in auth0_domain:
+            raise ConfigurationError("AUTH0_DOMAIN must be a bare host name such as your-tenant.eu.auth0.com")
+        domain_issuer = f"https://{auth0_domain}/"
+        if issuer is not None and issuer != domain_issuer:
+            raise ConfigurationError("AUTH_ISSUER and AUTH0_DOMAIN disagree; set only one of them")
+        return domain_issuer
+    if issuer is None:
+        return LOCAL_ISSUER
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError("AUTH_ISSUER must be an http(s) URL such as https://your-tenant.auth0.com/")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigurationError("AUTH_ISSUER must use https (plain http only for localhost)")
+    return issuer
+
+
+def discovery_url_for(issuer: str) -> str:
+    """OpenID Connect Discovery 1.0 §4: the issuer, a slash, then ``.well-known/openid-configuration``."""
+    return issuer.rstrip("/") + "/" + DISCOVERY_PATH
+
+
+def _setting(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _http_url(environ: Mapping[str, str], name: str, default: str = "") -> str:
+    url = _setting(environ, name) or default
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ConfigurationError(f"{name} must be an http(s) URL")
+    return url
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = _setting(environ, name) or "0"
+    if value not in ("0", "1"):
+        raise ConfigurationError(f"{name} must be 0 or 1")
+    return value == "1"
+
+
+@dataclass(frozen=True)
+class ProviderMetadata:
+    """The parts of the discovery document the demos use."""
+
+    issuer: str
+    token_endpoint: str
+    authorization_endpoint: str | None
+    userinfo_endpoint: str | None
+    jwks_uri: str | None
+    # RFC 9207 §3: the server promises an ``iss`` parameter in every authorization response.
+    authorization_response_iss_parameter_supported: bool
+
+
+def fetch_provider_metadata(session: requests.Session, config: ClientConfig, narrator: "Narrator") -> ProviderMetadata:
+    """Fetch and check the issuer's discovery document."""
+    narrator.request("GET", config.discovery_url)
+    try:
+        response = session.get(config.discovery_url, timeout=HTTP_TIMEOUT)
+    except requests.RequestException as error:
+        raise DiscoveryError(f"discovery document unreachable at {config.discovery_url} ({type(error).__name__})") from error
+    narrator.response(response)
+    document = _json_object(response)
+    if response.status_code != 200 or document is None:
+        raise DiscoveryError(f"discovery document at {config.discovery_url} answered {response.status_code}, not a JSON object")
+    # OpenID Connect Discovery 1.0 §4.3: "The issuer value returned MUST be identical to the
+    # Issuer URL that was used as the prefix to /.well-known/openid-configuration".
+    if document.get("issuer") != config.issuer:
+        raise DiscoveryError(f"discovery document names issuer {document.get('issuer')!r}, expected {config.issuer!r}")
+    token_endpoint = document.get("token_endpoint")
+    if not isinstance(token_endpoint, str):
+        raise DiscoveryError("discovery document has no token_endpoint")
+    return ProviderMetadata(
+        issuer=config.issuer,
+        token_endpoint=token_endpoint,
+        authorization_endpoint=_optional_string(document, "authorization_endpoint"),
+        userinfo_endpoint=_optional_string(document, "userinfo_endpoint"),
+        jwks_uri=_optional_string(document, "jwks_uri"),
+        authorization_response_iss_parameter_supported=document.get("authorization_response_iss_parameter_supported") is True,
+    )
+
+
+def _optional_string(document: dict, name: str) -> str | None:
+    value = document.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _json_object(response: requests.Response) -> dict | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """A successful token response (RFC 6749 §5.1; OpenID Connect Core §3.1.3.3)."""
+
+    access_token: str
+    expires_in: int | None
+    scope: str | None
+    refresh_token: str | None
+    id_token: str | None
+
+
+class TokenEndpoint:
+    """POSTs form requests to the token endpoint and reads its answers, narrating both."""
+
+    def __init__(self, session: requests.Session, url: str, narrator: "Narrator"):
+        self.session = session
+        self.url = url
+        self.narrator = narrator
+
+    def post(self, form: Mapping[str, str]) -> requests.Response:
+        """Send one token request; network errors propagate so a caller may retry them."""
+        self.narrator.request("POST", self.url, fields=form)
+        # RFC 6749 §2.3.1 allows the client secret in the body (Auth0's default) or Basic auth.
+        return self.session.post(self.url, data=dict(form), headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT)
+
+    def read(self, response: requests.Response) -> TokenResponse:
+        """Narrate the answer and return the tokens, or raise :class:`TokenEndpointError`."""
+        self.narrator.response(response)
+        body = _json_object(response)
+        if response.status_code != 200 or body is None:
+            body = body or {}
+            raise TokenEndpointError(
+                response.status_code,
+                str(body.get("error", "unexpected_response")),
+                str(body.get("error_description", "")),
+            )
+        access_token = body.get("access_token")
+        # RFC 6749 §7.1: a client must understand the token type; these demos speak Bearer only.
+        if not isinstance(access_token, str) or str(body.get("token_type", "")).lower() != "bearer":
+            raise TokenEndpointError(response.status_code, "unexpected_response", "no Bearer access_token in the response")
+        expires_in = body.get("expires_in")
+        token_response = TokenResponse(
+            access_token=access_token,
+            expires_in=expires_in if isinstance(expires_in, int) and expires_in > 0 else None,
+            scope=_optional_string(body, "scope"),
+            refresh_token=_optional_string(body, "refresh_token"),
+            id_token=_optional_string(body, "id_token"),
+        )
+        self.narrator.token_claims("access token", token_response.access_token)
+        if token_response.id_token:
+            self.narrator.token_claims("ID token", token_response.id_token)
+        return token_response
+
+    def request(self, form: Mapping[str, str]) -> TokenResponse:
+        """Send one token request and read the answer."""
+        return self.read(self.post(form))
+
+
+def shorten_credential(value: str) -> str:
+    """A credential as a short prefix and its length: enough to tell two apart, useless to a thief."""
+    return f"{value[:CREDENTIAL_PREFIX_LENGTH]}…({len(value)} chars)"
+
+
+def redact(fields: Mapping[str, object]) -> dict[str, object]:
+    """A copy of ``fields`` safe to print: secrets hidden, credentials shortened."""
+    safe: dict[str, object] = {}
+    for name, value in fields.items():
+        if name in SECRET_FIELDS:
+            safe[name] = "[redacted]"
+        elif name in CREDENTIAL_FIELDS and isinstance(value, str):
+            safe[name] = shorten_credential(value)
+        else:
+            safe[name] = value
+    return safe
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Request headers safe to print: the credential in ``Authorization`` is shortened."""
+    safe = {}
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            scheme, _, credential = value.partition(" ")
+            value = f"{scheme} {shorten_credential(credential)}"
+        safe[name] = value
+    return safe
+
+
+def decode_for_display(token: str) -> dict | None:
+    """Header and claims of a JWT, decoded WITHOUT verification, for display only (None if not a JWT)."""
+    try:
+        return {
+            "header": jwt.get_unverified_header(token),
+            "claims": jwt.decode(token, options={"verify_signature": False}),
+        }
+    except jwt.PyJWTError:
+        return None
+
+
+def random_url_safe(byte_count: int = 32) -> str:
+    """An unguessable value for ``state`` or ``nonce``."""
+    return secrets.token_urlsafe(byte_count)
+
+
+class Narrator:
+    """Prints a flow's numbered steps, the HTTP exchanges and decoded claims to a logger.
+
+    ``compact=True`` puts every event on one line (daemons, log collectors); otherwise JSON is
+    indented for a person reading a terminal.
+    """
+
+    def __init__(self, logger: logging.Logger, *, compact: bool = False):
+        self.logger = logger
+        self.compact = compact
+
+    def step(self, label: str, text: str) -> None:
+        self.logger.info("Step %s. %s", label, text)
+
+    def info(self, message: str, /, **details: object) -> None:
+        self.logger.info("%s", self._with_details(message, redact(details)))
+
+    def warning(self, message: str, /, **details: object) -> None:
+        self.logger.warning("%s", self._with_details(message, redact(details)))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        fields: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        shown: dict[str, object] = {}
+        if headers:
+            shown["headers"] = redact_headers(headers)
+        if fields:
+            shown["body"] = redact(fields)
+        self.logger.info("%s", self._with_details(f"-> {method} {url}", shown))
+
+    def response(self, response: requests.Response) -> None:
+        body = _json_object(response)
+        shown: object = redact(body) if body is not None else _text_excerpt(response)
+        self.logger.info("%s", self._with_details(f"<- {response.status_code} {response.reason}", {"body": shown}))
+
+    def token_claims(self, title: str, token: str) -> None:
+        decoded = decode_for_display(token)
+        if decoded is None:
+            self.logger.info("%s is opaque (not a JWT): %s", title, shorten_credential(token))
+            return
+        self.logger.info("%s", self._with_details(f"{title} (decoded for display)", decoded))
+
+    def _with_details(self, message: str, details: Mapping[str, object]) -> str:
+        if not details:
+            return message
+        if self.compact:
+            return f"{message} {json.dumps(details, separators=(',', ':'), default=str, ensure_ascii=False)}"
+        text = json.dumps(details, indent=2, default=str, ensure_ascii=False)
+        return message + "\n" + "\n".join("      " + line for line in text.splitlines())
+
+
+def _text_excerpt(response: requests.Response, limit: int = 200) -> str:
+    text = response.text
+    return text if len(text) <= limit else text[:limit] + f"…({len(text)} chars)"

@@ -1,0 +1,904 @@
+"""Validate OAuth 2.0 JWT access tokens (and OpenID Connect ID tokens) the strict way.
+
+This one file is meant to be copied. To use it in your own service:
+
+1. ``pip install "pyjwt[crypto]>=2.15.1" requests`` (the only dependencies besides the
+   standard library).
+2. Copy this file into your code base, for example as ``yourservice/token_validation.py``.
+3. Create ONE validator per authorization server at start-up and share it between requests
+   (it is thread safe and it holds that issuer's key cache)::
+
+       from yourservice.token_validation import TokenValidator, TokenValidationError
+
+       validator = TokenValidator(
+           issuer="https://YOUR_DOMAIN.auth0.com/",     # exactly as in the tokens' "iss"
+           audience="https://api.example.com",          # your API identifier
+       )
+
+       def handle(request):
+           token = ...  # the credentials of "Authorization: Bearer <token>"
+           try:
+               claims = validator.validate(token)
+           except TokenValidationError as error:
+               # error.status_code, error.error, error.description are safe to send;
+               # error.www_authenticate(realm) is the RFC 6750 challenge header.
+               # The precise reason (error.reason) has already been logged.
+               return respond(error.status_code, error.as_dict())
+           if not claims.has_scopes("read:messages"):
+               ...
+
+   ``jwks_url`` defaults to the ``jwks_uri`` of the issuer's discovery document
+   (``<issuer>/.well-known/openid-configuration``); pass it explicitly when your service
+   reaches the authorization server on a different address than the public issuer.
+4. A client checking an OpenID Connect ID token builds a validator whose ``audience`` is its
+   own client id and calls ``validate_id_token(token, nonce=...)``.
+
+What is checked (each rule is quoted from its RFC next to the line enforcing it): at most
+8 KiB, compact JWS with three canonical base64url segments, JSON objects without duplicate
+names, ``alg`` from the configured allow-list only (never ``none`` or HMAC), no ``crit``,
+``jku``/``x5u``/``jwk``/``x5c`` never used, ``typ`` of an access token, signature with a key
+of the issuer's JWKS (RSA >= 2048 bits, ``use``/``key_ops``/``alg`` respected), and the
+claims ``iss`` (exact), ``aud`` (contains ours), ``exp``, ``iat``, ``nbf`` (with ``leeway``
+seconds of clock skew), ``sub`` and the types of ``scope``, ``permissions``, ``azp``,
+``client_id`` and ``gty``.
+
+The key cache follows panva/jose's remote JWKS: keys are kept for ``jwks_max_age`` seconds
+(shortened by the server's ``Cache-Control: max-age``, never below ``jwks_cooldown``); a token
+with an unknown ``kid`` triggers at most one download per ``jwks_cooldown``; one download runs
+at a time however many requests wait for it, and requests whose key is cached never wait for
+it; downloads give up after ``http_timeout`` seconds and above 1 MiB; when a refresh fails the
+known keys keep working for ``jwks_stale_if_error`` more seconds; with no key to be had,
+``KeysUnavailable`` (HTTP 503) is raised.
+
+Rejections are logged (logger ``__name__``) with the precise reason; the exceptions' public
+``description`` stays generic so that clients learn nothing about the checks.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import requests
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+
+__all__ = [
+    "Claims",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "KeysUnavailable",
+    "TokenValidationError",
+    "TokenValidator",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_TOKEN_BYTES = 8 * 1024
+MAX_JWKS_BYTES = 1024 * 1024
+MIN_RSA_KEY_BITS = 2048
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class TokenValidationError(Exception):
+    """A token was refused. ``reason`` is for the log, the rest may be sent to the client."""
+
+    error = "invalid_request"
+    status_code = 400
+    description = "The request is malformed."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def as_dict(self) -> dict[str, str]:
+        """The JSON body of the error response."""
+        return {"error": self.error, "error_description": self.description}
+
+    def www_authenticate(self, realm: str) -> str | None:
+        """The RFC 6750 section 3 ``WWW-Authenticate`` value for this error."""
+        return (
+            f'Bearer realm="{realm}", error="{self.error}", '
+            f'error_description="{self.description}"'
+        )
+
+
+class InvalidRequest(TokenValidationError):
+    # RFC 6750 3.1: "The request is missing a required parameter, includes an unsupported
+    # parameter or parameter value, repeats the same parameter, uses more than one method for
+    # including an access token, or is otherwise malformed. The resource server SHOULD respond
+    # with the HTTP 400 (Bad Request) status code."
+    error = "invalid_request"
+    status_code = 400
+    description = "The request is malformed."
+
+
+class InvalidToken(TokenValidationError):
+    # RFC 6750 3.1: "The access token provided is expired, revoked, malformed, or invalid for
+    # other reasons. The resource SHOULD respond with the HTTP 401 (Unauthorized) status code."
+    error = "invalid_token"
+    status_code = 401
+    description = "The access token is invalid."
+
+
+class InsufficientScope(TokenValidationError):
+    # RFC 6750 3.1: "The request requires higher privileges than provided by the access token.
+    # The resource server SHOULD respond with the HTTP 403 (Forbidden) status code and MAY
+    # include the "scope" attribute with the scope necessary to access the protected resource."
+    error = "insufficient_scope"
+    status_code = 403
+    description = "The access token does not grant the required scope."
+
+    def __init__(self, required: tuple[str, ...] | list[str], reason: str | None = None) -> None:
+        self.required = tuple(required)
+        super().__init__(reason or f"token lacks required scopes {list(self.required)}")
+
+    def www_authenticate(self, realm: str) -> str:
+        return f'{super().www_authenticate(realm)}, scope="{" ".join(self.required)}"'
+
+
+class KeysUnavailable(TokenValidationError):
+    """No verification key can be obtained from the issuer right now (HTTP 503).
+
+    RFC 6750 has no code for this; ``temporarily_unavailable`` is RFC 6749's (4.1.2.1).
+    It is not a fault of the client's token, so no ``WWW-Authenticate`` challenge is sent.
+    """
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "The token cannot be verified right now; try again later."
+
+    def www_authenticate(self, realm: str) -> None:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Verified claims
+# ---------------------------------------------------------------------------------------------
+
+
+class Claims(Mapping[str, Any]):
+    """The verified JWT payload (read-only mapping) with Auth0-aware helpers."""
+
+    __slots__ = ("_payload", "header")
+
+    def __init__(self, payload: dict[str, Any], header: dict[str, Any] | None = None) -> None:
+        self._payload = payload
+        self.header = header or {}
+
+    def __getitem__(self, name: str) -> Any:
+        return self._payload[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._payload)
+
+    def __len__(self) -> int:
+        return len(self._payload)
+
+    def __repr__(self) -> str:
+        return f"Claims({self._payload!r})"
+
+    @property
+    def subject(self) -> str:
+        return self._payload["sub"]
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The space-delimited ``scope`` claim (RFC 8693 4.2, RFC 9068 2.2.3) as a tuple."""
+        return tuple(self._payload.get("scope", "").split())
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        """Auth0 RBAC ``permissions`` claim (present when the API enables RBAC)."""
+        return tuple(self._payload.get("permissions", ()))
+
+    @property
+    def client_id(self) -> str | None:
+        """The client the token was issued to: Auth0's ``azp`` or RFC 9068's ``client_id``."""
+        return self._payload.get("azp") or self._payload.get("client_id")
+
+    @property
+    def is_machine(self) -> bool:
+        """True for a client-credentials (machine-to-machine) token, as Auth0 marks them."""
+        return (
+            self._payload.get("gty") == "client-credentials"
+            or self._payload.get("sub", "").endswith("@clients")
+        )
+
+    def has_scopes(self, *required: str) -> bool:
+        granted = self.scopes
+        return all(scope in granted for scope in required)
+
+    def has_permissions(self, *required: str) -> bool:
+        granted = self.permissions
+        return all(permission in granted for permission in required)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing helpers
+# ---------------------------------------------------------------------------------------------
+
+# RFC 7515 7.1: "BASE64URL(UTF8(JWS Protected Header)) || '.' || BASE64URL(JWS Payload) || '.'
+# || BASE64URL(JWS Signature)"; RFC 7515 2: base64url is "with all trailing '=' characters
+# omitted ... and without the inclusion of any line breaks, whitespace, or other additional
+# characters." One compiled expression checks every character (PyJWT loops in Python). The
+# signature may be empty here so that an unsecured ("alg": "none") token is refused by the
+# algorithm allow-list, the rule that exists for it.
+_COMPACT_JWS = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]+")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+# By length modulo 4: the bytes that may end a canonical unpadded base64url string (the last
+# character of a 2- or 3-character group carries bits that must be zero, RFC 4648 3.5; a single
+# leftover character encodes nothing), and the padding that restores the standard form.
+# Without the first check, many strings would encode one token.
+_CANONICAL_LAST = {1: frozenset(), 2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
+_PADDING = {0: b"", 2: b"==", 3: b"="}
+
+
+def _base64url_decode(segment: bytes) -> bytes:
+    """Decode bytes already matched by ``_BASE64URL``; ValueError if not canonical."""
+    remainder = len(segment) % 4
+    if remainder and segment[-1] not in _CANONICAL_LAST[remainder]:
+        raise ValueError("not canonical base64url")
+    return binascii.a2b_base64(segment.translate(_URLSAFE_TO_STANDARD) + _PADDING[remainder])
+
+
+def _token_segment(segment: bytes, name: str) -> bytes:
+    try:
+        return _base64url_decode(segment)
+    except ValueError:
+        raise InvalidToken(f"{name} segment is not canonical base64url") from None
+
+
+class _DuplicateName(ValueError):
+    pass
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 4 / RFC 7519 4: "The Header Parameter names within the JOSE Header MUST be
+    # unique; JWS parsers MUST either reject JWSs with duplicate Header Parameter names or use a
+    # JSON parser that returns only the lexically last duplicate member name". We reject.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _DuplicateName("duplicate member names")
+    return obj
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_reject_constant)
+
+
+def _json_object(data: bytes, name: str) -> dict[str, Any]:
+    try:
+        value = _JSON.decode(data.decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise InvalidToken(f"{name} is not valid JSON: {error}") from None
+    if type(value) is not dict:
+        raise InvalidToken(f"{name} is not a JSON object")
+    return value
+
+
+def _short(value: Any) -> str:
+    """A loggable rendering of an attacker-controlled value: repr, truncated."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+# ---------------------------------------------------------------------------------------------
+# Algorithms and keys
+# ---------------------------------------------------------------------------------------------
+
+# Only asymmetric signatures: the verification key is public, so a leaked JWKS cannot mint
+# tokens. Each entry: (JWK "kty", JWK "crv" or None, PyJWT algorithm object).
+_ASYMMETRIC_ALGORITHMS: dict[str, tuple[str, str | None, Any]] = {
+    "RS256": ("RSA", None, RSAAlgorithm(RSAAlgorithm.SHA256)),
+    "RS384": ("RSA", None, RSAAlgorithm(RSAAlgorithm.SHA384)),
+    "RS512": ("RSA", None, RSAAlgorithm(RSAAlgorithm.SHA512)),
+    "PS256": ("RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256)),
+    "PS384": ("RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA384)),
+    "PS512": ("RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA512)),
+    "ES256": ("EC", "P-256", ECAlgorithm(ECAlgorithm.SHA256)),
+    "ES384": ("EC", "P-384", ECAlgorithm(ECAlgorithm.SHA384)),
+    "ES512": ("EC", "P-521", ECAlgorithm(ECAlgorithm.SHA512)),
+}
+
+_EC_CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
+
+
+def _check_configured_algorithms(algorithms: tuple[str, ...]) -> tuple[str, ...]:
+    if not algorithms:
+        raise ValueError("algorithms must name at least one signature algorithm")
+    for name in algorithms:
+        # RFC 8725 2.1: "An "RS256" (RSA, 2048 bit) parameter value can be changed into "HS256"
+        # (HMAC, SHA-256), and some libraries would try to validate the signature using
+        # HMAC-SHA256 and using the RSA public key as the HMAC shared key". RFC 9068 4: "The
+        # resource server MUST reject any JWT in which the value of "alg" is "none"."
+        if name.lower() == "none" or name.upper().startswith("HS"):
+            raise ValueError(f"algorithm {name!r} is never accepted: use an asymmetric algorithm")
+        if name not in _ASYMMETRIC_ALGORITHMS:
+            raise ValueError(f"unsupported algorithm {name!r}; choose from {sorted(_ASYMMETRIC_ALGORITHMS)}")
+    return tuple(algorithms)
+
+
+class _VerificationKey:
+    """One usable public key of a JWKS."""
+
+    __slots__ = ("kid", "kty", "crv", "alg", "public_key")
+
+    def __init__(self, kid: str | None, kty: str, crv: str | None, alg: str | None, public_key: Any):
+        self.kid = kid
+        self.kty = kty
+        self.crv = crv
+        self.alg = alg
+        self.public_key = public_key
+
+    def fits(self, alg: str) -> bool:
+        kty, crv, _ = _ASYMMETRIC_ALGORITHMS[alg]
+        # RFC 8725 3.1: "Each key MUST be used with exactly one algorithm, and this MUST be
+        # checked when the cryptographic operation is performed."
+        return self.kty == kty and self.crv == crv and self.alg in (None, alg)
+
+
+def _uint(jwk: Mapping[str, Any], member: str) -> int:
+    value = jwk.get(member)
+    if type(value) is not str or not value.isascii() or not _BASE64URL.fullmatch(value.encode()):
+        raise ValueError(f"member {member!r} is not base64url")
+    return int.from_bytes(_base64url_decode(value.encode()), "big")
+
+
+def _parse_jwk(jwk: Any) -> _VerificationKey:
+    """Build a verification key from one JWK, or raise ValueError saying why it is unusable."""
+    if type(jwk) is not dict:
+        raise ValueError("not a JSON object")
+    kid = jwk.get("kid")
+    if kid is not None and type(kid) is not str:
+        raise ValueError("kid is not a string")
+    if "d" in jwk:
+        raise ValueError("a private key was published")
+    # RFC 7517 4.2: "The "use" (public key use) parameter identifies the intended use of the
+    # public key." Only "sig" keys verify signatures.
+    if jwk.get("use", "sig") != "sig":
+        raise ValueError(f"use is {_short(jwk.get('use'))}, not 'sig'")
+    # RFC 7517 4.3: "verify" is the key operation "verify digital signature or MAC".
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (type(key_ops) is not list or "verify" not in key_ops):
+        raise ValueError("key_ops does not allow 'verify'")
+    alg = jwk.get("alg")
+    if alg is not None and alg not in _ASYMMETRIC_ALGORITHMS:
+        raise ValueError(f"alg {_short(alg)} is not an accepted signature algorithm")
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        public_key = rsa.RSAPublicNumbers(_uint(jwk, "e"), _uint(jwk, "n")).public_key()
+        # RFC 7518 3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
+        if public_key.key_size < MIN_RSA_KEY_BITS:
+            raise ValueError(f"RSA key of {public_key.key_size} bits is under {MIN_RSA_KEY_BITS}")
+        return _VerificationKey(kid, "RSA", None, alg, public_key)
+    if kty == "EC":
+        crv = jwk.get("crv")
+        if crv not in _EC_CURVES:
+            raise ValueError(f"unsupported curve {_short(crv)}")
+        public_key = ec.EllipticCurvePublicNumbers(
+            _uint(jwk, "x"), _uint(jwk, "y"), _EC_CURVES[crv]()
+        ).public_key()
+        return _VerificationKey(kid, "EC", crv, alg, public_key)
+    raise ValueError(f"unsupported kty {_short(kty)}")
+
+
+class _KeySet:
+    """The usable keys of one JWKS document."""
+
+    def __init__(self, keys: list[_VerificationKey]):
+        self.keys = keys
+        self.by_kid = {key.kid: key for key in keys if key.kid is not None}
+
+    @classmethod
+    def from_document(cls, document: Any) -> _KeySet:
+        if type(document) is not dict or type(document.get("keys")) is not list:
+            raise ValueError("the JWKS is not an object with a 'keys' array")
+        keys: list[_VerificationKey] = []
+        seen: set[str] = set()
+        for position, jwk in enumerate(document["keys"]):
+            try:
+                key = _parse_jwk(jwk)
+            except ValueError as error:
+                logger.warning("JWKS key #%d (kid %s) ignored: %s", position, _short(jwk.get("kid") if type(jwk) is dict else None), error)
+                continue
+            if key.kid is not None and key.kid in seen:
+                logger.warning("JWKS key #%d ignored: kid %s appears twice", position, _short(key.kid))
+                continue
+            if key.kid is not None:
+                seen.add(key.kid)
+            keys.append(key)
+        if not keys:
+            raise ValueError("the JWKS has no usable signature key")
+        return cls(keys)
+
+    def find(self, kid: str | None, alg: str) -> _VerificationKey | None:
+        """The key named ``kid`` (or the only key fitting ``alg`` when the token has no kid)."""
+        if kid is not None:
+            return self.by_kid.get(kid)
+        candidates = [key for key in self.keys if key.fits(alg)]
+        return candidates[0] if len(candidates) == 1 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# JWKS cache
+# ---------------------------------------------------------------------------------------------
+
+
+class _FetchFailed(Exception):
+    pass
+
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
+
+
+def _cache_control_max_age(header: str | None) -> float | None:
+    if not header:
+        return None
+    if _NO_CACHE.search(header):
+        return 0.0
+    match = _MAX_AGE.search(header)
+    return float(match.group(1)) if match else None
+
+
+class JWKSCache:
+    """The signing keys of one issuer, fetched over HTTP and cached (panva/jose remote.ts)."""
+
+    def __init__(
+        self,
+        issuer: str,
+        jwks_url: str | None = None,
+        *,
+        max_age: float = 600.0,
+        cooldown: float = 30.0,
+        stale_if_error: float = 3600.0,
+        timeout: float = 3.0,
+    ) -> None:
+        self.issuer = issuer
+        self.jwks_url = jwks_url
+        self.max_age = max_age
+        self.cooldown = cooldown
+        self.stale_if_error = stale_if_error
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._lock = threading.Lock()
+        # (keys, fresh until, usable until) in time.monotonic() seconds, replaced as a whole so
+        # readers never need the lock.
+        self._state: tuple[_KeySet | None, float, float] = (None, 0.0, 0.0)
+        self._last_download_ended = -math.inf
+        self._last_error: str | None = None
+        self._in_flight: threading.Event | None = None
+
+    def key_for(self, kid: str | None, alg: str) -> _VerificationKey:
+        """The verification key for a token header; fetches the JWKS when needed."""
+        keys, fresh_until, usable_until = self._state
+        now = time.monotonic()
+        if keys is not None and now < usable_until:
+            key = keys.find(kid, alg)
+            if key is not None:
+                if now >= fresh_until:
+                    self._refresh()  # stale: serve the cached key, refresh in the background
+                return key
+        flight = self._refresh()
+        if flight is not None and not flight.wait(self.timeout):
+            raise KeysUnavailable(f"JWKS download for {self.issuer} took longer than {self.timeout}s")
+        keys, _, usable_until = self._state
+        last_error = self._last_error
+        if keys is None or time.monotonic() >= usable_until:
+            raise KeysUnavailable(f"no usable JWKS for issuer {self.issuer}: {last_error}")
+        key = keys.find(kid, alg)
+        if key is not None:
+            return key
+        if last_error is not None:
+            raise KeysUnavailable(f"kid {_short(kid)} unknown and the JWKS refresh failed: {last_error}")
+        raise InvalidToken(f"no key in the JWKS of {self.issuer} matches kid {_short(kid)}")
+
+    def _refresh(self) -> threading.Event | None:
+        """Start a download unless one runs or the cooldown forbids it; return the running one."""
+        with self._lock:
+            now = time.monotonic()
+            if self._in_flight is None and now - self._last_download_ended >= self.cooldown:
+                self._in_flight = threading.Event()
+                threading.Thread(
+                    target=self._download, args=(self._in_flight,), name="jwks-refresh", daemon=True
+                ).start()
+            return self._in_flight
+
+    def _download(self, flight: threading.Event) -> None:
+        try:
+            document, server_max_age = self._fetch_json(self._resolve_jwks_url())
+            keys = _KeySet.from_document(document)
+        except (_FetchFailed, ValueError, RecursionError, requests.RequestException) as error:
+            logger.error("JWKS refresh for issuer %s failed: %s", self.issuer, error)
+            self._last_error = str(error) or type(error).__name__
+        else:
+            lifetime = self.max_age if server_max_age is None else server_max_age
+            lifetime = min(max(lifetime, self.cooldown), self.max_age)
+            fresh_until = time.monotonic() + lifetime
+            self._state = (keys, fresh_until, fresh_until + self.stale_if_error)
+            self._last_error = None
+            logger.info(
+                "JWKS of issuer %s loaded: %d keys, fresh for %.1fs", self.issuer, len(keys.keys), lifetime
+            )
+        finally:
+            with self._lock:
+                # The cooldown runs from the end of a download, so that a hanging endpoint is
+                # asked at most once per timeout plus cooldown.
+                self._last_download_ended = time.monotonic()
+                self._in_flight = None
+            flight.set()
+
+    def _resolve_jwks_url(self) -> str:
+        if self.jwks_url is None:
+            discovery_url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+            configuration, _ = self._fetch_json(discovery_url)
+            if type(configuration) is not dict:
+                raise _FetchFailed(f"{discovery_url} is not a JSON object")
+            # OpenID Connect Discovery 1.0, 4.3: "The issuer value returned MUST be identical to
+            # the Issuer URL that was directly used to retrieve the configuration information."
+            if configuration.get("issuer") != self.issuer:
+                raise _FetchFailed(f"{discovery_url} names issuer {_short(configuration.get('issuer'))}")
+            jwks_uri = configuration.get("jwks_uri")
+            if type(jwks_uri) is not str or not jwks_uri.startswith(("https://", "http://")):
+                raise _FetchFailed(f"{discovery_url} has no usable jwks_uri")
+            self.jwks_url = jwks_uri
+        return self.jwks_url
+
+    def _fetch_json(self, url: str) -> tuple[Any, float | None]:
+        """GET a JSON document within the time and size bounds."""
+        deadline = time.monotonic() + self.timeout
+        with self._session.get(
+            url,
+            timeout=(self.timeout, self.timeout),
+            stream=True,
+            allow_redirects=False,
+            headers={"Accept": "application/json", "Accept-Encoding": "identity"},
+        ) as response:
+            if response.status_code != 200:
+                raise _FetchFailed(f"GET {url} answered HTTP {response.status_code}")
+            declared = response.headers.get("Content-Length", "0")
+            if not declared.isdigit() or int(declared) > MAX_JWKS_BYTES:
+                raise _FetchFailed(f"GET {url} declared a body of {_short(declared)} bytes")
+            body = bytearray()
+            while chunk := response.raw.read1(65536):
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise _FetchFailed(f"GET {url} sent more than {MAX_JWKS_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise _FetchFailed(f"GET {url} took longer than {self.timeout}s")
+            try:
+                document = _JSON.decode(body.decode("utf-8"))
+            except (ValueError, RecursionError) as error:
+                raise _FetchFailed(f"GET {url} did not return JSON: {error}") from None
+            return document, _cache_control_max_age(response.headers.get("Cache-Control"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Claim checks (one small check per claim, as in PyJWT's api_jwt.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def _numeric_date(payload: dict[str, Any], name: str) -> float:
+    # RFC 7519 2: NumericDate is "A JSON numeric value representing the number of seconds from
+    # 1970-01-01T00:00:00Z UTC until the specified UTC date/time, ignoring leap seconds."
+    value = payload[name]
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise InvalidToken(f"claim {name} is {_short(value)}, not a NumericDate")
+    return value
+
+
+def _check_exp(payload: dict[str, Any], now: float, leeway: float) -> None:
+    # RFC 7519 4.1.4: "The processing of the "exp" claim requires that the current date/time
+    # MUST be before the expiration date/time listed in the "exp" claim."
+    if now - leeway >= _numeric_date(payload, "exp"):
+        raise InvalidToken(f"token expired at {payload['exp']} (now {now:.0f}, leeway {leeway}s)")
+
+
+def _check_iat(payload: dict[str, Any], now: float, leeway: float) -> None:
+    # RFC 7519 4.1.6: "The "iat" (issued at) claim identifies the time at which the JWT was
+    # issued." A token issued in the future comes from a broken clock or a forger.
+    if _numeric_date(payload, "iat") > now + leeway:
+        raise InvalidToken(f"token issued in the future at {payload['iat']} (now {now:.0f})")
+
+
+def _check_nbf(payload: dict[str, Any], now: float, leeway: float) -> None:
+    # RFC 7519 4.1.5: "The "nbf" (not before) claim identifies the time before which the JWT
+    # MUST NOT be accepted for processing."
+    if "nbf" in payload and _numeric_date(payload, "nbf") > now + leeway:
+        raise InvalidToken(f"token not valid before {payload['nbf']} (now {now:.0f})")
+
+
+def _check_iss(payload: dict[str, Any], issuer: str) -> None:
+    # RFC 9068 4: "The issuer identifier for the authorization server (which is typically
+    # obtained during discovery) MUST exactly match the value of the "iss" claim."
+    if payload["iss"] != issuer:
+        raise InvalidToken(f"iss {_short(payload['iss'])} is not {issuer!r}")
+
+
+def _audiences(payload: dict[str, Any]) -> list[str]:
+    # RFC 7519 4.1.3: "In the general case, the "aud" value is an array of case-sensitive
+    # strings, each containing a StringOrURI value. In the special case when the JWT has one
+    # audience, the "aud" value MAY be a single case-sensitive string".
+    aud = payload["aud"]
+    audiences = [aud] if type(aud) is str else aud
+    if type(audiences) is not list or not all(type(value) is str for value in audiences):
+        raise InvalidToken(f"aud {_short(aud)} is neither a string nor an array of strings")
+    return audiences
+
+
+def _check_aud(payload: dict[str, Any], audience: str) -> None:
+    # RFC 7519 4.1.3: "If the principal processing the claim does not identify itself with a
+    # value in the "aud" claim when this claim is present, then the JWT MUST be rejected."
+    if audience not in _audiences(payload):
+        raise InvalidToken(f"aud {_short(payload['aud'])} does not contain {audience!r}")
+
+
+def _check_sub(payload: dict[str, Any]) -> None:
+    # RFC 7519 4.1.2: "The "sub" value is a case-sensitive string containing a StringOrURI
+    # value."
+    if type(payload["sub"]) is not str or not payload["sub"]:
+        raise InvalidToken(f"sub {_short(payload['sub'])} is not a non-empty string")
+
+
+def _check_string_claims(payload: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        if name in payload and type(payload[name]) is not str:
+            raise InvalidToken(f"claim {name} is {_short(payload[name])}, not a string")
+
+
+def _check_permissions(payload: dict[str, Any]) -> None:
+    # Auth0 RBAC: "permissions" is an array of permission strings.
+    permissions = payload.get("permissions", [])
+    if type(permissions) is not list or not all(type(value) is str for value in permissions):
+        raise InvalidToken(f"permissions {_short(permissions)} is not an array of strings")
+
+
+# RFC 9068 2.2: the claims a JWT access token carries; RFC 9068 2.2.3 "scope" is a string of
+# space-delimited scopes (RFC 8693 4.2). Auth0 uses "azp"/"gty" where RFC 9068 uses "client_id".
+_REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
+_ACCESS_TOKEN_STRING_CLAIMS = ("scope", "azp", "client_id", "gty", "jti")
+
+# OpenID Connect Core 2 / 3.3.2.11: claims that only ID tokens carry.
+_ID_TOKEN_ONLY_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
+
+# RFC 7515 4.1.9: "A recipient using the media type value MUST treat it as if "application/"
+# were prepended to any "typ" value not containing a '/'."
+_ACCESS_TOKEN_TYPE = "application/at+jwt"
+_GENERIC_JWT_TYPE = "application/jwt"
+
+
+def _media_type(typ: str) -> str:
+    typ = typ.lower()
+    return typ if "/" in typ else "application/" + typ
+
+
+# ---------------------------------------------------------------------------------------------
+# The validator
+# ---------------------------------------------------------------------------------------------
+
+
+class TokenValidator:
+    """Validates the JWTs of one issuer for one audience. Thread safe; create one, share it.
+
+    :param issuer: compared exactly with ``iss`` (Auth0 issuers end with ``/``).
+    :param audience: your API identifier (for ``validate_id_token``: your client id).
+    :param algorithms: the accepted signature algorithms; asymmetric only.
+    :param jwks_url: where the issuer publishes its keys; default: the ``jwks_uri`` of the
+        issuer's ``.well-known/openid-configuration``.
+    :param leeway: seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+    :param require_at_jwt_typ: accept only ``typ: at+jwt`` (RFC 9068 4) instead of also
+        ``JWT`` or no ``typ`` as Auth0 issues them.
+    :param jwks_max_age, jwks_cooldown, jwks_stale_if_error, http_timeout: JWKS cache
+        settings in seconds (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        audience: str,
+        *,
+        algorithms: tuple[str, ...] | list[str] = ("RS256",),
+        jwks_url: str | None = None,
+        leeway: float = 30,
+        require_at_jwt_typ: bool = False,
+        jwks_max_age: float = 600.0,
+        jwks_cooldown: float = 30.0,
+        jwks_stale_if_error: float = 3600.0,
+        http_timeout: float = 3.0,
+    ) -> None:
+        if not issuer or not audience:
+            raise ValueError("issuer and audience are required")
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = _check_configured_algorithms(tuple(algorithms))
+        self.leeway = leeway
+        self.accepted_types = (
+            frozenset({_ACCESS_TOKEN_TYPE})
+            if require_at_jwt_typ
+            else frozenset({_ACCESS_TOKEN_TYPE, _GENERIC_JWT_TYPE, None})
+        )
+        self.jwks = JWKSCache(
+            issuer,
+            jwks_url,
+            max_age=jwks_max_age,
+            cooldown=jwks_cooldown,
+            stale_if_error=jwks_stale_if_error,
+            timeout=http_timeout,
+        )
+
+    def validate(self, token: Any) -> Claims:
+        """Validate a JWT access token; return its claims or raise ``TokenValidationError``."""
+        try:
+            header, payload = self._verified_parts(token)
+            self._check_access_token_type(header)
+            now = time.time()
+            _check_required(payload)
+            _check_exp(payload, now, self.leeway)
+            _check_iat(payload, now, self.leeway)
+            _check_nbf(payload, now, self.leeway)
+            _check_iss(payload, self.issuer)
+            _check_aud(payload, self.audience)
+            _check_sub(payload)
+            _check_string_claims(payload, _ACCESS_TOKEN_STRING_CLAIMS)
+            _check_permissions(payload)
+            _check_not_id_token(payload)
+        except TokenValidationError as error:
+            _log_rejection("access token", error)
+            raise
+        return Claims(payload, header)
+
+    def validate_id_token(self, token: Any, *, nonce: str) -> Claims:
+        """Validate an OpenID Connect ID token for the client id given as ``audience``.
+
+        OpenID Connect Core 1.0, 3.1.3.7 (ID Token Validation).
+        """
+        try:
+            header, payload = self._verified_parts(token)
+            # RFC 8725 3.12: tokens of the wrong kind are rejected (an access token is not an
+            # ID token).
+            if "typ" in header and _media_type(str(header["typ"])) == _ACCESS_TOKEN_TYPE:
+                raise InvalidToken("an access token (typ at+jwt) was presented as an ID token")
+            now = time.time()
+            _check_required(payload)
+            # 3.1.3.7 (9): "The current time MUST be before the time represented by the exp
+            # Claim."
+            _check_exp(payload, now, self.leeway)
+            _check_iat(payload, now, self.leeway)
+            _check_nbf(payload, now, self.leeway)
+            # 3.1.3.7 (2): "The Issuer Identifier for the OpenID Provider (which is typically
+            # obtained during Discovery) MUST exactly match the value of the iss (issuer) Claim."
+            _check_iss(payload, self.issuer)
+            # 3.1.3.7 (3): "The Client MUST validate that the aud (audience) Claim contains its
+            # client_id value registered at the Issuer identified by the iss (issuer) Claim as
+            # an audience."
+            _check_aud(payload, self.audience)
+            _check_sub(payload)
+            _check_string_claims(payload, ("azp", "nonce"))
+            # 3.1.3.7 (4): "If the ID Token contains multiple audiences, the Client SHOULD
+            # verify that an azp Claim is present."
+            if len(_audiences(payload)) > 1 and "azp" not in payload:
+                raise InvalidToken("ID token with several audiences has no azp")
+            # 3.1.3.7 (5): "If an azp (authorized party) Claim is present, the Client SHOULD
+            # verify that its client_id is the Claim Value."
+            if "azp" in payload and payload["azp"] != self.audience:
+                raise InvalidToken(f"ID token azp {_short(payload['azp'])} is not {self.audience!r}")
+            # 3.1.3.7 (11): "If a nonce value was sent in the Authentication Request, a nonce
+            # Claim MUST be present and its value checked to verify that it is the same value as
+            # the one that was sent in the Authentication Request."
+            if not nonce or not hmac.compare_digest(
+                payload.get("nonce", "").encode(), nonce.encode()
+            ):
+                raise InvalidToken("ID token nonce does not match the one sent")
+        except TokenValidationError as error:
+            _log_rejection("ID token", error)
+            raise
+        return Claims(payload, header)
+
+    def _verified_parts(self, token: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Parse a compact JWS once, check its header, verify its signature; return both JSON
+        objects. The payload is only decoded after the signature verified."""
+        if type(token) is not str:
+            raise InvalidToken(f"token is a {type(token).__name__}, not a string")
+        # Local policy: bound the work done before the signature is checked.
+        if len(token) > MAX_TOKEN_BYTES:
+            raise InvalidToken(f"token of {len(token)} bytes exceeds {MAX_TOKEN_BYTES}")
+        compact = token.encode("ascii", "replace")
+        match = _COMPACT_JWS.fullmatch(compact)
+        if match is None:
+            raise InvalidToken(
+                f"token is not a compact JWS of three base64url segments "
+                f"({token.count('.') + 1} segments)"
+            )
+        header_segment, payload_segment, signature_segment = match.groups()
+        header = _json_object(_token_segment(header_segment, "header"), "header")
+        alg = self._check_header(header)
+        key = self.jwks.key_for(header.get("kid"), alg)
+        if not key.fits(alg):
+            raise InvalidToken(f"key {_short(key.kid)} is not a {alg} key")
+        signature = _token_segment(signature_segment, "signature")
+        signing_input = compact[: match.end(2)]
+        try:
+            verified = _ASYMMETRIC_ALGORITHMS[alg][2].verify(signing_input, key.public_key, signature)
+        except (InvalidSignature, ValueError):
+            verified = False
+        if not verified:
+            raise InvalidToken(f"signature does not verify with key {_short(key.kid)}")
+        payload = _json_object(_token_segment(payload_segment, "payload"), "payload")
+        return header, payload
+
+    def _check_header(self, header: dict[str, Any]) -> str:
+        alg = header.get("alg")
+        # RFC 8725 3.1: "Libraries MUST enable the caller to specify a supported set of
+        # algorithms and MUST NOT use any other algorithms when performing cryptographic
+        # operations." The header's "alg" only selects within the configured list.
+        if alg not in self.algorithms:
+            raise InvalidToken(f"alg {_short(alg)} is not in the allow-list {list(self.algorithms)}")
+        # RFC 7515 4.1.11: "If any of the listed extension Header Parameters are not understood
+        # and supported by the recipient, then the JWS is invalid." This validator supports no
+        # extension.
+        if "crit" in header:
+            raise InvalidToken(f"crit header {_short(header['crit'])} names unsupported extensions")
+        # RFC 8725 3.10: "blindly following a "jku" (JWK set URL) or "x5u" (X.509 URL) header,
+        # which may contain an arbitrary URL, could result in server-side request forgery (SSRF)
+        # attacks." RFC 9068 4: "The resource server MUST use the keys provided by the
+        # authorization server." So "jku", "x5u", "jwk" and "x5c" are never read: the key comes
+        # from the configured issuer's JWKS only.
+        kid = header.get("kid")
+        # RFC 7515 4.1.4: "The "kid" value is a case-sensitive string." It is only ever used
+        # as a dictionary key, never in a path, query or file name.
+        if kid is not None and type(kid) is not str:
+            raise InvalidToken(f"kid {_short(kid)} is not a string")
+        return alg
+
+    def _check_access_token_type(self, header: dict[str, Any]) -> None:
+        # RFC 9068 4: "The resource server MUST verify that the "typ" header value is "at+jwt"
+        # or "application/at+jwt" and reject tokens carrying any other value." Auth0 issues
+        # "typ": "JWT", which is accepted unless require_at_jwt_typ is set.
+        typ = header.get("typ")
+        if typ is not None and type(typ) is not str:
+            raise InvalidToken(f"typ {_short(typ)} is not a string")
+        if (typ if typ is None else _media_type(typ)) not in self.accepted_types:
+            raise InvalidToken(f"typ {_short(typ)} is not an access token type")
+
+
+def _check_required(payload: dict[str, Any]) -> None:
+    # RFC 9068 2.2: "iss", "exp", "aud", "sub" and "iat" are REQUIRED in a JWT access token.
+    for name in _REQUIRED_CLAIMS:
+        if name not in payload:
+            raise InvalidToken(f"required claim {name} is missing")
+
+
+def _check_not_id_token(payload: dict[str, Any]) -> None:
+    # RFC 8725 3.12: "If more than one kind of JWT can be issued by the same issuer, the
+    # validation rules for those JWTs MUST be written such that they are mutually exclusive,
+    # rejecting JWTs of the wrong kind." Auth0 types both kinds "JWT"; ID tokens alone carry
+    # these claims.
+    for name in _ID_TOKEN_ONLY_CLAIMS:
+        if name in payload:
+            raise InvalidToken(f"an ID token (claim {name}) was presented as an access token")
+
+
+def _log_rejection(kind: str, error: TokenValidationError) -> None:
+    if isinstance(error, KeysUnavailable):
+        logger.error("%s not verifiable: %s", kind, error.reason)
+    else:
+        logger.info("%s rejected: %s", kind, error.reason)

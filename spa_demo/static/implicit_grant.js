@@ -1,0 +1,54 @@
+// The implicit grant (RFC 6749 §4.2) with an ID token, `response_type=token id_token` (OpenID
+// Connect Core §3.2): the tokens come straight back in the URL fragment. Legacy: RFC 9700 §2.1.2
+// says clients "SHOULD NOT use the implicit grant"; it is here so the difference can be seen.
+
+import { newState } from "./authorization.js";
+import { randomValue } from "./base64url.js";
+import { validateIdToken } from "./id_token.js";
+import { checkTokenResponse } from "./tokens.js";
+
+export const implicitGrant = {
+  id: "implicit",
+  name: "Implicit grant (legacy)",
+  // The article's numbered steps for a single page application.
+  steps: [
+    "The app initiates the flow and redirects the browser to Auth0, so the user can authenticate.",
+    "Auth0 authenticates the user (a consent page is shown to third-party applications only).",
+    "Auth0 redirects the user to the app with an Access Token and an ID Token in the hash fragment of the URI. The app extracts them from the hash fragment.",
+    "The app uses the Access Token to call the API on behalf of the user.",
+  ],
+  responseStep: 3,
+  apiStep: 4,
+
+  async prepare() {
+    const state = newState();
+    // OpenID Connect Core §3.2.2.1: nonce is REQUIRED in the implicit flow.
+    const nonce = randomValue();
+    return {
+      params: { response_type: "token id_token", state, nonce },
+      pending: { flow: this.id, state, nonce },
+      notes: ["nonce: the issuer copies it into the ID token, so a replayed ID token is detected"],
+    };
+  },
+
+  // The tokens are in the fragment, which the browser never sends to the SPA's server.
+  responseParameters(url) {
+    return new URLSearchParams(url.hash.slice(1));
+  },
+
+  async complete(response, pending, settings, log) {
+    const tokens = checkTokenResponse(Object.fromEntries(response));
+    log.add(`✓ token_type Bearer, expires_in ${tokens.expiresIn} s`);
+    const idClaims = await validateIdToken(tokens.idToken, {
+      issuer: settings.issuer,
+      clientId: settings.clientId,
+      nonce: pending.nonce,
+      keySet: settings.keySet,
+      accessToken: tokens.accessToken,
+    });
+    log.add("✓ ID token: RS256 signature with the issuer's key, iss, aud = our client id, exp, iat");
+    log.add("✓ ID token nonce = the one saved before the redirect (no replayed token)");
+    log.add("✓ ID token at_hash = hash of the access token (the two tokens belong together)");
+    return { ...tokens, idClaims, scope: response.get("scope") };
+  },
+};

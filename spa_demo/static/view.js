@@ -1,0 +1,152 @@
+// Everything the page shows. Text goes in with textContent only, never as HTML: the API's
+// answers, error descriptions from the address bar and token claims are all untrusted input
+// (and the CSP's Trusted Types would stop any innerHTML anyway).
+
+import { decodeJwt } from "./jwt.js";
+
+const byId = (id) => document.getElementById(id);
+
+function element(tag, { className, testid, text } = {}, children = []) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (testid) node.dataset.testid = testid;
+  if (text !== undefined) node.textContent = text;
+  node.append(...children);
+  return node;
+}
+
+const json = (value) => JSON.stringify(value, null, 2);
+
+export function bindControls({ onLogin, onLogout, onRenew, onModeChange, onCallApi }, endpoints) {
+  byId("login").addEventListener("click", onLogin);
+  byId("logout").addEventListener("click", onLogout);
+  byId("renew").addEventListener("click", onRenew);
+  for (const radio of document.querySelectorAll("input[name=mode]")) {
+    radio.addEventListener("change", () => onModeChange(radio.value));
+  }
+  byId("endpoints").append(
+    ...endpoints.map((endpoint) => {
+      const button = element("button", { testid: `call-${endpoint.id}`, text: `${endpoint.method} ${endpoint.path}` });
+      button.type = "button";
+      button.id = `call-${endpoint.id}`;
+      button.addEventListener("click", () => onCallApi(endpoint));
+      return element("div", { className: "endpoint" }, [button, element("span", { className: "needs", text: `needs ${endpoint.needs}` })]);
+    }),
+  );
+}
+
+export function messageText() {
+  return byId("message-text").value;
+}
+
+export function showMode(flow) {
+  byId(`mode-${flow.id}`).checked = true;
+  byId("implicit-banner").hidden = flow.id !== "implicit";
+  byId("code-banner").hidden = flow.id !== "code";
+}
+
+function showStatus(state, text) {
+  const status = byId("status");
+  status.dataset.state = state;
+  status.textContent = text;
+  byId("login").disabled = state !== "signed-out";
+  byId("logout").disabled = state === "working";
+  byId("renew").disabled = state === "working";
+}
+
+export function showBusy(text) {
+  showStatus("working", text);
+}
+
+export function showError(error) {
+  const box = byId("error");
+  box.hidden = error === null;
+  box.dataset.code = error?.code ?? "";
+  box.replaceChildren(...(error === null ? [] : [element("strong", { text: error.code }), ` ${error.description}`]));
+}
+
+function showTokenParts(prefix, token) {
+  let decoded = null;
+  if (token) {
+    try {
+      decoded = decodeJwt(token);
+    } catch {
+      decoded = { header: "not a JWT: opaque to this app, as access tokens should be", payload: "" };
+    }
+  }
+  byId(`${prefix}-empty`).hidden = decoded !== null;
+  for (const part of ["header", "payload"]) {
+    const pre = byId(`${prefix}-${part}`);
+    pre.hidden = decoded === null;
+    pre.textContent = decoded === null ? "" : `${part}: ${typeof decoded[part] === "string" ? decoded[part] : json(decoded[part])}`;
+  }
+}
+
+export function showSession(session) {
+  const profile = byId("profile");
+  const expiry = byId("access-token-expiry");
+  showTokenParts("id-token", session?.idToken);
+  showTokenParts("access-token", session?.accessToken);
+  if (session === null) {
+    showStatus("signed-out", "Signed out. No token in memory.");
+    profile.hidden = true;
+    profile.replaceChildren();
+    expiry.hidden = true;
+    return;
+  }
+  const claims = session.idClaims;
+  showStatus("signed-in", `Signed in as ${claims.email ?? claims.sub} with the ${session.flow.name}.`);
+  const rows = [
+    ["Name", claims.name],
+    ["Email", claims.email],
+    ["Email verified", claims.email_verified === undefined ? undefined : String(claims.email_verified)],
+    ["Subject (sub)", claims.sub],
+    ["Granted scopes", session.scope ?? "as requested"],
+  ].filter(([, value]) => value !== undefined);
+  profile.replaceChildren(...rows.flatMap(([term, value]) => [element("dt", { text: term }), element("dd", { text: value })]));
+  profile.hidden = false;
+  const seconds = Math.round((session.expiresAt - Date.now()) / 1000);
+  expiry.dataset.expiresAt = String(session.expiresAt);
+  expiry.textContent = `Expires at ${new Date(session.expiresAt).toLocaleTimeString()} (in ${seconds} s); the app renews it silently shortly before.`;
+  expiry.hidden = false;
+}
+
+export function showApiResult(requestLine, result) {
+  const box = byId("api-result");
+  box.hidden = false;
+  box.dataset.status = String(result.status);
+  box.dataset.calls = String(Number(box.dataset.calls ?? 0) + 1);
+  byId("api-request").textContent = requestLine;
+  byId("api-status").textContent = `${result.status} ${result.statusText}`;
+  byId("api-status").className = `status-line ${result.status >= 200 && result.status < 300 ? "ok" : "failed"}`;
+  const challenge = byId("api-www-authenticate");
+  challenge.hidden = !result.wwwAuthenticate;
+  challenge.textContent = result.wwwAuthenticate ? `WWW-Authenticate: ${result.wwwAuthenticate}` : "";
+  byId("api-body").textContent = typeof result.body === "string" ? result.body : json(result.body);
+}
+
+export function showSteps(entries) {
+  byId("steps").replaceChildren(
+    ...entries.map((entry) => {
+      const heading =
+        entry.number === null
+          ? element("p", { className: "step-title", text: entry.title })
+          : element("p", { className: "step-title" }, [
+              element("span", { className: "step-number", text: `Step ${entry.number} of ${entry.total}` }),
+              element("span", { className: "step-flow", text: entry.flowName }),
+              element("span", { text: entry.title }),
+            ]);
+      const item = element("li", { className: `step ${entry.outcome}`, testid: "step" }, [
+        heading,
+        element("ul", {}, entry.lines.map((line) => element("li", { text: line }))),
+      ]);
+      item.dataset.step = entry.number ?? "";
+      item.dataset.outcome = entry.outcome;
+      return item;
+    }),
+  );
+}
+
+export function markReady() {
+  document.body.dataset.ready = "true";
+}

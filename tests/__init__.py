@@ -1,0 +1,1 @@
+"""Flowlab's test suite (a package so that ``tests.support`` imports by its dotted name)."""

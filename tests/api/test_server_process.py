@@ -1,0 +1,124 @@
+"""``python -m api`` as a real process: gunicorn serves the API, validates real tokens against the
+issuer's JWKS over HTTP, refuses hostile requests with JSON, and keeps imports idempotent across
+its worker processes."""
+
+import http.client
+import json
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import requests
+
+from tests.api.conftest import REALM, bearer
+
+INVALID_REQUEST_CHALLENGE = (
+    f'Bearer realm="{REALM}", error="invalid_request", error_description="The request is malformed."'
+)
+
+
+def raw_get(base_url, path, headers):
+    """GET with exactly these header lines, repeated names included (which requests cannot send)."""
+    address = urlsplit(base_url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    try:
+        connection.putrequest("GET", path)
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_it_serves_real_tokens_and_logs_one_line_per_request(api_process, tokens, jwks_server):
+    token = tokens.user(("read:messages",))
+
+    health = requests.get(api_process.base_url + "/healthz", timeout=10)
+    private = requests.get(api_process.base_url + "/api/private", headers=bearer(token), timeout=10)
+    refused = requests.get(api_process.base_url + "/api/messages", params={"access_token": token}, timeout=10)
+
+    assert health.json() == {"status": "ok"}
+    assert private.status_code == 200
+    assert private.json()["sub"] == "auth0|5f7c8ec7c33c6c004bbafe82"
+    assert jwks_server.count() >= 1
+    assert refused.status_code == 400
+    assert refused.headers["WWW-Authenticate"] == INVALID_REQUEST_CHALLENGE
+    request_lines = [line for line in api_process.log_lines if "api.requests:" in line]
+    assert [line.split("api.requests: ")[1].split()[:3] for line in request_lines[-2:]] == [
+        ["GET", "/api/private", "200"],
+        ["GET", "/api/messages", "400"],
+    ]
+    assert token not in api_process.log()
+
+
+def test_two_authorization_headers_are_invalid_request(api_process, tokens):
+    token = tokens.user()
+
+    status, headers, body = raw_get(
+        api_process.base_url,
+        "/api/private",
+        [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")],
+    )
+
+    assert status == 400
+    assert body["error"] == "invalid_request"
+    assert headers["WWW-Authenticate"] == INVALID_REQUEST_CHALLENGE
+
+
+def test_hostile_requests_get_json_errors(api_process, tokens):
+    base = api_process.base_url
+    writer = bearer(tokens.user(("write:messages",)))
+
+    oversized_token = requests.get(
+        base + "/api/private", headers={"Authorization": "Bearer " + "A" * 12_000}, timeout=10
+    )
+    unknown = requests.get(base + "/api/nope", timeout=10)
+    wrong_method = requests.delete(base + "/api/messages", timeout=10)
+    malformed = requests.post(
+        base + "/api/messages", data=b'{"text": ', headers={**writer, "Content-Type": "application/json"}, timeout=10
+    )
+    not_json = requests.post(
+        base + "/api/messages", data=b"text=hi", headers={**writer, "Content-Type": "text/plain"}, timeout=10
+    )
+    oversized_body = requests.post(base + "/api/messages", json={"text": "x" * 2_000_000}, headers=writer, timeout=10)
+
+    answers = [
+        (response.status_code, response.headers["Content-Type"], response.json()["error"])
+        for response in (oversized_token, unknown, wrong_method, malformed, not_json, oversized_body)
+    ]
+    assert answers == [
+        (401, "application/json", "invalid_token"),
+        (404, "application/json", "not_found"),
+        (405, "application/json", "method_not_allowed"),
+        (400, "application/json", "bad_request"),
+        (415, "application/json", "unsupported_media_type"),
+        (413, "application/json", "request_entity_too_large"),
+    ]
+    messages = requests.get(base + "/api/messages", headers=bearer(tokens.user(("read:messages",))), timeout=10)
+    assert messages.json() == {"messages": []}
+
+
+def test_concurrent_deliveries_across_workers_store_one_batch(api_process, tokens):
+    url = api_process.base_url + "/api/imports"
+    importer = {**bearer(tokens.machine(("import:data",))), "Idempotency-Key": "across-workers"}
+    body = {
+        "batch_id": "b-1",
+        "source": "crm",
+        "records": [{"external_id": f"r-{n}", "data": {"n": n}} for n in range(200)],
+    }
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda _: requests.post(url, json=body, headers=importer, timeout=30), range(8)))
+
+    assert sorted(response.status_code for response in responses) == [200] * 7 + [201]
+    listing = requests.get(url, headers=bearer(tokens.machine(("read:imports",))), timeout=10).json()
+    assert len(listing["imports"]) == 1
+    assert listing["records"] == 200
+    assert sum("Booting worker with pid" in line for line in api_process.log_lines) == 2
+
+
+def test_sigterm_stops_it_cleanly(api_process):
+    api_process.process.terminate()
+
+    assert api_process.process.wait(timeout=15) == 0

@@ -1,0 +1,256 @@
+"""Helpers of the authorization server's tests: a real server on 127.0.0.1, a scripted browser.
+
+* :class:`AuthServer`: the Flask app on a threaded werkzeug server bound to port 0, with its own
+  tenant file and database; :func:`tenant_text` derives a tenant file from the packaged one.
+* :class:`Browser`: a cookie jar that follows the server's own redirects, fills its forms by
+  their selectors (``input[name=username]``, ``button[name=decision]``...) and stops at the
+  application's callback; :func:`run_code_flow` does a whole code + PKCE flow.
+* :class:`PKCE`, :func:`redirect_parameters`, :func:`forms`, :func:`free_port`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import threading
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import jwt
+import requests
+from werkzeug.serving import make_server
+
+from authserver import create_app
+from authserver.tenant import DEFAULT_TENANT_FILE
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+API = "https://api.flowlab.local"
+SPA_CALLBACK = "http://localhost:3000/callback"
+SPA_ORIGIN = "http://localhost:3000"
+NATIVE_CALLBACK = "http://127.0.0.1:53682/callback"
+ALICE = ("alice@flowlab.test", "alice-password")
+BOB = ("bob@flowlab.test", "bob-password")
+ALICE_SUB = "auth0|985069d6114091e736f16d6d"
+BOB_SUB = "auth0|bcabc99eba7df1198ec3b3d5"
+M2M_SECRET = "m2m-demo-local-secret"
+ALICE_PERMISSIONS = ["read:messages", "write:messages", "read:imports", "read:stats"]
+
+
+def tenant_text(*replacements: tuple[str, str], append: str = "") -> str:
+    """The packaged tenant file with exact-text replacements (each must occur) and an appendix."""
+    text = DEFAULT_TENANT_FILE.read_text()
+    for old, new in replacements:
+        assert old in text, f"tenant.toml no longer contains {old!r}"
+        text = text.replace(old, new)
+    return text + append
+
+
+@dataclass(frozen=True)
+class PKCE:
+    verifier: str
+    challenge: str
+
+    @classmethod
+    def new(cls) -> PKCE:
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode())
+
+
+class AuthServer:
+    """The authorization server, served by werkzeug's threaded server on 127.0.0.1:<ephemeral>."""
+
+    def __init__(self, directory: Path, tenant: str | None, database_template: Path | None):
+        self.directory = directory
+        self.tenant_path = directory / "tenant.toml"
+        self.tenant_path.write_text(tenant if tenant is not None else DEFAULT_TENANT_FILE.read_text())
+        self.database = directory / "authserver.sqlite3"
+        if database_template is not None:
+            shutil.copy(database_template, self.database)
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.issuer = f"http://127.0.0.1:{self.port}/"
+        self.app = create_app({"ISSUER": self.issuer, "TENANT": str(self.tenant_path), "DATABASE": str(self.database)})
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True, fd=self._socket.fileno())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return urljoin(self.issuer, path.lstrip("/"))
+
+    @property
+    def jwks_url(self) -> str:
+        return self.url("/.well-known/jwks.json")
+
+    def environment(self) -> dict[str, str]:
+        """What `python -m authserver` needs to work on this server's state."""
+        return {
+            **os.environ,
+            "AUTHSERVER_ISSUER": self.issuer,
+            "AUTHSERVER_TENANT": str(self.tenant_path),
+            "AUTHSERVER_DB": str(self.database),
+        }
+
+    def token(self, data: dict, **kwargs) -> requests.Response:
+        return requests.post(self.url("/oauth/token"), data=data, timeout=10, **kwargs)
+
+    def client_credentials(self, **data) -> requests.Response:
+        form = {"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": M2M_SECRET}
+        form.update(data)
+        return self.token({k: v for k, v in form.items() if v is not None})
+
+    def userinfo(self, access_token: str) -> requests.Response:
+        return requests.get(self.url("/userinfo"), headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._socket.close()
+
+
+class _FormParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": attributes.get("action"), "method": attributes.get("method"), "inputs": {}, "buttons": []})
+        elif tag == "input" and self.forms:
+            self.forms[-1]["inputs"][attributes.get("name")] = attributes
+        elif tag == "button" and self.forms:
+            self.forms[-1]["buttons"].append(attributes)
+
+
+def forms(html: str) -> list[dict]:
+    """The forms of a page: ``action``, ``method``, ``inputs`` (by name) and ``buttons``."""
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+def redirect_parameters(response: requests.Response) -> dict[str, str]:
+    """The parameters of an authorization response: from the fragment if any, else the query."""
+    location = urlsplit(response.headers["Location"])
+    return dict(parse_qsl(location.fragment or location.query))
+
+
+@dataclass
+class Browser:
+    """A browser's view of the authorization server: cookies, redirects, forms."""
+
+    server: AuthServer
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def _on_server(self, location: str) -> bool:
+        return location.startswith("/") or location.startswith(self.server.issuer)
+
+    def follow(self, response: requests.Response) -> requests.Response:
+        """Follow redirects while they stay on the authorization server, as a browser would."""
+        while response.is_redirect and self._on_server(response.headers["Location"]):
+            response = self.session.get(urljoin(response.url, response.headers["Location"]), allow_redirects=False, timeout=10)
+        return response
+
+    def authorize(self, **parameters) -> requests.Response:
+        response = self.session.get(self.server.url("/authorize"), params=parameters, allow_redirects=False, timeout=10)
+        return self.follow(response)
+
+    def submit(self, page: requests.Response, fields: dict, button: dict | None = None) -> requests.Response:
+        """Submit the page's (only) form with its hidden inputs plus ``fields``; don't follow."""
+        (form,) = forms(page.text)
+        data = {name: attrs.get("value", "") for name, attrs in form["inputs"].items() if attrs.get("type") == "hidden"}
+        data.update(fields)
+        if button is not None:
+            data[button["name"]] = button["value"]
+        action = urljoin(page.url, form["action"] or page.url)
+        return self.session.post(action, data=data, allow_redirects=False, timeout=10)
+
+    def login(self, page: requests.Response, email: str, password: str) -> requests.Response:
+        """Fill ``input[name=username]`` and ``input[name=password]``, press ``button[type=submit]``."""
+        (form,) = forms(page.text)
+        assert {"username", "password"} <= set(form["inputs"]) and [b["type"] for b in form["buttons"]] == ["submit"]
+        return self.submit(page, {"username": email, "password": password})
+
+    def decide(self, page: requests.Response, decision: str) -> requests.Response:
+        """Press ``button[name=decision][value=allow|deny]`` on the consent page."""
+        (form,) = forms(page.text)
+        (button,) = [b for b in form["buttons"] if b.get("name") == "decision" and b.get("value") == decision]
+        return self.submit(page, {}, button)
+
+    def sign_in(self, page: requests.Response, credentials=ALICE) -> requests.Response:
+        """Log in on ``page`` and follow back through /authorize."""
+        return self.follow(self.login(page, *credentials))
+
+
+def code_request(client_id: str, redirect_uri: str, pkce: PKCE, **extra) -> dict:
+    parameters = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "openid profile email",
+        "state": secrets.token_urlsafe(8),
+        "code_challenge": pkce.challenge,
+        "code_challenge_method": "S256",
+    }
+    parameters.update(extra)
+    return {k: v for k, v in parameters.items() if v is not None}
+
+
+def exchange_code(server: AuthServer, code: str, client_id: str, redirect_uri: str, verifier: str) -> requests.Response:
+    return server.token(
+        {
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
+    )
+
+
+@dataclass
+class CodeFlow:
+    """One completed authorization code flow: the authorization response and the token response."""
+
+    request: dict
+    authorization: dict
+    tokens: dict
+
+
+def run_code_flow(browser: Browser, *, client_id="spa-demo", redirect_uri=SPA_CALLBACK, credentials=ALICE, **extra) -> CodeFlow:
+    """Log in (or use the SSO session), take the code to the token endpoint; asserts each step."""
+    pkce = PKCE.new()
+    request = code_request(client_id, redirect_uri, pkce, **extra)
+    response = browser.authorize(**request)
+    if response.status_code == 200 and forms(response.text) and "username" in forms(response.text)[0]["inputs"]:
+        response = browser.sign_in(response, credentials)
+    assert response.status_code == 302, response.text
+    authorization = redirect_parameters(response)
+    assert "code" in authorization, authorization
+    tokens = exchange_code(browser.server, authorization["code"], client_id, request["redirect_uri"], pkce.verifier)
+    assert tokens.status_code == 200, tokens.text
+    return CodeFlow(request, authorization, tokens.json())
+
+
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+def verified_claims(server: AuthServer, token: str, audience: str) -> tuple[dict, dict]:
+    """Header and claims of a token, after PyJWT checked it against the server's JWKS."""
+    header = jwt.get_unverified_header(token)
+    keys = jwt.PyJWKSet.from_dict(requests.get(server.jwks_url, timeout=10).json())
+    (key,) = [key for key in keys.keys if key.key_id == header["kid"]]
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=audience, issuer=server.issuer)
+    return header, claims

@@ -1,0 +1,80 @@
+"""The client credentials grant: the machine-to-machine daemon (article steps 1-3)."""
+
+import pytest
+import requests
+
+from tests.authserver.helpers import API, M2M_SECRET, tenant_text, verified_claims
+
+UNGRANTED_CLIENT = """
+[[applications]]
+client_id = "m2m-ungranted"
+name = "A daemon without a client grant"
+application_type = "non_interactive"
+client_secret_hash = "scrypt:32768:8:1$H3d0lQBZ3Dm2Fbjb$97c48a93b03757aec832bfbe75f9c54b7f72505eb97b140811110f25324de78293c1e83c2d90d181046f6984c8a442b40b1e93c88573316505c9a40f273c8b4f"
+grant_types = ["client_credentials"]
+"""
+
+
+def test_audience_parameter_gets_a_token_with_the_client_grant_scopes(authserver):
+    response = authserver.client_credentials(audience=API)
+    assert response.status_code == 200
+    tokens = response.json()
+    assert tokens["token_type"] == "Bearer"
+    assert tokens["expires_in"] == 86400
+    assert tokens["scope"] == "import:data read:imports read:messages"
+    # RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
+    assert "refresh_token" not in tokens and "id_token" not in tokens
+    _, claims = verified_claims(authserver, tokens["access_token"], API)
+    assert claims["aud"] == API
+
+
+def test_resource_parameter_of_rfc_8707_and_basic_authentication(authserver):
+    response = authserver.token(
+        {"grant_type": "client_credentials", "resource": API, "scope": "read:imports"},
+        auth=("m2m-demo", M2M_SECRET),
+    )
+    assert response.status_code == 200
+    assert response.json()["scope"] == "read:imports"
+
+
+def test_json_body_as_auth0_accepts_it(authserver):
+    body = {"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": M2M_SECRET, "audience": API}
+    response = requests.post(authserver.url("/oauth/token"), json=body, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["scope"] == "import:data read:imports read:messages"
+
+
+def test_scopes_are_limited_to_the_client_grant(authserver):
+    response = authserver.client_credentials(audience=API, scope="read:imports write:messages")
+    assert response.status_code == 403
+    assert response.json()["error"] == "access_denied"
+
+
+def test_client_without_a_grant_for_the_api_is_denied_like_auth0(start_authserver):
+    server = start_authserver(tenant_text(append=UNGRANTED_CLIENT))
+    response = server.client_credentials(client_id="m2m-ungranted", audience=API)
+    assert response.status_code == 403
+    body = response.json()
+    assert body["error"] == "access_denied"
+    assert body["error_description"].startswith("Client is not authorized to access")
+
+
+@pytest.mark.parametrize(
+    "parameters, error",
+    [
+        ({}, "access_denied"),
+        ({"audience": "https://unknown.example"}, "access_denied"),
+        ({"audience": API, "resource": "https://other.example"}, "invalid_request"),
+    ],
+    ids=["no audience", "unknown audience", "audience and resource disagree"],
+)
+def test_the_api_must_be_named_and_known(authserver, parameters, error):
+    response = authserver.client_credentials(**parameters)
+    assert response.status_code in (400, 403)
+    assert response.json()["error"] == error
+
+
+def test_public_applications_cannot_use_client_credentials(authserver):
+    response = authserver.token({"grant_type": "client_credentials", "client_id": "spa-demo", "audience": API})
+    assert response.status_code in (400, 401)
+    assert response.json()["error"] == "invalid_client"

@@ -1,0 +1,180 @@
+"""Universal Login, the SSO session, prompt handling, brute-force protection and logout."""
+
+import re
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from tests.authserver.helpers import (
+    ALICE,
+    NATIVE_CALLBACK,
+    SPA_CALLBACK,
+    Browser,
+    PKCE,
+    code_request,
+    forms,
+    redirect_parameters,
+    run_code_flow,
+    verified_claims,
+)
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Connect from another loopback address (Linux routes all of 127.0.0.0/8 to lo)."""
+
+    def __init__(self, source_address: str):
+        self.source_address = source_address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source_address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def alert(page: requests.Response) -> str:
+    return re.search(r'role="alert">(.*?)</p>', page.text, re.S).group(1).strip()
+
+
+def spa_request(**extra):
+    return code_request("spa-demo", SPA_CALLBACK, PKCE.new(), **extra)
+
+
+def test_login_page_form(browser):
+    page = browser.authorize(**spa_request())
+    assert page.status_code == 200
+    (form,) = forms(page.text)
+    assert form["method"] == "post"
+    assert form["inputs"]["username"]["type"] == "email"
+    assert form["inputs"]["password"]["type"] == "password"
+    assert form["inputs"]["csrf_token"]["value"]
+    assert [button["type"] for button in form["buttons"]] == ["submit"]
+    assert "Flowlab SPA demo" in page.text
+
+
+def test_successful_login_answers_303_back_to_authorize(browser):
+    request = spa_request()
+    response = browser.login(browser.authorize(**request), *ALICE)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/authorize?")
+    assert redirect_parameters(browser.follow(response))["state"] == request["state"]
+
+
+def test_wrong_email_or_password_get_the_same_generic_message(browser):
+    page = browser.authorize(**spa_request())
+    wrong_password = browser.login(page, ALICE[0], "not-her-password")
+    unknown_user = browser.login(page, "nobody@flowlab.test", "whatever-password")
+    assert wrong_password.status_code == unknown_user.status_code == 400
+    assert alert(wrong_password) == alert(unknown_user) == "Wrong email or password."
+
+
+def test_brute_force_protection_blocks_the_account_for_that_source_until_unblocked(authserver, run_cli):
+    attacker = Browser(authserver)
+    page = attacker.authorize(**spa_request())
+    for _ in range(10):
+        page = attacker.login(page, ALICE[0], "guess-password")
+        assert alert(page) == "Wrong email or password."
+    blocked = attacker.login(page, *ALICE)
+    assert blocked.status_code == 400
+    assert "blocked after multiple consecutive login attempts" in alert(blocked)
+    # The same account from another address is not blocked.
+    elsewhere = Browser(authserver)
+    elsewhere.session.mount("http://", SourceAddressAdapter("127.0.0.2"))
+    assert "code" in redirect_parameters(elsewhere.sign_in(elsewhere.authorize(**spa_request())))
+    # An administrator lifts the block.
+    unblocked = run_cli(authserver, "users", "unblock", ALICE[0])
+    assert unblocked.returncode == 0, unblocked.stderr
+    assert "code" in redirect_parameters(attacker.sign_in(attacker.authorize(**spa_request())))
+
+
+def test_sso_session_lets_a_second_application_in_without_a_prompt(browser, authserver):
+    first = run_code_flow(browser, audience="https://api.flowlab.local", scope="openid read:messages")
+    pkce = PKCE.new()
+    response = browser.authorize(**code_request("native-demo", NATIVE_CALLBACK, pkce))
+    assert response.status_code == 302
+    assert "code" in redirect_parameters(response)
+    _, id_claims = verified_claims(authserver, first.tokens["id_token"], "spa-demo")
+    assert id_claims["auth_time"] <= id_claims["iat"]
+
+
+def test_prompt_none_without_a_session_answers_login_required(browser, authserver):
+    request = spa_request(prompt="none")
+    response = browser.authorize(**request)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(f"{SPA_CALLBACK}?")
+    answer = redirect_parameters(response)
+    assert answer == {"error": "login_required", "state": request["state"], "iss": authserver.issuer}
+
+
+def test_prompt_none_with_a_session_answers_without_ui(browser):
+    run_code_flow(browser)
+    assert "code" in redirect_parameters(browser.authorize(**spa_request(prompt="none")))
+
+
+def test_prompt_login_asks_again_despite_the_session(browser):
+    run_code_flow(browser)
+    page = browser.authorize(**spa_request(prompt="login"))
+    assert page.status_code == 200 and "username" in forms(page.text)[0]["inputs"]
+    assert "code" in redirect_parameters(browser.sign_in(page))
+
+
+def test_the_sso_cookie_is_httponly_samesite_lax_and_prefixed(browser):
+    response = browser.login(browser.authorize(**spa_request()), *ALICE)
+    cookies = response.raw.headers.getlist("Set-Cookie")
+    assert cookies
+    for cookie in cookies:
+        attributes = [part.strip().lower() for part in cookie.split(";")]
+        assert attributes[0].startswith("authserver_")
+        assert "httponly" in attributes
+        assert "samesite=lax" in attributes
+    assert all(cookie.name.startswith("authserver_") for cookie in browser.session.cookies)
+
+
+@pytest.mark.parametrize("csrf_token", [None, "forged-token"])
+def test_login_form_requires_the_csrf_token_of_the_session(browser, csrf_token):
+    page = browser.authorize(**spa_request())
+    data = {"username": ALICE[0], "password": ALICE[1]}
+    if csrf_token:
+        data["csrf_token"] = csrf_token
+    response = browser.session.post(page.url, data=data, allow_redirects=False, timeout=10)
+    assert response.status_code == 400
+    assert redirect_parameters(browser.authorize(**spa_request(prompt="none")))["error"] == "login_required"
+
+
+def test_logout_ends_the_session_and_returns_to_an_allowed_url(browser, authserver):
+    run_code_flow(browser)
+    response = browser.session.get(
+        authserver.url("/v2/logout"),
+        params={"client_id": "spa-demo", "returnTo": "http://localhost:3000/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://localhost:3000/"
+    assert redirect_parameters(browser.authorize(**spa_request(prompt="none")))["error"] == "login_required"
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"client_id": "spa-demo", "returnTo": "https://evil.example/"},
+        {"client_id": "spa-demo", "returnTo": "http://localhost:3000/other"},
+        {"client_id": "native-demo", "returnTo": "http://localhost:3000/"},
+        {"returnTo": "http://localhost:3000/"},
+    ],
+    ids=["foreign", "other path", "other application", "no application"],
+)
+def test_logout_redirects_only_to_an_allowed_return_to(browser, authserver, parameters):
+    run_code_flow(browser)
+    response = browser.session.get(authserver.url("/v2/logout"), params=parameters, allow_redirects=False, timeout=10)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    # Refused, and nothing changed: the session is still alive.
+    assert "code" in redirect_parameters(browser.authorize(**spa_request(prompt="none")))
+
+
+def test_logout_without_return_to_shows_a_page(browser, authserver):
+    run_code_flow(browser)
+    response = browser.session.get(authserver.url("/v2/logout"), timeout=10)
+    assert response.status_code == 200
+    assert "You are logged out" in response.text

@@ -1,0 +1,93 @@
+"""Refresh tokens: rotation on every use, replay detection, narrowing scope, revocation."""
+
+import requests
+
+from tests.authserver.helpers import API, BOB, NATIVE_CALLBACK, run_code_flow, verified_claims
+
+SCOPE = "openid profile offline_access read:messages write:messages"
+
+
+def native_login(browser, credentials=None):
+    options = {"credentials": credentials} if credentials else {}
+    flow = run_code_flow(browser, client_id="native-demo", redirect_uri=NATIVE_CALLBACK, audience=API, scope=SCOPE, **options)
+    return flow.tokens
+
+
+def refresh(server, refresh_token, client_id="native-demo", **extra):
+    return server.token({"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token, **extra})
+
+
+def test_every_refresh_rotates_the_refresh_token(browser, authserver):
+    first = native_login(browser)
+    second = refresh(authserver, first["refresh_token"])
+    assert second.status_code == 200
+    tokens = second.json()
+    assert tokens["refresh_token"] != first["refresh_token"]
+    assert tokens["scope"] == first["scope"]
+    _, claims = verified_claims(authserver, tokens["access_token"], API)
+    assert claims["sub"] == verified_claims(authserver, first["access_token"], API)[1]["sub"]
+    # A fresh ID token too, as Auth0 returns with the openid scope.
+    _, id_claims = verified_claims(authserver, tokens["id_token"], "native-demo")
+    assert id_claims["name"] == "Alice Example"
+    third = refresh(authserver, tokens["refresh_token"])
+    assert third.status_code == 200
+
+
+def test_reuse_of_a_rotated_refresh_token_revokes_the_whole_family(browser, authserver):
+    first = native_login(browser)
+    second = refresh(authserver, first["refresh_token"]).json()
+    replay = refresh(authserver, first["refresh_token"])
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    # The attacker or the client: either way the newest refresh token dies too...
+    assert refresh(authserver, second["refresh_token"]).json()["error"] == "invalid_grant"
+    # ...and the family's access tokens no longer open /userinfo.
+    assert authserver.userinfo(second["access_token"]).status_code == 401
+
+
+def test_scope_may_only_narrow(browser, authserver):
+    tokens = native_login(browser)
+    narrowed = refresh(authserver, tokens["refresh_token"], scope="openid offline_access read:messages")
+    assert narrowed.status_code == 200
+    assert narrowed.json()["scope"] == "openid offline_access read:messages"
+    _, claims = verified_claims(authserver, narrowed.json()["access_token"], API)
+    assert claims["scope"] == "openid offline_access read:messages"
+    widened = refresh(authserver, narrowed.json()["refresh_token"], scope=f"{SCOPE} read:stats")
+    assert widened.status_code == 400
+    assert widened.json()["error"] == "invalid_scope"
+
+
+def test_blocked_users_cannot_refresh(browser, authserver, run_cli):
+    tokens = native_login(browser, BOB)
+    assert run_cli(authserver, "users", "block", "bob@flowlab.test").returncode == 0
+    response = refresh(authserver, tokens["refresh_token"])
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_token_works_for_its_own_client_only(browser, authserver):
+    tokens = native_login(browser)
+    response = refresh(authserver, tokens["refresh_token"], client_id="spa-demo")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert refresh(authserver, tokens["refresh_token"]).status_code == 200
+
+
+def test_revoking_a_refresh_token_revokes_its_family(browser, authserver):
+    first = native_login(browser)
+    second = refresh(authserver, first["refresh_token"]).json()
+    response = requests.post(
+        authserver.url("/oauth/revoke"),
+        data={"client_id": "native-demo", "token": second["refresh_token"]},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert refresh(authserver, second["refresh_token"]).json()["error"] == "invalid_grant"
+    assert authserver.userinfo(second["access_token"]).status_code == 401
+
+
+def test_revoking_an_unknown_token_answers_200_as_rfc_7009_requires(authserver):
+    response = requests.post(
+        authserver.url("/oauth/revoke"), json={"client_id": "native-demo", "token": "not-a-token"}, timeout=10
+    )
+    assert response.status_code == 200

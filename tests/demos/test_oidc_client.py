@@ -1,0 +1,173 @@
+"""shared/oidc_client.py: settings, discovery, the token endpoint, and narration without secrets."""
+
+import io
+import json
+import logging
+
+import pytest
+import requests
+
+from shared.oidc_client import (
+    ClientConfig,
+    ConfigurationError,
+    DiscoveryError,
+    Narrator,
+    TokenEndpoint,
+    TokenEndpointError,
+    fetch_provider_metadata,
+    redact,
+)
+from tests.demos.conftest import discovery_document
+from tests.demos.scripted_server import Reply
+
+SECRET = "m2m-demo-local-secret"
+REFRESH_TOKEN = "v1.MRrtZ3pLkQvB-9yJ0fN2wXc4uHs7aE1dG5oPqT6iK8m"
+
+
+def load(environ, **defaults):
+    defaults.setdefault("default_client_id", "native-demo")
+    return ClientConfig.from_env(environ, **defaults)
+
+
+def test_no_environment_means_the_local_defaults():
+    config = load({})
+    assert (config.issuer, config.audience, config.api_url, config.client_id, config.client_secret) == (
+        "http://localhost:9000/", "https://api.flowlab.local", "http://localhost:3010", "native-demo", None,
+    )
+    assert config.discovery_url == "http://localhost:9000/.well-known/openid-configuration"
+    assert config.token_url is None and config.resource_indicator is False
+
+
+def test_auth0_domain_gives_the_auth0_issuer_and_its_discovery_url():
+    config = load({"AUTH0_DOMAIN": "flowlab.eu.auth0.com", "AUTH_CLIENT_ID": "abc", "AUTH_CLIENT_SECRET": "s"})
+    assert config.issuer == "https://flowlab.eu.auth0.com/"
+    assert config.discovery_url == "https://flowlab.eu.auth0.com/.well-known/openid-configuration"
+    assert (config.client_id, config.client_secret) == ("abc", "s")
+
+
+def test_overrides_for_docker_compose():
+    config = load({
+        "AUTH_ISSUER": "http://localhost:9000/",
+        "AUTH_DISCOVERY_URL": "http://authserver:9000/.well-known/openid-configuration",
+        "AUTH_TOKEN_URL": "http://authserver:9000/oauth/token",
+        "API_URL": "http://api:3010/",
+        "AUTH_RESOURCE_INDICATOR": "1",
+    })
+    assert config.issuer == "http://localhost:9000/"
+    assert config.discovery_url == "http://authserver:9000/.well-known/openid-configuration"
+    assert config.token_url == "http://authserver:9000/oauth/token"
+    assert config.api_url == "http://api:3010"
+    assert config.resource_indicator is True
+
+
+@pytest.mark.parametrize(
+    "environ, setting",
+    [
+        ({"AUTH_ISSUER": "http://tenant.example/"}, "AUTH_ISSUER must use https"),
+        ({"AUTH_ISSUER": "tenant.example"}, "AUTH_ISSUER must be an http"),
+        ({"AUTH0_DOMAIN": "https://tenant.auth0.com/"}, "AUTH0_DOMAIN must be a bare host name"),
+        ({"AUTH0_DOMAIN": "a.auth0.com", "AUTH_ISSUER": "https://b.auth0.com/"}, "disagree"),
+        ({"API_URL": "ftp://api"}, "API_URL must be an http"),
+        ({"AUTH_TOKEN_URL": "not a url"}, "AUTH_TOKEN_URL must be an http"),
+        ({"AUTH_RESOURCE_INDICATOR": "yes"}, "AUTH_RESOURCE_INDICATOR must be 0 or 1"),
+    ],
+)
+def test_unusable_setting_is_named(environ, setting):
+    with pytest.raises(ConfigurationError, match=setting):
+        load(environ)
+
+
+@pytest.fixture
+def narration():
+    stream = io.StringIO()
+    logger = logging.getLogger(f"tests.narration.{id(stream)}")
+    logger.addHandler(logging.StreamHandler(stream))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return stream
+
+
+@pytest.mark.parametrize("compact", [True, False], ids=["compact", "indented"])
+def test_narration_never_prints_a_secret_or_a_full_refresh_token(scripted, narration, compact):
+    scripted.script("POST", "/oauth/token", Reply(200, {"access_token": "opaque-access-token-value", "token_type": "Bearer", "refresh_token": REFRESH_TOKEN}))
+    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"), compact=compact)
+    endpoint = TokenEndpoint(requests.Session(), scripted.base_url + "/oauth/token", narrator)
+    endpoint.request({"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": SECRET, "refresh_token": REFRESH_TOKEN})
+    narrator.request("GET", "http://api/x", headers={"Authorization": "Bearer " + REFRESH_TOKEN})
+    narrator.info("event", password="alice-password", code_verifier="v" * 60)
+    output = narration.getvalue()
+    assert scripted.requests_to("POST", "/oauth/token")[0].form["client_secret"] == SECRET
+    for secret in (SECRET, REFRESH_TOKEN, "alice-password", "v" * 60, "opaque-access-token-value"):
+        assert secret not in output
+    assert f"{REFRESH_TOKEN[:6]}…({len(REFRESH_TOKEN)} chars)" in output
+    assert "[redacted]" in output
+
+
+def test_redact_keeps_harmless_fields():
+    assert redact({"grant_type": "client_credentials", "client_secret": "s", "code": "abcdefghij"}) == {
+        "grant_type": "client_credentials", "client_secret": "[redacted]", "code": "abcdef…(10 chars)",
+    }
+
+
+def test_compact_narration_is_one_line_per_event(narration, token_factory):
+    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"), compact=True)
+    narrator.info("first", nested={"a": [1, 2]})
+    narrator.token_claims("access token", token_factory(machine=True))
+    lines = narration.getvalue().splitlines()
+    assert len(lines) == 2
+    assert json.loads(lines[1][lines[1].index("{"):])["claims"]["sub"] == "m2m-demo@clients"
+
+
+def test_decoded_claims_are_shown_for_a_jwt(narration, token_factory):
+    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"))
+    narrator.token_claims("ID token", token_factory.id_token(client_id="native-demo", nonce="n-1"))
+    output = narration.getvalue()
+    assert '"nonce": "n-1"' in output and '"aud": "native-demo"' in output and '"kid": "rsa-key-1"' in output
+
+
+@pytest.mark.parametrize(
+    "reply, error",
+    [
+        (Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"}), "401 invalid_client: Unauthorized"),
+        (Reply(200, {"access_token": "x", "token_type": "mac"}), "no Bearer access_token"),
+        (Reply(200, ["not", "an", "object"]), "200 unexpected_response"),
+        (Reply(502, None), "502 unexpected_response"),
+    ],
+    ids=["oauth-error", "not-bearer", "not-an-object", "empty-body"],
+)
+def test_token_endpoint_refusals_are_errors(scripted, narration, reply, error):
+    scripted.script("POST", "/oauth/token", reply)
+    endpoint = TokenEndpoint(requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet")))
+    with pytest.raises(TokenEndpointError, match=error):
+        endpoint.request({"grant_type": "client_credentials"})
+
+
+def test_discovery_gives_the_endpoints(scripted, narration):
+    document = dict(discovery_document(scripted), authorization_response_iss_parameter_supported=True)
+    scripted.script("GET", "/.well-known/openid-configuration", Reply(200, document))
+    metadata = fetch_provider_metadata(requests.Session(), load({"AUTH_ISSUER": scripted.issuer}), Narrator(logging.getLogger("tests.quiet")))
+    assert metadata.token_endpoint == scripted.base_url + "/oauth/token"
+    assert metadata.authorization_endpoint == scripted.base_url + "/authorize"
+    assert metadata.authorization_response_iss_parameter_supported is True
+
+
+@pytest.mark.parametrize(
+    "reply, message",
+    [
+        (Reply(200, {"issuer": "https://attacker.example/", "token_endpoint": "https://attacker.example/token"}), "names issuer 'https://attacker.example/'"),
+        (Reply(200, {"token_endpoint": "x"}), "names issuer None"),
+        (Reply(500, {"error": "server_error"}), "answered 500"),
+        (Reply(200, "a string"), "not a JSON object"),
+    ],
+    ids=["other-issuer", "no-issuer", "server-error", "not-an-object"],
+)
+def test_discovery_refuses_a_document_for_another_issuer_or_none(scripted, reply, message):
+    scripted.script("GET", "/.well-known/openid-configuration", reply)
+    with pytest.raises(DiscoveryError, match=message):
+        fetch_provider_metadata(requests.Session(), load({"AUTH_ISSUER": scripted.issuer}), Narrator(logging.getLogger("tests.quiet")))
+
+
+def test_discovery_without_token_endpoint_is_refused(scripted):
+    scripted.script("GET", "/.well-known/openid-configuration", Reply(200, {"issuer": scripted.issuer}))
+    with pytest.raises(DiscoveryError, match="no token_endpoint"):
+        fetch_provider_metadata(requests.Session(), load({"AUTH_ISSUER": scripted.issuer}), Narrator(logging.getLogger("tests.quiet")))

@@ -1,0 +1,259 @@
+"""The SPA server's own behaviour: the page, its settings, its security headers, its errors.
+
+The browser-side flows are tested end to end in tests/e2e/test_spa_*.py; here the Flask app
+is driven through its test client, and `python -m spa_demo` once as a real process.
+"""
+
+import html.parser
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from shared.oidc_client import ConfigurationError
+from spa_demo import create_app
+from spa_demo.config import SCOPE, load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STATIC = PROJECT_ROOT / "spa_demo" / "static"
+SCRIPTS = sorted(STATIC.glob("*.js"))
+
+LOCAL_SETTINGS = {}
+TENANT_SETTINGS = {
+    "AUTH0_DOMAIN": "flowlab.eu.auth0.com",
+    "AUTH_AUDIENCE": "https://api.example.com",
+    "AUTH_CLIENT_ID": "abc123",
+    "API_URL": "https://api.example.com:8443",
+}
+
+
+@pytest.fixture
+def client():
+    return create_app(LOCAL_SETTINGS).test_client()
+
+
+def csp_directives(response):
+    policy = response.headers["Content-Security-Policy"]
+    return {name: values for name, *values in (directive.split() for directive in policy.split(";"))}
+
+
+SERVED_PATHS = ["/", "/callback", "/config.json", "/static/main.js", "/static/style.css", "/no-such-page", "/static/missing.js"]
+
+
+@pytest.mark.parametrize("path", SERVED_PATHS)
+def test_every_response_carries_the_security_headers(client, path):
+    response = client.get(path)
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_csp_allows_only_this_origin_the_issuer_and_the_api(client):
+    directives = csp_directives(client.get("/"))
+    assert directives == {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'", "http://localhost:9000", "http://localhost:3010"],
+        "frame-src": ["'self'", "http://localhost:9000"],
+        "frame-ancestors": ["'self'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'none'"],
+        "require-trusted-types-for": ["'script'"],
+        "trusted-types": ["'none'"],
+    }
+
+
+def test_csp_follows_the_configured_issuer_and_api():
+    directives = csp_directives(create_app(TENANT_SETTINGS).test_client().get("/"))
+    assert directives["connect-src"] == ["'self'", "https://flowlab.eu.auth0.com", "https://api.example.com:8443"]
+    assert directives["frame-src"] == ["'self'", "https://flowlab.eu.auth0.com"]
+
+
+@pytest.mark.parametrize("path", ["/", "/callback"])
+def test_the_page_and_the_callback_are_the_same_html_page(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert response.data == (STATIC / "index.html").read_bytes()
+
+
+@pytest.mark.parametrize("script", [path.name for path in SCRIPTS])
+def test_scripts_are_served_as_javascript(client, script):
+    # With nosniff, a module script with another type would not run at all.
+    response = client.get(f"/static/{script}")
+    assert response.status_code == 200
+    assert response.mimetype in ("text/javascript", "application/javascript")
+
+
+def test_config_json_with_local_defaults(client):
+    response = client.get("/config.json")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "issuer": "http://localhost:9000/",
+        "audience": "https://api.flowlab.local",
+        "clientId": "spa-demo",
+        "apiUrl": "http://localhost:3010",
+        "scope": SCOPE,
+    }
+
+
+def test_config_json_from_the_environment_never_carries_a_secret():
+    settings = TENANT_SETTINGS | {"AUTH_CLIENT_SECRET": "must-never-reach-the-browser"}
+    response = create_app(settings).test_client().get("/config.json")
+    assert response.get_json() == {
+        "issuer": "https://flowlab.eu.auth0.com/",
+        "audience": "https://api.example.com",
+        "clientId": "abc123",
+        "apiUrl": "https://api.example.com:8443",
+        "scope": SCOPE,
+    }
+    assert b"must-never-reach-the-browser" not in response.data
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status", "code"),
+    [
+        ("/no-such-page", "GET", 404, "not_found"),
+        ("/static/missing.js", "GET", 404, "not_found"),
+        ("/static/../config.py", "GET", 404, "not_found"),
+        ("/", "POST", 405, "method_not_allowed"),
+        ("/config.json", "DELETE", 405, "method_not_allowed"),
+    ],
+)
+def test_errors_are_json_not_html(client, path, method, status, code):
+    response = client.open(path, method=method)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"] == code
+    assert set(response.get_json()) == {"error", "error_description"}
+
+
+def test_method_not_allowed_names_the_allowed_methods(client):
+    assert set(client.post("/callback").headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"AUTH_ISSUER": "https://evil.example;script-src 'unsafe-inline'/"}, "AUTH_ISSUER"),
+        ({"AUTH_ISSUER": "https://evil.example 'unsafe-eval'/"}, "AUTH_ISSUER"),
+        ({"AUTH_ISSUER": "ftp://tenant.example/"}, "AUTH_ISSUER"),
+        ({"AUTH_ISSUER": "http://tenant.example/"}, "AUTH_ISSUER"),
+        ({"AUTH0_DOMAIN": "https://tenant.eu.auth0.com"}, "AUTH0_DOMAIN"),
+        ({"API_URL": "javascript:alert(1)"}, "API_URL"),
+        ({"API_URL": "https://api.example;frame-ancestors *"}, "API_URL"),
+        ({"SPA_PORT": "http"}, "SPA_PORT"),
+        ({"SPA_PORT": "70000"}, "SPA_PORT"),
+    ],
+)
+def test_unusable_settings_are_refused_naming_the_setting(settings, named):
+    with pytest.raises(ConfigurationError, match=named):
+        load_config(settings)
+
+
+class PageParser(html.parser.HTMLParser):
+    """Collects what the page loads and anything inline the CSP would have to allow."""
+
+    def __init__(self):
+        super().__init__()
+        self.script_sources, self.stylesheets, self.inline = [], [], []
+        self._open_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if "style" in attributes or any(name.startswith("on") for name in attributes):
+            self.inline.append((tag, attributes))
+        if tag == "style":
+            self.inline.append((tag, attributes))
+        if tag == "script":
+            self.script_sources.append(attributes.get("src"))
+            self._open_script = True
+        if tag == "link":
+            self.stylesheets.append(attributes["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._open_script = False
+
+    def handle_data(self, data):
+        if self._open_script and data.strip():
+            self.inline.append(("script", data))
+
+
+def test_the_page_has_no_inline_code_and_loads_only_its_own_files():
+    parser = PageParser()
+    parser.feed((STATIC / "index.html").read_text())
+    assert parser.inline == []
+    assert parser.script_sources == ["/static/main.js"]
+    assert all(href.startswith("/static/") or href.startswith("data:") for href in parser.stylesheets)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_scripts_import_only_their_siblings_and_never_use_html_sinks_or_local_storage(script):
+    source = "\n".join(line for line in script.read_text().splitlines() if not line.lstrip().startswith("//"))
+    imports = re.findall(r"""^import\b[^;]*?from\s+["']([^"']+)["']""", source, flags=re.MULTILINE)
+    assert all(re.fullmatch(r"\./[a-z_0-9]+\.js", target) for target in imports), imports
+    for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"):
+        assert forbidden not in source, forbidden
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spa_environment(**settings):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AUTH", "API_", "SPA_"))}
+    environment["PYTHONPATH"] = str(PROJECT_ROOT)
+    return environment | settings
+
+
+def test_python_m_spa_demo_serves_the_page_with_a_production_server():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spa_demo"],
+        env=spa_environment(SPA_PORT=str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/callback", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, "spa_demo did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert response.headers["Server"].startswith("gunicorn")
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    # The access log shows the path, never the query string an authorization code travels in.
+    assert b'"GET /callback" 200' in output
+
+
+def test_python_m_spa_demo_stops_with_one_line_naming_a_bad_setting():
+    result = subprocess.run(
+        [sys.executable, "-m", "spa_demo"],
+        env=spa_environment(API_URL="https://api.example;script-src *"),
+        capture_output=True,
+        text=True,
+        timeout=15,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "API_URL" in result.stderr

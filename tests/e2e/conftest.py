@@ -1,0 +1,218 @@
+"""End-to-end harness: the real authorization server, API and SPA server as processes.
+
+Every part runs exactly as a learner starts it (`python -m authserver`, `python -m api`,
+`python -m spa_demo`), on free ports of 127.0.0.1, with its own SQLite files in a temporary
+folder. The authorization server gets a copy of the packaged tenant whose SPA origin
+(`http://localhost:3000`) is replaced by the one the SPA server was started on.
+
+Browser tests drive Debian's Chromium through Playwright; no browser is downloaded.
+"""
+
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
+AUDIENCE = "https://api.flowlab.local"
+PACKAGED_SPA_ORIGIN = "http://localhost:3000"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_TIMEOUT = 30.0
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Service:
+    """One `python -m <module>` process, its log file and the URL that says it is ready."""
+
+    def __init__(self, name, module, env, ready_url, log_path):
+        self.name = name
+        self.module = module
+        self.env = env
+        self.ready_url = ready_url
+        self.log_path = log_path
+        self.process = None
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            cwd=self.log_path.parent,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        self._wait_until_ready()
+
+    def _wait_until_ready(self):
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                if requests.get(self.ready_url, timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} was not ready at {self.ready_url} in {STARTUP_TIMEOUT:.0f}s:\n{self.logs()}")
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def logs(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Stack:
+    """The authorization server, the API and the SPA server of one test session."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.audience = AUDIENCE
+        authserver_port, api_port, spa_port = free_port(), free_port(), free_port()
+        self.issuer = f"http://localhost:{authserver_port}/"
+        self.api_url = f"http://localhost:{api_port}"
+        self.spa_url = f"http://localhost:{spa_port}"
+
+        tenant = (PROJECT_ROOT / "authserver" / "tenant.toml").read_text()
+        tenant_path = tmp_path / "tenant.toml"
+        tenant_path.write_text(tenant.replace(PACKAGED_SPA_ORIGIN, self.spa_url))
+
+        base_env = self._base_env()
+        self.services = {
+            "authserver": Service(
+                "authserver",
+                "authserver",
+                base_env
+                | {
+                    "AUTHSERVER_PORT": str(authserver_port),
+                    "AUTHSERVER_ISSUER": self.issuer,
+                    "AUTHSERVER_TENANT": str(tenant_path),
+                    "AUTHSERVER_DB": str(tmp_path / "authserver.sqlite3"),
+                },
+                f"{self.issuer}.well-known/openid-configuration",
+                tmp_path / "authserver.log",
+            ),
+            "api": Service(
+                "api",
+                "api",
+                base_env
+                | {
+                    "API_PORT": str(api_port),
+                    "AUTH_ISSUER": self.issuer,
+                    "AUTH_AUDIENCE": self.audience,
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
+                    "CORS_ORIGINS": self.spa_url,
+                },
+                f"{self.api_url}/healthz",
+                tmp_path / "api.log",
+            ),
+            "spa": Service(
+                "spa",
+                "spa_demo",
+                base_env
+                | {
+                    "SPA_PORT": str(spa_port),
+                    "AUTH_ISSUER": self.issuer,
+                    "AUTH_AUDIENCE": self.audience,
+                    "AUTH_CLIENT_ID": "spa-demo",
+                    "API_URL": self.api_url,
+                },
+                f"{self.spa_url}/",
+                tmp_path / "spa.log",
+            ),
+        }
+
+    @staticmethod
+    def _base_env():
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AUTH_", "AUTH0_", "AUTHSERVER_", "API_", "SPA_"))
+        }
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start(self):
+        for service in self.services.values():
+            service.start()
+
+    def stop(self):
+        for service in reversed(list(self.services.values())):
+            service.stop()
+
+    def client_env(self, **extra):
+        """The environment a demo client runs with against this stack."""
+        return (
+            self._base_env()
+            | {"AUTH_ISSUER": self.issuer, "AUTH_AUDIENCE": self.audience, "API_URL": self.api_url}
+            | extra
+        )
+
+    def stop_api(self):
+        self.services["api"].stop()
+
+    def start_api(self):
+        self.services["api"].start()
+
+    def logs(self, name):
+        return self.services[name].logs()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    running = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `make test` (it installs Debian's chromium) or set CHROMIUM_PATH")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    yield opened
+    context.close()

@@ -1,0 +1,1 @@
+"""Tests of shared/token_validation.py."""

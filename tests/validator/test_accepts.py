@@ -1,0 +1,107 @@
+"""Tokens the validator must accept, and the options that make it stricter."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.token_validation import InvalidToken, TokenValidator
+from tests.support.fixtures import DEFAULT_USER_SUB
+from tests.support.keys import rsa_signing_key
+
+
+def test_auth0_user_access_token_rs256(token_factory, validator: TokenValidator) -> None:
+    claims = validator.validate(token_factory())
+    assert claims.subject == DEFAULT_USER_SUB
+    assert claims["iss"] == validator.issuer
+    assert claims.header == {"alg": "RS256", "typ": "JWT", "kid": "rsa-key-1"}
+
+
+def test_es256_when_configured(token_factory, make_validator, ec_key) -> None:
+    validator = make_validator(algorithms=("RS256", "ES256"))
+    assert validator.validate(token_factory(key=ec_key)).header["alg"] == "ES256"
+    assert validator.validate(token_factory()).header["alg"] == "RS256"
+
+
+def test_ps256_when_configured(token_factory, make_jwks_server, issuer, audience) -> None:
+    key = rsa_signing_key("pss-key", alg="PS256")
+    server = make_jwks_server(key)
+    validator = TokenValidator(issuer, audience, algorithms=("PS256",), jwks_url=server.jwks_url)
+    assert validator.validate(token_factory(key=key)).header["kid"] == "pss-key"
+
+
+@pytest.mark.parametrize(
+    "aud",
+    [
+        pytest.param("https://api.flowlab.local", id="string"),
+        pytest.param(["https://api.flowlab.local"], id="array-of-one"),
+        pytest.param(["https://api.flowlab.local", "http://issuer/userinfo"], id="array-ours-first"),
+        pytest.param(["https://other.example", "https://api.flowlab.local"], id="array-ours-last"),
+    ],
+)
+def test_aud_string_or_array_containing_ours(token_factory, validator: TokenValidator, aud) -> None:
+    assert validator.validate(token_factory({"aud": aud})).subject
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param({"typ": "at+jwt"}, id="at+jwt"),
+        pytest.param({"typ": "application/at+jwt"}, id="application/at+jwt"),
+        pytest.param({"typ": "AT+JWT"}, id="at+jwt-uppercase"),
+        pytest.param({"typ": "JWT"}, id="JWT"),
+        pytest.param({"typ": "application/jwt"}, id="application/jwt"),
+        pytest.param({}, id="absent"),
+    ],
+)
+def test_typ_accepted_by_default(token_factory, validator: TokenValidator, header) -> None:
+    drop = () if header else ("typ",)
+    assert validator.validate(token_factory(header=header, drop_header=drop)).subject
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "At+Jwt"])
+def test_strict_typ_accepts_at_jwt(token_factory, make_validator, typ: str) -> None:
+    assert make_validator(require_at_jwt_typ=True).validate(token_factory(header={"typ": typ})).subject
+
+
+@pytest.mark.parametrize(
+    ("header", "drop"),
+    [
+        pytest.param({"typ": "JWT"}, (), id="JWT"),
+        pytest.param({}, ("typ",), id="absent"),
+    ],
+)
+def test_strict_typ_refuses_generic_jwt(token_factory, make_validator, assert_rejected, header, drop) -> None:
+    validator = make_validator(require_at_jwt_typ=True)
+    token = token_factory(header=header, drop_header=drop)
+    assert_rejected(lambda: validator.validate(token), InvalidToken, "not an access token type")
+
+
+def test_machine_token(token_factory, validator: TokenValidator) -> None:
+    claims = validator.validate(token_factory(machine=True))
+    assert claims.is_machine
+    assert claims.client_id == "m2m-demo"
+
+
+def test_token_without_kid_uses_the_only_fitting_key(token_factory, jwks_server, validator, rsa_key, ec_key) -> None:
+    """RS256 token without kid; the JWKS has one RSA key (and an EC key that cannot fit)."""
+    jwks_server.publish(rsa_key, ec_key)
+    assert validator.validate(token_factory(drop_header=("kid",))).subject
+
+
+def test_token_without_kid_is_refused_when_several_keys_fit(token_factory, jwks_server, validator, rsa_key, second_rsa_key, assert_rejected) -> None:
+    jwks_server.publish(rsa_key, second_rsa_key)
+    token = token_factory(drop_header=("kid",))
+    assert_rejected(lambda: validator.validate(token), InvalidToken, "matches kid None")
+
+
+def test_validator_is_reusable_after_rejections(token_factory, validator: TokenValidator) -> None:
+    for bad in ("", "a.b.c", token_factory({"exp": 1})):
+        with pytest.raises(InvalidToken):
+            validator.validate(bad)
+    assert validator.validate(token_factory()).subject
+
+
+@pytest.mark.parametrize(("issuer", "audience"), [("", "https://api"), ("https://issuer/", "")])
+def test_issuer_and_audience_are_required(issuer: str, audience: str) -> None:
+    with pytest.raises(ValueError):
+        TokenValidator(issuer, audience)

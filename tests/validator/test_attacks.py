@@ -1,0 +1,334 @@
+"""One row per attack on the access-token validator: each must be refused for its own reason.
+
+Every row asserts the reason logged, so removing the rule that catches an attack fails its row
+even where a later check would also have refused the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
+from shared.token_validation import InvalidToken, TokenValidator
+from tests.support.jwks_server import JWKS_PATH
+from tests.support.keys import b64url
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def self_signed_certificate_der(key) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker")])
+    moment = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key)
+        .serial_number(1)
+        .not_valid_before(moment - datetime.timedelta(days=1))
+        .not_valid_after(moment + datetime.timedelta(days=1))
+        .sign(key.private_key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def replace_segment(token: str, index: int, segment: str) -> str:
+    parts = token.split(".")
+    parts[index] = segment
+    return ".".join(parts)
+
+
+def non_canonical(token: str, index: int) -> str:
+    """The token with segment ``index`` spelled differently but decoding to the same bytes: the
+    unused low bits of its last base64url character set."""
+    segment = token.split(".")[index]
+    assert len(segment) % 4 in (2, 3)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet[alphabet.index(segment[-1]) | 1]
+    altered = segment[:-1] + last
+    assert base64.urlsafe_b64decode(altered + "==") == base64.urlsafe_b64decode(segment + "==")
+    return replace_segment(token, index, altered)
+
+
+# Attack rows: (id, build(kit) -> token, reason fragment logged). All expect InvalidToken.
+ATTACKS = [
+    # RFC 9068 4 / RFC 7518 3.6: unsecured tokens, in every casing a sloppy comparison might miss.
+    *[
+        pytest.param(lambda kit, casing=casing: kit.token(header={"alg": casing}), f"alg {casing!r}", id=f"alg-{casing}")
+        for casing in ("none", "None", "NONE", "nOnE")
+    ],
+    pytest.param(
+        lambda kit: kit.token(header={"alg": "none"}, alg="RS256"),
+        "alg 'none'",
+        id="alg-none-with-a-real-signature",
+    ),
+    # RFC 8725 2.1: algorithm confusion, the RSA public key used as an HMAC secret.
+    pytest.param(
+        lambda kit: kit.token(header={"alg": "HS256"}, key=kit.rsa_key.public_pem),
+        "alg 'HS256'",
+        id="hs256-signed-with-public-key-pem",
+    ),
+    pytest.param(
+        lambda kit: kit.token(header={"alg": "HS256"}, key=json.dumps(kit.rsa_key.jwk).encode()),
+        "alg 'HS256'",
+        id="hs256-signed-with-public-key-jwk",
+    ),
+    pytest.param(
+        lambda kit: kit.token(header={"alg": "ES256", "kid": kit.ec_key.kid}, key=kit.ec_key),
+        "alg 'ES256'",
+        id="es256-when-only-rs256-is-configured",
+    ),
+    pytest.param(lambda kit: kit.token(drop_header=("alg",)), "alg None", id="alg-missing"),
+    # Key lookup.
+    pytest.param(
+        lambda kit: kit.token(header={"kid": "no-such-key"}, key=kit.second_rsa_key),
+        "matches kid 'no-such-key'",
+        id="unknown-kid",
+    ),
+    pytest.param(
+        lambda kit: kit.token(header={"kid": "../../../../etc/passwd"}, key=kit.second_rsa_key),
+        "matches kid '../../../../etc/passwd'",
+        id="kid-path-traversal",
+    ),
+    pytest.param(lambda kit: kit.token(header={"kid": ["rsa-key-1"]}), "kid ['rsa-key-1'] is not a string", id="kid-not-a-string"),
+    pytest.param(
+        lambda kit: kit.token(header={"kid": kit.ec_key.kid}, key=kit.rsa_key),
+        "'ec-key-1' is not a RS256 key",
+        id="rs256-token-naming-an-ec-key",
+    ),
+    # RFC 7515 4.1.11: critical extensions nobody here understands.
+    pytest.param(lambda kit: kit.token(header={"crit": ["exp"], "exp": now() + 60}), "crit", id="crit-unknown-extension"),
+    pytest.param(lambda kit: kit.token(header={"crit": ["b64"], "b64": True}), "crit", id="crit-b64"),
+    # RFC 7519 4.1.4 / 4.1.5 / 4.1.6: time claims.
+    pytest.param(lambda kit: kit.token({"exp": now() - 3600}), "expired", id="expired"),
+    pytest.param(lambda kit: kit.token({"exp": now() - 31}), "expired", id="expired-just-beyond-leeway"),
+    pytest.param(lambda kit: kit.token({"nbf": now() + 3600}), "not valid before", id="nbf-in-the-future"),
+    pytest.param(lambda kit: kit.token({"iat": now() + 3600}), "issued in the future", id="iat-in-the-future"),
+    pytest.param(lambda kit: kit.token({"exp": str(now() + 3600)}), "claim exp is", id="exp-as-string"),
+    pytest.param(lambda kit: kit.token({"exp": True}), "claim exp is True", id="exp-as-boolean"),
+    pytest.param(lambda kit: kit.token({"iat": str(now())}), "claim iat is", id="iat-as-string"),
+    pytest.param(lambda kit: kit.token({"nbf": [now()]}), "claim nbf is", id="nbf-as-array"),
+    pytest.param(
+        lambda kit: kit.token.raw(kit.token.header(), json.dumps(kit.token.claims()).replace(str(kit.token.claims()["exp"]), "1e999").encode()),
+        "claim exp is inf",
+        id="exp-infinite",
+    ),
+    pytest.param(
+        lambda kit: kit.token.raw(kit.token.header(), json.dumps(kit.token.claims()).replace(str(kit.token.claims()["exp"]), "NaN").encode()),
+        "payload is not valid JSON",
+        id="exp-nan",
+    ),
+    # RFC 9068 2.2: required claims.
+    *[
+        pytest.param(lambda kit, name=name: kit.token(drop_claims=(name,)), f"required claim {name} is missing", id=f"missing-{name}")
+        for name in ("exp", "iat", "iss", "aud", "sub")
+    ],
+    # RFC 9068 4: issuer compared exactly.
+    pytest.param(lambda kit: kit.token({"iss": "https://evil.example/"}), "iss 'https://evil.example/'", id="wrong-iss"),
+    pytest.param(lambda kit: kit.token({"iss": kit.issuer.rstrip("/")}), "iss ", id="iss-without-trailing-slash"),
+    pytest.param(lambda kit: kit.token({"iss": kit.issuer.upper()}), "iss ", id="iss-different-case"),
+    # RFC 7519 4.1.3: audience.
+    pytest.param(lambda kit: kit.token({"aud": "https://other-api.example"}), "does not contain", id="wrong-aud"),
+    pytest.param(
+        lambda kit: kit.token({"aud": ["https://other-api.example", kit.issuer + "userinfo"]}),
+        "does not contain",
+        id="aud-array-without-ours",
+    ),
+    pytest.param(lambda kit: kit.token({"aud": kit.audience + "/"}), "does not contain", id="aud-with-extra-slash"),
+    pytest.param(lambda kit: kit.token({"aud": {"aud": kit.audience}}), "neither a string nor an array", id="aud-as-object"),
+    pytest.param(lambda kit: kit.token({"aud": [kit.audience, 7]}), "neither a string nor an array", id="aud-array-with-number"),
+    pytest.param(lambda kit: kit.token({"sub": 12345}), "sub 12345", id="sub-as-number"),
+    pytest.param(lambda kit: kit.token({"sub": ""}), "sub ''", id="sub-empty"),
+    # Claim types the Claims helpers rely on.
+    pytest.param(lambda kit: kit.token({"scope": ["read:messages"]}), "claim scope is", id="scope-as-array"),
+    pytest.param(lambda kit: kit.token({"permissions": "read:stats"}), "permissions 'read:stats'", id="permissions-as-string"),
+    pytest.param(lambda kit: kit.token({"azp": 1}), "claim azp is", id="azp-as-number"),
+    pytest.param(lambda kit: kit.token({"gty": ["client-credentials"]}), "claim gty is", id="gty-as-array"),
+    # RFC 8725 3.12: an ID token is not an access token, even when it names our audience.
+    pytest.param(
+        lambda kit: kit.token.id_token(client_id="spa-demo", nonce="n-0S6_WzA2Mj", claims={"aud": ["spa-demo", kit.audience], "azp": "spa-demo"}),
+        "an ID token (claim nonce)",
+        id="id-token-as-access-token",
+    ),
+    pytest.param(
+        lambda kit: kit.token({"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"}),
+        "an ID token (claim at_hash)",
+        id="id-token-with-at-hash-as-access-token",
+    ),
+    pytest.param(lambda kit: kit.token.id_token(client_id="spa-demo", nonce="n"), "does not contain", id="id-token-for-the-client-audience"),
+    # RFC 9068 4: typ of another kind of JWT.
+    pytest.param(lambda kit: kit.token(header={"typ": "dpop+jwt"}), "typ 'dpop+jwt'", id="typ-dpop-proof"),
+    pytest.param(lambda kit: kit.token(header={"typ": "logout+jwt"}), "typ 'logout+jwt'", id="typ-logout-token"),
+    pytest.param(lambda kit: kit.token(header={"typ": 1}), "typ 1 is not a string", id="typ-not-a-string"),
+    # Signatures.
+    pytest.param(
+        lambda kit: replace_segment(kit.token(), 1, b64url(json.dumps({**kit.token.claims(), "scope": "read:stats"}))),
+        "signature does not verify",
+        id="payload-tampered",
+    ),
+    pytest.param(lambda kit: replace_segment(kit.token(), 2, ""), "signature does not verify", id="signature-stripped"),
+    pytest.param(lambda kit: replace_segment(kit.token(), 2, b64url(b"\0" * 256)), "signature does not verify", id="signature-zeroes"),
+    pytest.param(
+        lambda kit: kit.token(key=kit.second_rsa_key.with_kid(kit.rsa_key.kid)),
+        "signature does not verify",
+        id="forged-with-another-key-under-our-kid",
+    ),
+    # RFC 8725 3.10: key-carrying headers are never followed or trusted.
+    pytest.param(
+        lambda kit: kit.token(header={"jku": kit.attacker.jwks_url}, key=kit.second_rsa_key),
+        "matches kid 'rsa-key-2'",
+        id="jku-injection",
+    ),
+    pytest.param(
+        lambda kit: kit.token(header={"jku": kit.attacker.jwks_url}, key=kit.second_rsa_key.with_kid(kit.rsa_key.kid)),
+        "signature does not verify",
+        id="jku-injection-under-our-kid",
+    ),
+    pytest.param(
+        lambda kit: kit.token(header={"x5u": kit.attacker.base_url + "/certificate.pem"}, key=kit.second_rsa_key),
+        "matches kid 'rsa-key-2'",
+        id="x5u-injection",
+    ),
+    pytest.param(
+        lambda kit: kit.token(header={"jwk": kit.second_rsa_key.jwk}, key=kit.second_rsa_key),
+        "matches kid 'rsa-key-2'",
+        id="jwk-injection",
+    ),
+    pytest.param(
+        lambda kit: kit.token(
+            header={"jwk": kit.second_rsa_key.jwk, "kid": kit.rsa_key.kid}, key=kit.second_rsa_key.with_kid(kit.rsa_key.kid)
+        ),
+        "signature does not verify",
+        id="jwk-injection-under-our-kid",
+    ),
+    pytest.param(
+        lambda kit: kit.token(
+            header={"x5c": [base64.b64encode(self_signed_certificate_der(kit.second_rsa_key)).decode()], "kid": kit.rsa_key.kid},
+            key=kit.second_rsa_key.with_kid(kit.rsa_key.kid),
+        ),
+        "signature does not verify",
+        id="x5c-injection",
+    ),
+    # Another issuer publishing a key under the same kid: its tokens are not ours.
+    pytest.param(
+        lambda kit: kit.token({"iss": kit.attacker.issuer}, key=kit.second_rsa_key.with_kid(kit.rsa_key.kid)),
+        "signature does not verify",
+        id="other-issuer-same-kid",
+    ),
+    pytest.param(
+        lambda kit: kit.token(key=kit.second_rsa_key.with_kid(kit.rsa_key.kid), claims={"iss": kit.issuer}),
+        "signature does not verify",
+        id="other-issuer-key-claiming-our-iss",
+    ),
+    # RFC 7518 3.3: RSA keys under 2048 bits are not trusted even when the issuer publishes them.
+    pytest.param(lambda kit: kit.token(key=kit.weak_rsa_key), "matches kid 'rsa-1024'", id="rsa-1024-key"),
+    # Malformed encodings (RFC 7515 2 and 7.1).
+    pytest.param(lambda kit: "!!!." + kit.token().split(".", 1)[1], "not a compact JWS", id="malformed-base64-header"),
+    pytest.param(lambda kit: replace_segment(kit.token(), 1, "eyJzdWIiOiJ4In0="), "not a compact JWS", id="base64-padding"),
+    pytest.param(lambda kit: replace_segment(kit.token(), 1, "eyJ+c3ViIjoieCJ9"), "not a compact JWS", id="base64-standard-alphabet"),
+    pytest.param(lambda kit: replace_segment(kit.token(), 0, "eyJhbGciOiJSUzI1NiJ9X"), "header segment is not canonical", id="base64-impossible-length"),
+    pytest.param(lambda kit: non_canonical(kit.token(header={"kid": "rsa-key-1x"}), 0), "header segment is not canonical", id="base64-non-canonical-header"),
+    pytest.param(lambda kit: non_canonical(kit.token(), 2), "signature segment is not canonical", id="base64-non-canonical-signature"),
+    pytest.param(lambda kit: b64url(b'{"alg":"RS256"') + "." + kit.token().split(".", 1)[1], "header is not valid JSON", id="malformed-json-header"),
+    pytest.param(lambda kit: kit.token.raw(kit.token.header(), b'{"sub": "x",'), "payload is not valid JSON", id="malformed-json-payload"),
+    pytest.param(lambda kit: kit.token.raw(kit.token.header(), b"\xff\xfe{}"), "payload is not valid JSON", id="payload-not-utf8"),
+    pytest.param(lambda kit: b64url(b'["RS256"]') + "." + kit.token().split(".", 1)[1], "header is not a JSON object", id="header-json-array"),
+    pytest.param(lambda kit: kit.token.raw(kit.token.header(), b'"sub"'), "payload is not a JSON object", id="payload-json-string"),
+    pytest.param(lambda kit: kit.token.raw(kit.token.header(), b"[" * 2000 + b"]" * 2000), "payload is not valid JSON", id="payload-deeply-nested"),
+    pytest.param(lambda kit: kit.token().rsplit(".", 1)[0], "(2 segments)", id="two-segments"),
+    pytest.param(lambda kit: kit.token() + "." + b64url(b"extra"), "(4 segments)", id="four-segments"),
+    pytest.param(lambda kit: "", "(1 segments)", id="empty-token"),
+    pytest.param(lambda kit: kit.token() + "\n", "not a compact JWS", id="trailing-newline"),
+    pytest.param(lambda kit: "é" + kit.token(), "not a compact JWS", id="non-ascii"),
+    pytest.param(lambda kit: kit.token().encode(), "token is a bytes", id="token-as-bytes"),
+    # RFC 7515 4 / RFC 7519 4: duplicate member names.
+    pytest.param(
+        lambda kit: kit.token.raw(b'{"alg":"RS256","typ":"JWT","kid":"rsa-key-1","kid":"rsa-key-2"}', kit.token.claims()),
+        "header is not valid JSON: duplicate",
+        id="duplicate-keys-in-header",
+    ),
+    pytest.param(
+        lambda kit: kit.token.raw(
+            kit.token.header(),
+            json.dumps(kit.token.claims())[:-1].encode() + b', "aud": "https://other-api.example"}',
+        ),
+        "payload is not valid JSON: duplicate",
+        id="duplicate-keys-in-payload",
+    ),
+    # Local policy: tokens over 8 KiB are refused before any parsing.
+    pytest.param(lambda kit: kit.token({"padding": "x" * 9 * 1024}), "exceeds 8192", id="9-KiB-token"),
+]
+
+
+@pytest.fixture
+def attack_kit(kit, rsa_key, ec_key, weak_rsa_key, second_rsa_key):
+    """The kit plus an attacker's server publishing ``second_rsa_key``, and the issuer also
+    publishing an RSA-1024 key (which must be ignored)."""
+    kit.attacker = kit.make_server(second_rsa_key, second_rsa_key.with_kid(rsa_key.kid))
+    kit.server.publish(rsa_key, ec_key, weak_rsa_key)
+    return kit
+
+
+@pytest.mark.parametrize(("build", "reason"), ATTACKS)
+def test_attack_is_refused(build, reason, attack_kit, validator: TokenValidator, assert_rejected) -> None:
+    token = build(attack_kit)
+    assert_rejected(lambda: validator.validate(token), InvalidToken, reason)
+    assert attack_kit.attacker.total_requests == 0, attack_kit.attacker.paths
+    assert set(attack_kit.server.paths) <= {JWKS_PATH}
+
+
+def test_the_attack_kit_server_publishes_a_working_key(attack_kit, validator: TokenValidator) -> None:
+    """The rows above are refused for their attack, not because the setup is broken."""
+    assert validator.validate(attack_kit.token()).subject == "auth0|5f7c8ec7c33c6c004bbafe82"
+
+
+def test_oversized_token_is_refused_before_any_key_lookup(kit, validator: TokenValidator, assert_rejected) -> None:
+    token = kit.token({"padding": "x" * 9 * 1024})
+    assert_rejected(lambda: validator.validate(token), InvalidToken, "exceeds 8192")
+    assert kit.server.total_requests == 0
+
+
+def test_token_just_under_8_KiB_is_accepted(kit, validator: TokenValidator) -> None:
+    padding = "x" * ((8 * 1024 - len(kit.token({"padding": ""}))) * 3 // 4 - 6)
+    while len(kit.token({"padding": padding + "x"})) <= 8 * 1024:
+        padding += "x"
+    token = kit.token({"padding": padding})
+    assert 8 * 1024 - 4 <= len(token) <= 8 * 1024
+    assert validator.validate(token)["padding"] == padding
+
+
+def test_exp_within_leeway_is_accepted_and_zero_leeway_refuses_it(kit, make_validator, assert_rejected) -> None:
+    token = kit.token({"exp": now() - 10})
+    assert make_validator().validate(token).subject
+    assert_rejected(lambda: make_validator(leeway=0).validate(token), InvalidToken, "expired")
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_future_time_within_leeway_is_accepted(kit, validator: TokenValidator, claim: str) -> None:
+    assert validator.validate(kit.token({claim: now() + 10})).subject
+
+
+@pytest.mark.parametrize(
+    "algorithms",
+    [("RS256", "HS256"), ("HS256",), ("RS256", "none"), ("None",), ("RS256", "HS512"), ("RS256", "RS1024"), ()],
+    ids=["rs256-and-hs256", "hs256", "rs256-and-none", "none-capitalised", "hs512", "unknown", "empty"],
+)
+def test_none_hmac_and_unknown_algorithms_cannot_be_configured(issuer, audience, algorithms) -> None:
+    with pytest.raises(ValueError):
+        TokenValidator(issuer, audience, algorithms=algorithms)
+
+
+def test_attacker_token_is_signed_correctly_for_its_own_key(attack_kit) -> None:
+    """The injection rows use a token that the attacker's own JWKS really verifies."""
+    attacker_validator = TokenValidator(attack_kit.issuer, attack_kit.audience, jwks_url=attack_kit.attacker.jwks_url)
+    token = attack_kit.token(header={"jku": attack_kit.attacker.jwks_url}, key=attack_kit.second_rsa_key)
+    assert attacker_validator.validate(token).subject

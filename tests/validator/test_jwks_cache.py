@@ -1,0 +1,333 @@
+"""The JWKS cache against a real local HTTP server: fetch counts, rotation, cooldown, single
+flight, bounded caching, and every way the endpoint can fail, with the time each call takes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from shared.token_validation import InvalidToken, KeysUnavailable, TokenValidator
+from tests.support.jwks_server import DISCOVERY_PATH, JWKS_PATH
+
+TIMEOUT = 0.5  # the validators' http_timeout in these tests (tests/validator/conftest.py)
+SLACK = 0.4  # scheduling slack on a busy 2-core machine
+
+
+def timed(call):
+    started = time.monotonic()
+    try:
+        return call(), time.monotonic() - started
+    except Exception as error:  # the caller asserts on the returned exception
+        return error, time.monotonic() - started
+
+
+def wait_until(condition, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def refresh_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "jwks-refresh"]
+
+
+# -- caching and rotation -------------------------------------------------------------------------
+
+
+def test_cache_hit_makes_zero_fetches(token_factory, jwks_server, validator: TokenValidator) -> None:
+    validator.validate(token_factory())
+    assert jwks_server.count() == 1
+    for index in range(50):
+        validator.validate(token_factory({"jti": f"token-{index}"}))
+    assert jwks_server.count() == 1
+
+
+def test_rotation_is_picked_up_with_one_fetch(token_factory, jwks_server, validator, rsa_key, second_rsa_key) -> None:
+    validator.validate(token_factory())
+    jwks_server.publish(rsa_key, second_rsa_key)
+    time.sleep(0.25)  # past the 0.2 s cooldown
+    claims = validator.validate(token_factory(key=second_rsa_key))
+    assert claims.header["kid"] == "rsa-key-2"
+    assert jwks_server.count() == 2
+    validator.validate(token_factory())
+    validator.validate(token_factory(key=second_rsa_key))
+    assert jwks_server.count() == 2
+
+
+def test_unknown_kid_within_cooldown_makes_no_fetch(token_factory, jwks_server, make_validator, second_rsa_key, assert_rejected) -> None:
+    validator = make_validator(jwks_cooldown=30)
+    validator.validate(token_factory())
+    for index in range(20):
+        token = token_factory(header={"kid": f"unknown-{index}"}, key=second_rsa_key)
+        assert_rejected(lambda: validator.validate(token), InvalidToken, "matches kid")
+    assert jwks_server.count() == 1
+
+
+def test_flood_of_unknown_kids_makes_at_most_one_fetch_per_cooldown(token_factory, jwks_server, make_validator, second_rsa_key) -> None:
+    cooldown = 0.6
+    validator = make_validator(jwks_cooldown=cooldown)
+    validator.validate(token_factory())
+    time.sleep(cooldown + 0.05)
+    tokens = [token_factory(header={"kid": f"flood-{index}"}, key=second_rsa_key) for index in range(200)]
+
+    def attempt(token: str) -> type:
+        try:
+            validator.validate(token)
+        except InvalidToken as error:
+            return type(error)
+        return object
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(attempt, tokens))
+    assert outcomes == [InvalidToken] * len(tokens)
+    assert jwks_server.count() == 2  # the first fetch, plus one for the whole flood
+    time.sleep(cooldown + 0.05)
+    assert attempt(tokens[0]) is InvalidToken
+    assert jwks_server.count() == 3
+
+
+def test_single_flight_one_fetch_however_many_threads_wait(token_factory, jwks_server, make_validator) -> None:
+    jwks_server.answer_after(0.3)
+    validator = make_validator(http_timeout=2.0)
+    tokens = [token_factory({"jti": f"concurrent-{index}"}) for index in range(24)]
+    barrier = threading.Barrier(len(tokens))
+
+    def validate(token: str) -> str:
+        barrier.wait()
+        return validator.validate(token).subject
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        subjects = list(pool.map(validate, tokens))
+    assert len(subjects) == len(tokens)
+    assert jwks_server.count() == 1
+
+
+def test_slow_refresh_does_not_block_requests_whose_key_is_cached(token_factory, jwks_server, make_validator) -> None:
+    validator = make_validator(jwks_max_age=0.3, jwks_cooldown=0.1, http_timeout=2.0)
+    validator.validate(token_factory())
+    jwks_server.misbehave("hang")
+    time.sleep(0.35)  # the keys are now stale: the next request starts a refresh
+    claims, seconds = timed(lambda: validator.validate(token_factory()))
+    assert claims.subject
+    assert seconds < 0.2
+    assert wait_until(lambda: jwks_server.count() == 2)
+    assert refresh_threads(), "the refresh still hangs in the background"
+    for _ in range(20):
+        claims, seconds = timed(lambda: validator.validate(token_factory()))
+        assert claims.subject and seconds < 0.2
+
+
+# -- Cache-Control and bounds ---------------------------------------------------------------------
+
+
+def test_cache_control_max_age_shortens_the_cache(token_factory, jwks_server, make_validator) -> None:
+    jwks_server.cache_control = "public, max-age=1, stale-if-error=86400"
+    validator = make_validator(jwks_max_age=600, jwks_cooldown=0.1)
+    validator.validate(token_factory())
+    time.sleep(0.5)
+    validator.validate(token_factory())
+    assert jwks_server.count() == 1
+    time.sleep(0.6)
+    validator.validate(token_factory())
+    assert wait_until(lambda: jwks_server.count() == 2)
+
+
+def test_without_cache_control_keys_live_for_max_age(token_factory, jwks_server, make_validator) -> None:
+    validator = make_validator(jwks_max_age=600, jwks_cooldown=0.1)
+    validator.validate(token_factory())
+    time.sleep(1.1)
+    validator.validate(token_factory())
+    time.sleep(0.1)
+    assert jwks_server.count() == 1
+
+
+def test_cache_control_cannot_extend_beyond_max_age(token_factory, jwks_server, make_validator) -> None:
+    jwks_server.cache_control = "max-age=86400"
+    validator = make_validator(jwks_max_age=0.4, jwks_cooldown=0.1)
+    validator.validate(token_factory())
+    time.sleep(0.45)
+    validator.validate(token_factory())
+    assert wait_until(lambda: jwks_server.count() == 2)
+
+
+@pytest.mark.parametrize("cache_control", ["max-age=0", "no-store", "no-cache, max-age=0"])
+def test_cache_control_cannot_shorten_below_cooldown(token_factory, jwks_server, make_validator, cache_control: str) -> None:
+    jwks_server.cache_control = cache_control
+    validator = make_validator(jwks_max_age=600, jwks_cooldown=0.5)
+    for index in range(20):
+        validator.validate(token_factory({"jti": str(index)}))
+    assert jwks_server.count() == 1
+
+
+def test_stale_keys_are_served_only_for_stale_if_error(token_factory, jwks_server, make_validator, assert_rejected) -> None:
+    validator = make_validator(jwks_max_age=0.2, jwks_cooldown=0.1, jwks_stale_if_error=0.6)
+    validator.validate(token_factory())
+    jwks_server.misbehave("500")
+    time.sleep(0.3)
+    assert validator.validate(token_factory()).subject  # stale, refresh failing: still served
+    time.sleep(0.6)
+    assert_rejected(lambda: validator.validate(token_factory()), KeysUnavailable, "no usable JWKS")
+    jwks_server.publish(*jwks_server.keys)
+    time.sleep(0.1)
+    assert validator.validate(token_factory()).subject  # recovers once the endpoint does
+
+
+# -- failing endpoints ------------------------------------------------------------------------------
+
+FAILURES = [
+    pytest.param("500", "HTTP 500", id="http-500"),
+    pytest.param("garbage", "did not return JSON", id="garbage"),
+    pytest.param("oversized", "declared a body of '2", id="2-MiB-declared"),
+    pytest.param("oversized-undeclared", "more than 1048576 bytes", id="2-MiB-undeclared"),
+    pytest.param("no-keys", "no usable signature key", id="no-keys"),
+    pytest.param("hang", "", id="hanging"),
+    pytest.param("trickle", "", id="trickling"),
+]
+
+
+@pytest.mark.parametrize(("behaviour", "logged"), FAILURES)
+def test_failing_endpoint_keeps_known_keys_and_bounds_unknown_ones(
+    token_factory, jwks_server, make_validator, second_rsa_key, assert_rejected, caplog, behaviour: str, logged: str
+) -> None:
+    validator = make_validator()
+    validator.validate(token_factory())
+    jwks_server.misbehave(behaviour)
+    time.sleep(0.25)  # past the cooldown: an unknown kid may refetch
+
+    unknown = token_factory(header={"kid": "rotated-in"}, key=second_rsa_key)
+    error, seconds = timed(lambda: assert_rejected(lambda: validator.validate(unknown), KeysUnavailable, "rotated-in" if logged else "took longer"))
+    assert seconds < TIMEOUT + SLACK, f"{behaviour}: waited {seconds:.2f}s"
+    assert isinstance(error, KeysUnavailable) and error.status_code == 503
+    assert jwks_server.count() == 2
+    assert wait_until(lambda: logged in caplog.text and "JWKS refresh" in caplog.text, 2 * TIMEOUT + SLACK)
+
+    claims, seconds = timed(lambda: validator.validate(token_factory()))
+    assert claims.subject and seconds < 0.2
+
+
+@pytest.mark.parametrize(("behaviour", "logged"), FAILURES)
+def test_failing_endpoint_without_cached_keys_gives_keys_unavailable(
+    token_factory, jwks_server, validator, assert_rejected, behaviour: str, logged: str
+) -> None:
+    jwks_server.misbehave(behaviour)
+    error, seconds = timed(lambda: assert_rejected(lambda: validator.validate(token_factory()), KeysUnavailable, logged or "took longer"))
+    assert isinstance(error, KeysUnavailable)
+    assert seconds < TIMEOUT + SLACK, f"{behaviour}: waited {seconds:.2f}s"
+    # Within the cooldown no second download starts: requests fail within the time bound.
+    error, seconds = timed(lambda: validator.validate(token_factory()))
+    assert isinstance(error, KeysUnavailable) and seconds < TIMEOUT + SLACK
+    assert jwks_server.count() == 1
+
+
+@pytest.mark.parametrize("behaviour", ["hang", "trickle"])
+def test_download_itself_ends_within_its_time_bound(token_factory, jwks_server, validator, behaviour: str) -> None:
+    """Not only callers: the background download of a hanging or trickling endpoint gives up
+    (connect/read timeout plus a total deadline) instead of running forever."""
+    jwks_server.misbehave(behaviour)
+    error, _ = timed(lambda: validator.validate(token_factory()))
+    assert isinstance(error, KeysUnavailable)
+    assert wait_until(lambda: not refresh_threads(), 2 * TIMEOUT + SLACK)
+
+
+def test_unreachable_endpoint_gives_keys_unavailable(token_factory, issuer, audience, assert_rejected) -> None:
+    validator = TokenValidator(issuer, audience, jwks_url="http://127.0.0.1:9/jwks.json", http_timeout=TIMEOUT)
+    error, seconds = timed(lambda: assert_rejected(lambda: validator.validate(token_factory()), KeysUnavailable, "no usable JWKS"))
+    assert isinstance(error, KeysUnavailable) and seconds < TIMEOUT + SLACK
+
+
+def test_redirects_are_not_followed(token_factory, jwks_server, make_jwks_server, make_validator, assert_rejected) -> None:
+    """A JWKS address answering with a redirect is a failure, not a hop to another host."""
+    validator = make_validator(jwks_url=jwks_server.base_url + "/redirect")
+    jwks_server.serve_redirect("/redirect", make_jwks_server(*jwks_server.keys).jwks_url)
+    assert_rejected(lambda: validator.validate(token_factory()), KeysUnavailable, "HTTP 302")
+
+
+# -- keys the JWKS offers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tweak", "logged"),
+    [
+        pytest.param({"use": "enc"}, "use is 'enc'", id="use-enc"),
+        pytest.param({"key_ops": ["encrypt"]}, "key_ops", id="key-ops-without-verify"),
+        pytest.param({"alg": "HS256"}, "alg 'HS256'", id="alg-hs256"),
+        pytest.param({"d": "AQAB"}, "private key", id="private-key-published"),
+        pytest.param({"kty": "oct", "k": "c2VjcmV0"}, "unsupported kty 'oct'", id="symmetric-key"),
+        pytest.param({"n": "not base64!"}, "not base64url", id="modulus-not-base64"),
+        pytest.param({"kid": 7}, "kid is not a string", id="kid-not-a-string"),
+    ],
+)
+def test_unusable_jwks_entries_are_ignored(token_factory, jwks_server, validator, rsa_key, second_rsa_key, assert_rejected, caplog, tweak, logged) -> None:
+    bad = {**second_rsa_key.jwk, **tweak}
+    jwks_server.serve_json(JWKS_PATH, {"keys": [rsa_key.jwk, bad]})
+    assert validator.validate(token_factory()).subject
+    assert logged in caplog.text
+    assert_rejected(lambda: validator.validate(token_factory(key=second_rsa_key)), InvalidToken, "matches kid 'rsa-key-2'")
+
+
+def test_ec_key_off_the_curve_is_ignored(token_factory, jwks_server, validator, rsa_key, ec_key, caplog) -> None:
+    off_curve = {**ec_key.jwk, "y": ec_key.jwk["x"]}
+    jwks_server.serve_json(JWKS_PATH, {"keys": [rsa_key.jwk, off_curve]})
+    assert validator.validate(token_factory()).subject
+    assert "ec-key-1" in caplog.text and "ignored" in caplog.text
+
+
+def test_rsa_key_under_2048_bits_is_ignored(token_factory, jwks_server, validator, rsa_key, weak_rsa_key, caplog, assert_rejected) -> None:
+    jwks_server.publish(rsa_key, weak_rsa_key)
+    assert validator.validate(token_factory()).subject
+    assert "RSA key of 1024 bits is under 2048" in caplog.text
+    assert_rejected(lambda: validator.validate(token_factory(key=weak_rsa_key)), InvalidToken, "matches kid 'rsa-1024'")
+
+
+def test_jwks_of_only_unusable_keys_is_unavailable(token_factory, jwks_server, validator, weak_rsa_key, assert_rejected) -> None:
+    jwks_server.publish(weak_rsa_key)
+    assert_rejected(lambda: validator.validate(token_factory(key=weak_rsa_key)), KeysUnavailable, "no usable signature key")
+
+
+def test_duplicate_kid_keeps_the_first_key(token_factory, jwks_server, validator, rsa_key, second_rsa_key, caplog, assert_rejected) -> None:
+    jwks_server.publish(rsa_key, second_rsa_key.with_kid(rsa_key.kid))
+    assert validator.validate(token_factory()).subject
+    assert "appears twice" in caplog.text
+    forged = token_factory(key=second_rsa_key.with_kid(rsa_key.kid))
+    assert_rejected(lambda: validator.validate(forged), InvalidToken, "signature does not verify")
+
+
+def test_key_bound_to_one_algorithm_is_not_used_with_another(token_factory, jwks_server, make_validator, rsa_key, assert_rejected) -> None:
+    """RFC 8725 3.1: the JWK says RS256, so a PS256 signature by the same key is refused."""
+    validator = make_validator(algorithms=("RS256", "PS256"))
+    token = token_factory(header={"alg": "PS256"})
+    assert_rejected(lambda: validator.validate(token), InvalidToken, "is not a PS256 key")
+    unbound = {key: value for key, value in rsa_key.jwk.items() if key != "alg"}
+    jwks_server.serve_json(JWKS_PATH, {"keys": [unbound]})
+    assert make_validator(algorithms=("RS256", "PS256")).validate(token).subject
+
+
+# -- discovery ------------------------------------------------------------------------------------
+
+
+def test_jwks_url_comes_from_discovery_fetched_once(token_factory, jwks_server, make_validator, rsa_key, second_rsa_key) -> None:
+    validator = make_validator(jwks_url=None)
+    validator.validate(token_factory())
+    jwks_server.publish(rsa_key, second_rsa_key)
+    time.sleep(0.25)
+    validator.validate(token_factory(key=second_rsa_key))
+    assert jwks_server.count(DISCOVERY_PATH) == 1
+    assert jwks_server.count(JWKS_PATH) == 2
+
+
+def test_discovery_naming_another_issuer_is_refused(token_factory, jwks_server, make_validator, assert_rejected) -> None:
+    jwks_server.serve_json(DISCOVERY_PATH, {"issuer": "https://evil.example/", "jwks_uri": jwks_server.jwks_url})
+    validator = make_validator(jwks_url=None)
+    assert_rejected(lambda: validator.validate(token_factory()), KeysUnavailable, "no usable JWKS")
+    assert jwks_server.count(JWKS_PATH) == 0
+
+
+def test_discovery_without_jwks_uri_is_refused(token_factory, jwks_server, make_validator, assert_rejected) -> None:
+    jwks_server.serve_json(DISCOVERY_PATH, {"issuer": jwks_server.issuer, "jwks_uri": "file:///etc/passwd"})
+    assert_rejected(lambda: make_validator(jwks_url=None).validate(token_factory()), KeysUnavailable, "no usable JWKS")
