@@ -11,11 +11,9 @@ import logging
 import sys
 from typing import Any
 
-from flask import Flask
-from gunicorn.app.base import BaseApplication
-
 from api import create_app
 from api.config import ConfigurationError
+from shared.wsgi_server import serve
 
 WORKERS = 2
 THREADS_PER_WORKER = 4
@@ -24,33 +22,6 @@ THREADS_PER_WORKER = 4
 HEADER_FIELD_LIMIT_BYTES = 16 * 1024
 
 logger = logging.getLogger("api")
-
-
-class APIServer(BaseApplication):
-    """gunicorn serving an already built Flask app with fixed, production-minded settings."""
-
-    def __init__(self, app: Flask) -> None:
-        self.application = app
-        super().__init__()
-
-    def load_config(self) -> None:
-        settings: dict[str, Any] = {
-            "bind": self.application.config["API_BIND"],
-            "worker_class": "gthread",
-            "workers": WORKERS,
-            "threads": THREADS_PER_WORKER,
-            "timeout": 30,
-            "graceful_timeout": 10,
-            "limit_request_field_size": HEADER_FIELD_LIMIT_BYTES,
-            "when_ready": announce,
-            # No runtime-management socket: it would be shared by every gunicorn of this user.
-            "control_socket_disable": True,
-        }
-        for name, value in settings.items():
-            self.cfg.set(name, value)
-
-    def load(self) -> Flask:
-        return self.application
 
 
 def announce(server: Any) -> None:
@@ -64,7 +35,15 @@ def main() -> None:
         app = create_app()
     except ConfigurationError as error:
         sys.exit(f"api: configuration error: {error}")
-    APIServer(app).run()
+    serve(
+        app,
+        app.config["API_BIND"],
+        workers=WORKERS,
+        threads=THREADS_PER_WORKER,
+        timeout=30,
+        limit_request_field_size=HEADER_FIELD_LIMIT_BYTES,
+        when_ready=announce,
+    )
 
 
 if __name__ == "__main__":

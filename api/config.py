@@ -25,16 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shared.settings import LOCAL_AUDIENCE, ConfigurationError, issuer_from_settings
 from shared.token_validation import TokenValidator
 
-LOCAL_ISSUER = "http://localhost:9000/"
-LOCAL_AUDIENCE = "https://api.flowlab.local"
 DEFAULT_CORS_ORIGINS = "http://localhost:3000"
 DEFAULT_DATABASE_URL = "sqlite:///.data/api.sqlite3"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = "3010"
 
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SETTING_NAMES = (
     "AUTH_ISSUER",
     "AUTH0_DOMAIN",
@@ -47,16 +45,10 @@ SETTING_NAMES = (
     "API_PORT",
 )
 
-DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-DOMAIN_PATTERN = re.compile(rf"{DOMAIN_LABEL}(?:\.{DOMAIN_LABEL})+")
 ORIGIN_PATTERN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](?::[0-9]{1,5})?")
 SQLITE_URL_PREFIX = "sqlite:///"
 PORT_PATTERN = re.compile(r"[0-9]{1,5}")
 AUDIENCE_PATTERN = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
-
-
-class ConfigurationError(ValueError):
-    """A setting is missing or unusable; the message names it in one line."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +66,7 @@ def load_settings(source: Mapping[str, str]) -> Settings:
     """Read and check every setting from ``source`` (``os.environ`` or a test mapping)."""
     values = {name: _present(source, name) for name in SETTING_NAMES}
     return Settings(
-        issuer=_issuer(values["AUTH_ISSUER"], values["AUTH0_DOMAIN"]),
+        issuer=issuer_from_settings(values["AUTH_ISSUER"], values["AUTH0_DOMAIN"]),
         audience=_audience(values["AUTH_AUDIENCE"]),
         jwks_url=_jwks_url(values["AUTH_JWKS_URL"]),
         algorithms=_algorithms(values["AUTH_ALGORITHMS"]),
@@ -92,26 +84,6 @@ def _present(source: Mapping[str, str], name: str) -> str | None:
         raise ConfigurationError(f"{name} must be a string")
     value = value.strip()
     return value or None
-
-
-def _issuer(issuer: str | None, auth0_domain: str | None) -> str:
-    if auth0_domain is not None:
-        if not DOMAIN_PATTERN.fullmatch(auth0_domain):
-            raise ConfigurationError(
-                "AUTH0_DOMAIN must be a bare host name such as your-tenant.eu.auth0.com (no scheme, no path)"
-            )
-        domain_issuer = f"https://{auth0_domain}/"
-        if issuer is not None and issuer != domain_issuer:
-            raise ConfigurationError("AUTH0_DOMAIN and AUTH_ISSUER disagree; set only one of them")
-        return domain_issuer
-    if issuer is None:
-        return LOCAL_ISSUER
-    parts = urlsplit(issuer)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigurationError("AUTH_ISSUER must be an http(s) URL such as https://your-tenant.auth0.com/")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ConfigurationError("AUTH_ISSUER must use https (plain http only for localhost)")
-    return issuer
 
 
 def _audience(audience: str | None) -> str:

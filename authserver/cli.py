@@ -18,16 +18,18 @@ import argparse
 import getpass
 import logging
 import secrets
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
 
 from werkzeug.security import generate_password_hash
 
+from shared.wsgi_server import bind_address, serve
+
 from . import create_app, keys
 from .config import ConfigurationError, app_settings, listen_address
 from .models import User
-from .serve import serve
 from .storage import Storage, UserExists
 from .tenant import Tenant, TenantError, load_tenant
 
@@ -51,9 +53,10 @@ def add_user(storage: Storage, tenant: Tenant, args) -> str:
     email = args.email.strip().lower()
     if "@" not in email:
         raise CommandError(f"{args.email!r} is not an email address")
-    api = tenant.find_api(args.audience)
+    audience = args.audience or next(iter(tenant.apis), None)
+    api = tenant.find_api(audience)
     if api is None:
-        raise CommandError(f"no API has the identifier {args.audience!r}")
+        raise CommandError(f"no API has the identifier {audience!r}")
     unknown = sorted(set(args.permission) - set(api.scopes))
     if unknown:
         raise CommandError(f"{', '.join(unknown)} not among the scopes of {api.identifier}")
@@ -115,7 +118,7 @@ def list_clients(storage: Storage, tenant: Tenant, args) -> str:
 def rotate_keys(storage: Storage, tenant: Tenant, args) -> str:
     now = int(time.time())
     keys.ensure_signing_keys(storage, now)
-    lifetime = tenant.longest_token_lifetime(args.issuer)
+    lifetime = tenant.longest_token_lifetime()
     kids = keys.rotate_signing_keys(storage, now, lifetime)
     until = datetime.fromtimestamp(now + lifetime, UTC).isoformat(timespec="seconds")
     return (
@@ -130,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve (the default command)")
 
-    users = commands.add_parser("users", help="add, block or unblock users").add_subparsers(dest="action", required=True)
+    users = commands.add_parser("users", help="add, block or unblock users")
+    users = users.add_subparsers(dest="action", required=True)
     add = users.add_parser("add", help="add a user (password from the terminal or standard input)")
     add.add_argument("email")
     add.add_argument("--name", help="full name (default: the email address)")
@@ -142,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("email")
         command.set_defaults(run=run)
 
-    clients = commands.add_parser("clients", help="list applications").add_subparsers(dest="action", required=True)
+    clients = commands.add_parser("clients", help="list applications")
+    clients = clients.add_subparsers(dest="action", required=True)
     clients.add_parser("list", help="list the applications of the tenant file").set_defaults(run=list_clients)
 
     commands.add_parser("rotate-keys", help="rotate the signing keys").set_defaults(run=rotate_keys)
@@ -156,7 +161,9 @@ def _serve() -> int:
     logging.getLogger("authserver").info(
         "development server: issuer %s, database %s", application.config["ISSUER"], application.config["DATABASE"]
     )
-    serve(application, host, port)
+    # One worker with several threads: the state is in SQLite, and a development server on a
+    # laptop needs no more. Every request is logged (one line, stderr).
+    serve(application, bind_address(host, port), threads=8, errorlog="-", loglevel="info", graceful_timeout=5)
     return 0
 
 
@@ -167,9 +174,6 @@ def main(argv: list[str] | None = None) -> int:
             return _serve()
         settings = app_settings()
         tenant = load_tenant(settings["TENANT"])
-        args.issuer = settings["ISSUER"]
-        if args.command == "users" and args.action == "add" and args.audience is None:
-            args.audience = next(iter(tenant.apis), None)
         storage = Storage.open(settings["DATABASE"])
         try:
             storage.initialize()
@@ -178,5 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             storage.close()
     except (CommandError, ConfigurationError, TenantError) as error:
         print(f"authserver: {error}", file=sys.stderr)
+        return 1
+    except (OSError, sqlite3.Error) as error:
+        print(f"authserver: cannot use the database: {error}", file=sys.stderr)
         return 1
     return 0

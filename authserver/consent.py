@@ -55,7 +55,6 @@ def consent():
             "consent.html",
             application=grant.request.client,
             user=user,
-            api=api,
             scopes=_scope_descriptions(api, scope),
             csrf_token=sessions.csrf_token(),
         )

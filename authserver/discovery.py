@@ -14,6 +14,7 @@ bp = Blueprint("discovery", __name__)
 
 # Auth0 lets clients cache both documents briefly; the next signing key is published in advance.
 CACHE_CONTROL = "public, max-age=15"
+CLAIMS_SUPPORTED = "aud auth_time email email_verified exp iat iss name nickname nonce picture sub updated_at".split()
 
 
 def openid_configuration(issuer: str) -> dict:
@@ -33,10 +34,7 @@ def openid_configuration(issuer: str) -> dict:
         "token_endpoint_auth_methods_supported": PUBLIC_AND_CONFIDENTIAL,
         "revocation_endpoint_auth_methods_supported": PUBLIC_AND_CONFIDENTIAL,
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": [
-            "aud", "auth_time", "email", "email_verified", "exp", "iat", "iss",
-            "name", "nickname", "nonce", "picture", "sub", "updated_at",
-        ],  # fmt: skip
+        "claims_supported": CLAIMS_SUPPORTED,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
     }

@@ -74,8 +74,8 @@ class Auth0GrantMixin:
                     granted.append(value)
             elif value in OIDC_SCOPES:
                 granted.append(value)
-            # Auth0 (RBAC on): "the access token will contain only the requested scopes that the
-            # user has permissions for"; scopes the API does not define are left out.
+            # Auth0 with RBAC on: the token's scope is the intersection of the requested scopes
+            # and the user's permissions for the API. Scopes the API does not define are dropped.
             elif value in api.scopes and (
                 not api.enable_rbac or value in user.permissions_for(api.identifier)
             ):
@@ -125,7 +125,7 @@ class Auth0AuthorizationMixin(Auth0GrantMixin):
     def validate_authorization_request(self) -> str:
         redirect_uri = super().validate_authorization_request()
         try:
-            # OAuth 2.0 Multiple Response Type Encoding Practices §3: "In no case should a set of
+            # OAuth 2.0 Multiple Response Type Encoding Practices §7: "In no case should a set of
             # Authorization Response parameters whose default Response Mode is the fragment
             # encoding be encoded using the query encoding."
             if self.request.payload.data.get("response_mode", self.RESPONSE_MODE) != self.RESPONSE_MODE:
@@ -263,7 +263,8 @@ class ClientCredentialsGrant(Auth0GrantMixin, grants.ClientCredentialsGrant):
         client_grant = self.server.tenant.find_client_grant(client.client_id, api.identifier)
         if client_grant is None:
             raise AccessDeniedError(
-                "Client is not authorized to access this API. You need to create a client-grant associated to this API.",
+                "Client is not authorized to access this API. "
+                "You need to create a client-grant associated to this API.",
                 status_code=403,
             )
         requested = scope_to_list(self.request.payload.scope) or list(client_grant.scope)

@@ -12,7 +12,13 @@ from urllib.parse import urlsplit
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations import flask_oauth2
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Payload,
+    OAuth2Request,
+)
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import current_app
 from flask import request as flask_request
@@ -31,7 +37,7 @@ from .grants import (
 )
 from .oidc import OpenIDCode, OpenIDRefreshToken
 from .revocation import RevocationEndpoint
-from .tenant import ResourceServer, Tenant, userinfo_resource_server
+from .tenant import ResourceServer, Tenant
 from .tokens import AccessTokenGenerator
 from .userinfo import UserInfoEndpoint
 
@@ -111,13 +117,15 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
         super().__init__()
         self.tenant = tenant
         self.issuer = issuer
-        self.userinfo_api = userinfo_resource_server(issuer)
+        self.userinfo_api = tenant.userinfo_api(issuer)
         self.issuer_parameter = IssuerParameterInResponseMode(issuer)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
         self.register_grant(ImplicitGrant)
         self.register_grant(OpenIDImplicitGrant)
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(RefreshTokenGrant, [OpenIDRefreshToken(self)])
+        # RFC 9700 §2.4: "The resource owner password credentials grant [RFC6749] MUST NOT be
+        # used." Its grant class is not registered: grant_type=password is unsupported_grant_type.
         self.register_endpoint(RevocationEndpoint)
         self.register_endpoint(UserInfoEndpoint(self))
         self.register_extension(self.issuer_parameter)
@@ -139,6 +147,14 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
 
     def query_client(self, client_id: str):
         return self.tenant.find_application(client_id)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except UnicodeDecodeError as error:
+            # RFC 6749 §2.3.1: HTTP Basic client credentials are UTF-8 once base64-decoded; authlib
+            # lets the decoding error of anything else escape.
+            raise InvalidClientError(status_code=401, description="Malformed client credentials.") from error
 
     def create_oauth2_request(self, request) -> Auth0Request:
         # Authorization requests travel in the query string (of /authorize, and of the login and
@@ -167,6 +183,9 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
 
     def save_token(self, token: dict, request: Auth0Request) -> None:
         storage = self.storage()
+        if request.grant_id is None:
+            # A machine's token belongs to no user's grant: nothing can revoke it, nothing to store.
+            return
         claims = json.loads(extract_compact(token["access_token"].encode()).payload)
         storage.save_access_token(claims["jti"], request.grant_id, claims["exp"])
         if "refresh_token" in token:

@@ -245,10 +245,19 @@ class Storage:
             raise UserExists(user.email) from error
 
     def set_blocked(self, email: str, blocked: bool, now: int) -> bool:
-        """Block or unblock a user; False when no user has that email address."""
-        cursor = self.db.execute(
-            "UPDATE users SET blocked = ?, updated_at = ? WHERE email = ?", (blocked, now, email)
-        )
+        """Block (ending their sessions) or unblock a user; False when no user has that address."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE users SET blocked = ?, updated_at = ? WHERE email = ?", (blocked, now, email)
+            )
+            if blocked:
+                self.db.execute(
+                    """
+                    UPDATE sessions SET ended_at = ?
+                    WHERE ended_at IS NULL AND user_id = (SELECT id FROM users WHERE email = ?)
+                    """,
+                    (now, email),
+                )
         return cursor.rowcount == 1
 
     def find_user(self, user_id: str) -> User | None:

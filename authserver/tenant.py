@@ -58,11 +58,6 @@ class ResourceServer:
     allow_offline_access: bool = False
 
 
-def userinfo_resource_server(issuer: str) -> ResourceServer:
-    """The API a token is for when a login names no audience: Auth0's ``<issuer>userinfo``."""
-    return ResourceServer(name="User info", identifier=f"{issuer}userinfo", scopes={})
-
-
 def redirect_uri_matches(registered: str, requested: str, *, any_loopback_port: bool) -> bool:
     """Exact string comparison, except for the port of a loopback IP redirect URI.
 
@@ -86,7 +81,7 @@ def redirect_uri_matches(registered: str, requested: str, *, any_loopback_port: 
         return False
     return (
         given.scheme == "http"
-        and given_port is not None
+        and given_port  # a real port: neither absent nor 0
         and given.netloc == f"{wanted_host}:{given_port}"
         and (given.path, given.query, given.fragment) == (wanted.path, wanted.query, wanted.fragment)
     )
@@ -139,8 +134,9 @@ class Application(ClientMixin):
         )
 
     def check_client_secret(self, client_secret: str) -> bool:
-        # RFC 6749 §2.3.1 / RFC 9700 §2.5: secrets are compared in constant time;
-        # werkzeug's check_password_hash compares the scrypt digests with hmac.compare_digest.
+        # RFC 6819 §5.1.4.1.3: "The authorization server should not store credentials in clear
+        # text." The tenant keeps a scrypt hash; werkzeug's check_password_hash recomputes it and
+        # compares the digests in constant time (hmac.compare_digest).
         if self.client_secret_hash is None:
             return False
         return check_password_hash(self.client_secret_hash, client_secret)
@@ -194,6 +190,7 @@ class Tenant:
     id_token_lifetime: int = 36000
     authorization_code_lifetime: int = 60
     refresh_token_lifetime: int = 2592000
+    userinfo_token_lifetime: int = 86400
     brute_force_threshold: int = 10
 
     def find_application(self, client_id: str | None) -> Application | None:
@@ -214,11 +211,23 @@ class Tenant:
         origins = (o for app in self.applications.values() for o in app.allowed_web_origins)
         return tuple(dict.fromkeys(origins))
 
-    def longest_token_lifetime(self, issuer: str) -> int:
+    def userinfo_api(self, issuer: str) -> ResourceServer:
+        """The API a token is for when a login names no audience: Auth0's ``<issuer>userinfo``."""
+        return ResourceServer(
+            name="User info",
+            identifier=f"{issuer}userinfo",
+            scopes={},
+            token_lifetime=self.userinfo_token_lifetime,
+            token_lifetime_for_web=self.userinfo_token_lifetime,
+            allow_offline_access=True,
+        )
+
+    def longest_token_lifetime(self) -> int:
         """How long a token signed now may stay valid: previous keys stay published that long."""
-        apis = [*self.apis.values(), userinfo_resource_server(issuer)]
-        lifetimes = [api.token_lifetime for api in apis] + [api.token_lifetime_for_web for api in apis]
-        return max([*lifetimes, self.id_token_lifetime])
+        lifetimes = [self.id_token_lifetime, self.userinfo_token_lifetime]
+        for api in self.apis.values():
+            lifetimes += [api.token_lifetime, api.token_lifetime_for_web]
+        return max(lifetimes)
 
 
 _REQUIRED = object()
@@ -387,6 +396,7 @@ def parse_tenant(document: Mapping) -> Tenant:
         id_token_lifetime=settings.positive("id_token_lifetime", 36000),
         authorization_code_lifetime=settings.positive("authorization_code_lifetime", 60),
         refresh_token_lifetime=settings.positive("refresh_token_lifetime", 2592000),
+        userinfo_token_lifetime=settings.positive("userinfo_token_lifetime", 86400),
         brute_force_threshold=attack_protection.positive("brute_force_threshold", 10),
     )
 

@@ -48,6 +48,10 @@ def _finish(response):
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
+    # RFC 6749 §5.1: "The authorization server MUST include the HTTP "Cache-Control" response
+    # header field [RFC2616] with a value of "no-store" in any response containing tokens,
+    # credentials, or other sensitive information". authlib sets it on token responses; this
+    # covers authorization responses (codes and tokens in Location) and pages too.
     headers.setdefault("Cache-Control", "no-store")
     if "Content-Security-Policy" not in headers:
         # RFC 9700 §4.16: "Authorization servers MUST prevent clickjacking attacks. Multiple

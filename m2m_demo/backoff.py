@@ -13,7 +13,7 @@ and the batch waits for the next cycle.
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import requests
@@ -55,7 +55,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if moment.tzinfo is None:
         return None
-    return max(0.0, (moment - (now or datetime.now(timezone.utc))).total_seconds())
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
 def send_with_retries(
@@ -85,7 +85,10 @@ def send_with_retries(
         if attempt >= policy.max_attempts:
             raise RetriesExhausted(f"{reason} after {attempt} attempts")
         if retry_after is not None and retry_after > policy.max_delay:
-            raise RetriesExhausted(f"{reason}; the server asked to retry after {retry_after:.0f} s, longer than the backoff maximum")
+            raise RetriesExhausted(
+                f"{reason}; the server asked to retry after {retry_after:.0f} s, "
+                "longer than the backoff maximum"
+            )
         delay = retry_after if retry_after is not None else policy.backoff_delay(attempt)
         on_retry(attempt, reason, delay)
         if wait(delay):

@@ -66,9 +66,17 @@ class ClientCredentials:
 
     def _fetch(self) -> str:
         endpoint = self._token_endpoint()
-        self.narrator.step("1", "The Application authenticates with the Authorization Server using its Client ID and Client Secret.")
-        response = send_with_retries(lambda: endpoint.post(self._form()), self.policy, self.wait, self._on_retry)
-        self.narrator.step("2", "The Authorization Server validates this information and returns an Access Token.")
+        self.narrator.step(
+            "1",
+            "The Application authenticates with the Authorization Server "
+            "using its Client ID and Client Secret.",
+        )
+        response = send_with_retries(
+            lambda: endpoint.post(self._form()), self.policy, self.wait, self._on_retry
+        )
+        self.narrator.step(
+            "2", "The Authorization Server validates this information and returns an Access Token."
+        )
         token = endpoint.read(response)
         self._access_token = token.access_token
         self._renew_at = self.clock() + _reuse_seconds(token.expires_in)
@@ -95,7 +103,9 @@ class ClientCredentials:
         return self._endpoint
 
     def _on_retry(self, attempt: int, reason: str, delay: float) -> None:
-        self.narrator.warning("token request failed; retrying", attempt=attempt, reason=reason, retry_in_seconds=round(delay, 2))
+        self.narrator.warning(
+            "token request failed; retrying", attempt=attempt, reason=reason, retry_in_seconds=round(delay, 2)
+        )
 
 
 def _reuse_seconds(expires_in: int | None) -> float:

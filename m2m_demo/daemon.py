@@ -81,29 +81,46 @@ class ImportDaemon:
         if state.position > len(feed.records):
             self.narrator.warning(
                 "the source has fewer records than were already delivered; nothing sent",
-                source=feed.source, records=len(feed.records), position=state.position,
+                source=feed.source,
+                records=len(feed.records),
+                position=state.position,
             )
             return False
-        if state.pending_end is None:
-            batch = feed.batch(state.position, state.position + self.batch_size)
-            if not batch.records:
-                self.narrator.info("no new records", source=feed.source, position=state.position)
-                return True
-        else:
-            batch = feed.batch(state.position, state.pending_end)
-            self.narrator.info("resending the batch left pending by an earlier cycle", batch_id=batch.batch_id)
+        pending = state.pending_end is not None
+        batch = feed.batch(state.position, state.pending_end if pending else state.position + self.batch_size)
+        if not batch.records:
+            self.narrator.info("no new records", source=feed.source, position=state.position)
+            return True
+        if pending:
+            self.narrator.info(
+                "resending the batch left pending by an earlier cycle", batch_id=batch.batch_id
+            )
             if batch.idempotency_key != state.idempotency_key:
                 # The API still imports each (source, external_id) once, whatever the key.
-                self.narrator.warning("the pending records changed in the source; sending them under a new key", batch_id=batch.batch_id)
+                self.narrator.warning(
+                    "the pending records changed in the source; sending them under a new key",
+                    batch_id=batch.batch_id,
+                )
         self.state_file.save(feed.source, SourceState(state.position, batch.end, batch.idempotency_key))
-        self.narrator.info("delivering batch", batch_id=batch.batch_id, records=len(batch.records), idempotency_key=batch.idempotency_key)
+        self.narrator.info(
+            "delivering batch",
+            batch_id=batch.batch_id,
+            records=len(batch.records),
+            idempotency_key=batch.idempotency_key,
+        )
         try:
             result = self.imports.deliver(batch)
         except StopRequested as stopped:
-            self.narrator.warning("batch left pending for the next start", batch_id=batch.batch_id, reason=str(stopped))
+            self.narrator.warning(
+                "batch left pending for the next start", batch_id=batch.batch_id, reason=str(stopped)
+            )
             return False
         except (RetriesExhausted, OIDCClientError, requests.RequestException) as error:
-            self.narrator.warning("batch not delivered; it stays pending for the next cycle", batch_id=batch.batch_id, reason=str(error))
+            self.narrator.warning(
+                "batch not delivered; it stays pending for the next cycle",
+                batch_id=batch.batch_id,
+                reason=str(error),
+            )
             return False
         self.state_file.save(feed.source, SourceState(position=batch.end))
         self.narrator.info(
@@ -127,14 +144,36 @@ def build_parser() -> argparse.ArgumentParser:
             "server and API."
         ),
     )
-    parser.add_argument("--interval", type=_positive_float, default=60.0, help="seconds between cycles (default 60)")
-    parser.add_argument("--once", action="store_true", help="run one cycle and exit (status 1 if the batch was not delivered)")
-    parser.add_argument("--source", type=Path, default=SAMPLE_FEED, help="feed file, .json or .csv (default: the bundled sample feed)")
-    parser.add_argument("--state", type=Path, default=DEFAULT_STATE_PATH, help=f"state file (default {DEFAULT_STATE_PATH})")
-    parser.add_argument("--batch-size", type=_positive_int, default=100, help="records per batch (default 100)")
-    parser.add_argument("--max-attempts", type=_positive_int, default=5, help="attempts per request in one cycle (default 5)")
-    parser.add_argument("--backoff-base", type=_positive_float, default=1.0, help="first retry delay in seconds (default 1)")
-    parser.add_argument("--backoff-max", type=_positive_float, default=30.0, help="longest retry delay in seconds (default 30)")
+    parser.add_argument(
+        "--interval", type=_positive_float, default=60.0, help="seconds between cycles (default 60)"
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="run one cycle and exit (status 1 if the batch was not delivered)"
+    )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=SAMPLE_FEED,
+        help="feed file, .json or .csv (default: the bundled sample feed)",
+    )
+    parser.add_argument(
+        "--state", type=Path, default=DEFAULT_STATE_PATH, help=f"state file (default {DEFAULT_STATE_PATH})"
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=100, help="records per batch (default 100)"
+    )
+    parser.add_argument(
+        "--max-attempts", type=_positive_int, default=5, help="attempts per request in one cycle (default 5)"
+    )
+    parser.add_argument(
+        "--backoff-base", type=_positive_float, default=1.0, help="first retry delay in seconds (default 1)"
+    )
+    parser.add_argument(
+        "--backoff-max",
+        type=_positive_float,
+        default=30.0,
+        help="longest retry delay in seconds (default 30)",
+    )
     return parser
 
 
@@ -154,7 +193,9 @@ def _positive_float(text: str) -> float:
 
 def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter("%(asctime)sZ %(levelname)s %(name)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"))
+    handler.setFormatter(
+        OneLineFormatter("%(asctime)sZ %(levelname)s %(name)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+    )
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 
@@ -174,10 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     narrator = Narrator(logger, compact=True)
     stop = threading.Event()
     install_signal_handlers(stop)
-    policy = RetryPolicy(max_attempts=args.max_attempts, base_delay=args.backoff_base, max_delay=args.backoff_max)
+    policy = RetryPolicy(
+        max_attempts=args.max_attempts, base_delay=args.backoff_base, max_delay=args.backoff_max
+    )
     session = requests.Session()
     try:
-        config = ClientConfig.from_env(os.environ, default_client_id=CLIENT_ID, default_client_secret=LOCAL_CLIENT_SECRET)
+        config = ClientConfig.from_env(
+            os.environ, default_client_id=CLIENT_ID, default_client_secret=LOCAL_CLIENT_SECRET
+        )
         tokens = ClientCredentials(config, session, narrator, policy, stop.wait)
     except ConfigurationError as error:
         logger.error("configuration error: %s", error)
@@ -186,8 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     daemon = ImportDaemon(args.source, StateFile(args.state), args.batch_size, imports, narrator, stop)
     narrator.info(
         "m2m_demo started",
-        issuer=config.issuer, audience=config.audience, client_id=config.client_id, api_url=config.api_url,
-        source=str(args.source), state=str(args.state), interval=None if args.once else args.interval,
+        issuer=config.issuer,
+        audience=config.audience,
+        client_id=config.client_id,
+        api_url=config.api_url,
+        source=str(args.source),
+        state=str(args.state),
+        interval=None if args.once else args.interval,
     )
     try:
         return daemon.run(once=args.once, interval=args.interval)

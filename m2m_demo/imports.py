@@ -15,7 +15,7 @@ import requests
 from m2m_demo.backoff import RetryPolicy, send_with_retries
 from m2m_demo.client_credentials import ClientCredentials
 from m2m_demo.feed import Batch
-from shared.oidc_client import HTTP_TIMEOUT, Narrator, OIDCClientError
+from shared.oidc_client import HTTP_TIMEOUT, Narrator, OIDCClientError, json_object
 
 DELIVERED_STATUSES = frozenset({200, 201})
 
@@ -24,14 +24,11 @@ class DeliveryRejected(OIDCClientError):
     """The API answered the batch with an error that retrying in this cycle will not change."""
 
     def __init__(self, response: requests.Response):
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        body = body if isinstance(body, dict) else {}
-        self.status = response.status_code
+        body = json_object(response) or {}
         description = body.get("error_description", "")
-        super().__init__(f"API answered {response.status_code} {body.get('error', response.reason)}: {description}")
+        super().__init__(
+            f"API answered {response.status_code} {body.get('error', response.reason)}: {description}"
+        )
 
 
 class ImportsClient:
@@ -63,15 +60,21 @@ class ImportsClient:
             response = self._post(batch, self.tokens.access_token())
         if response.status_code not in DELIVERED_STATUSES:
             raise DeliveryRejected(response)
-        try:
-            return response.json()
-        except ValueError as error:
-            raise OIDCClientError(f"API answered {response.status_code} without a JSON body") from error
+        answer = json_object(response)
+        if answer is None:
+            raise OIDCClientError(f"API answered {response.status_code} without a JSON object")
+        return answer
 
     def _post(self, batch: Batch, access_token: str) -> requests.Response:
-        self.narrator.step("3", "The Application can use the Access Token to call the Resource Server on behalf of itself.")
+        self.narrator.step(
+            "3", "The Application can use the Access Token to call the Resource Server on behalf of itself."
+        )
         headers = {"Authorization": f"Bearer {access_token}", "Idempotency-Key": batch.idempotency_key}
-        summary = {"batch_id": batch.batch_id, "source": batch.source, "records": f"{len(batch.records)} records"}
+        summary = {
+            "batch_id": batch.batch_id,
+            "source": batch.source,
+            "records": f"{len(batch.records)} records",
+        }
 
         def send() -> requests.Response:
             self.narrator.request("POST", self.url, headers=headers, fields=summary)
@@ -82,4 +85,6 @@ class ImportsClient:
         return send_with_retries(send, self.policy, self.wait, self._on_retry)
 
     def _on_retry(self, attempt: int, reason: str, delay: float) -> None:
-        self.narrator.warning("delivery failed; retrying", attempt=attempt, reason=reason, retry_in_seconds=round(delay, 2))
+        self.narrator.warning(
+            "delivery failed; retrying", attempt=attempt, reason=reason, retry_in_seconds=round(delay, 2)
+        )

@@ -65,7 +65,9 @@ class StateFile:
 
     def _replace(self, content: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        descriptor, temporary = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as file:
                 file.write(content)
@@ -87,7 +89,11 @@ class StateFile:
             document = json.loads(text)
         except ValueError as error:
             raise StateError(f"{self.path}: the state file is not valid JSON; fix or delete it") from error
-        if not isinstance(document, dict) or document.get("version") != STATE_VERSION or not isinstance(document.get("sources"), dict):
+        if (
+            not isinstance(document, dict)
+            or document.get("version") != STATE_VERSION
+            or not isinstance(document.get("sources"), dict)
+        ):
             raise StateError(f"{self.path}: not a state file of this daemon (version {STATE_VERSION})")
         return document["sources"]
 
@@ -97,7 +103,11 @@ def _valid(state: SourceState) -> bool:
         return False
     if state.pending_end is None:
         return state.idempotency_key is None
-    return _count(state.pending_end) and state.pending_end > state.position and isinstance(state.idempotency_key, str)
+    return (
+        _count(state.pending_end)
+        and state.pending_end > state.position
+        and isinstance(state.idempotency_key, str)
+    )
 
 
 def _count(value: object) -> bool:

@@ -35,7 +35,9 @@ class AuthorizationRequest:
     code_verifier: str
 
     @classmethod
-    def new(cls, *, client_id: str, redirect_uri: str, scope: str, audience: str, resource_indicator: bool) -> "AuthorizationRequest":
+    def new(
+        cls, *, client_id: str, redirect_uri: str, scope: str, audience: str, resource_indicator: bool
+    ) -> "AuthorizationRequest":
         return cls(
             client_id=client_id,
             redirect_uri=redirect_uri,
@@ -85,7 +87,9 @@ def refresh_form(client_id: str, refresh_token: str) -> dict[str, str]:
     return {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
 
 
-def authorization_code_from(response: Mapping[str, str], request: AuthorizationRequest, metadata: ProviderMetadata) -> str:
+def authorization_code_from(
+    response: Mapping[str, str], request: AuthorizationRequest, metadata: ProviderMetadata
+) -> str:
     """Check the authorization response (step 2) and return the code, or raise why it is refused."""
     issuer = response.get("iss")
     # RFC 9207 §2.4: "Clients that support this specification MUST extract the value of the iss
@@ -95,7 +99,8 @@ def authorization_code_from(response: Mapping[str, str], request: AuthorizationR
     # not match the expected issuer identifier, clients MUST reject the authorization response"
     if issuer is not None and issuer != metadata.issuer:
         raise AuthorizationResponseError(
-            f"login refused: the response names issuer {_shown(issuer)}, not {metadata.issuer} (RFC 9207 mix-up protection)"
+            f"login refused: the response names issuer {_shown(issuer)}, not {metadata.issuer} "
+            "(RFC 9207 mix-up protection)"
         )
     # RFC 9207 §2.4: "If clients interact with both authorization servers supporting this
     # specification and authorization servers not supporting this specification, clients MUST
@@ -103,17 +108,26 @@ def authorization_code_from(response: Mapping[str, str], request: AuthorizationR
     # MUST reject authorization responses without the iss parameter from authorization servers
     # that do support the parameter"
     if issuer is None and metadata.authorization_response_iss_parameter_supported:
-        raise AuthorizationResponseError("login refused: the response has no iss although the server promises one (RFC 9207)")
+        raise AuthorizationResponseError(
+            "login refused: the response has no iss although the server promises one (RFC 9207)"
+        )
     # RFC 6749 §10.12: the client "MUST implement CSRF protection for its redirection URI", by
     # binding the response to the user agent's authenticated state with "state".
     if not hmac.compare_digest(response.get("state", "").encode(), request.state.encode()):
-        raise AuthorizationResponseError("login refused: the state in the response does not match this login (possible CSRF)")
+        raise AuthorizationResponseError(
+            "login refused: the state in the response does not match this login (possible CSRF)"
+        )
     if "error" in response:
         error = _shown(response["error"])
         description = _shown(response.get("error_description", ""))
         if response["error"] == "access_denied":
-            raise AuthorizationResponseError(f"login denied: the user or the authorization server refused access (access_denied: {description})")
-        raise AuthorizationResponseError(f"login failed: the authorization server answered {error}: {description}")
+            raise AuthorizationResponseError(
+                "login denied: the user or the authorization server refused access "
+                f"(access_denied: {description})"
+            )
+        raise AuthorizationResponseError(
+            f"login failed: the authorization server answered {error}: {description}"
+        )
     code = response.get("code")
     if not code:
         raise AuthorizationResponseError("login failed: the response carries neither a code nor an error")

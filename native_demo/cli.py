@@ -15,7 +15,12 @@ from pathlib import Path
 
 import requests
 
-from native_demo.authorization_code import DEFAULT_SCOPE, AuthorizationRequest, authorization_code_from, refresh_form
+from native_demo.authorization_code import (
+    DEFAULT_SCOPE,
+    AuthorizationRequest,
+    authorization_code_from,
+    refresh_form,
+)
 from native_demo.loopback import LoopbackListener
 from native_demo.session import DEFAULT_SESSION_PATH, Session, SessionError, SessionFile
 from shared.oidc_client import (
@@ -29,6 +34,7 @@ from shared.oidc_client import (
     fetch_provider_metadata,
     shorten_credential,
 )
+from shared.settings import ConfigurationError
 from shared.token_validation import TokenValidationError, TokenValidator
 
 CLIENT_ID = "native-demo"
@@ -88,7 +94,9 @@ class NativeApp:
                 self.narrator.info("No browser could be started; open the URL above yourself.")
             self.narrator.info(f"Waiting up to {timeout:g} s for the redirect to {listener.redirect_uri} ...")
             response = listener.wait(timeout)
-        self.narrator.step("2", "Auth0 redirects the user to the native app with an authorization_code in the query string.")
+        self.narrator.step(
+            "2", "Auth0 redirects the user to the native app with an authorization_code in the query string."
+        )
         self.narrator.info("Authorization response:", **response)
         code = authorization_code_from(response, request, self.metadata)
         self.narrator.info("state matches this login; iss is the expected issuer.")
@@ -99,14 +107,19 @@ class NativeApp:
         )
         endpoint = self.token_endpoint
         answer = endpoint.post(request.code_exchange_form(code))
-        self.narrator.step("4", "Auth0 validates this information and returns an Access Token (and optionally a Refresh Token).")
+        self.narrator.step(
+            "4",
+            "Auth0 validates this information and returns an Access Token (and optionally a Refresh Token).",
+        )
         tokens = endpoint.read(answer)
         if tokens.id_token is None:
             raise OIDCClientError("the token response has no ID token although scope openid was requested")
         claims = self._id_token_validator().validate_id_token(tokens.id_token, nonce=request.nonce)
         self.narrator.info(
             "ID token valid: signature (issuer's JWKS), iss, aud = client id, azp, exp and nonce checked.",
-            sub=claims.subject, name=claims.get("name"), email=claims.get("email"),
+            sub=claims.subject,
+            name=claims.get("name"),
+            email=claims.get("email"),
         )
         return Session.from_tokens(self.config.issuer, self.config.client_id, tokens)
 
@@ -123,16 +136,24 @@ class NativeApp:
         """A new access token from the refresh token, without the browser (RFC 6749 §6)."""
         if session.refresh_token is None:
             raise SessionError("the session has no refresh token (was offline_access granted?); log in again")
-        self.narrator.step("refresh", "The native app exchanges its refresh token for a new access token, without the browser.")
+        self.narrator.step(
+            "refresh",
+            "The native app exchanges its refresh token for a new access token, without the browser.",
+        )
         tokens = self.token_endpoint.request(refresh_form(self.config.client_id, session.refresh_token))
         if tokens.id_token:
             # OpenID Connect Core §12.2: a refreshed ID token has no nonce to check; this demo
             # keeps identifying the user by the ID token it validated at login.
-            self.narrator.info("A new ID token came with it; the user is still the one whose ID token was validated at login.")
+            self.narrator.info(
+                "A new ID token came with it; the user is still the one "
+                "whose ID token was validated at login."
+            )
         refreshed = session.refreshed(tokens)
         rotated = refreshed.refresh_token != session.refresh_token
         self.narrator.info(
-            "Refresh token rotated: the used one is now invalid." if rotated else "The refresh token was not rotated.",
+            "Refresh token rotated: the used one is now invalid."
+            if rotated
+            else "The refresh token was not rotated.",
             used=shorten_credential(session.refresh_token),
             new=shorten_credential(refreshed.refresh_token),
         )
@@ -140,7 +161,9 @@ class NativeApp:
 
     def _id_token_validator(self) -> TokenValidator:
         # OpenID Connect Core §3.1.3.7: the ID token's audience is the client id, not the API.
-        return TokenValidator(self.config.issuer, audience=self.config.client_id, jwks_url=self.metadata.jwks_uri)
+        return TokenValidator(
+            self.config.issuer, audience=self.config.client_id, jwks_url=self.metadata.jwks_uri
+        )
 
 
 def command_login(app: NativeApp, args: argparse.Namespace) -> int:
@@ -210,8 +233,15 @@ def positive_seconds(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--client-id", help="client id (default: AUTH_CLIENT_ID or native-demo; try partner-app)")
-    common.add_argument("--session", type=Path, default=DEFAULT_SESSION_PATH, help=f"session file (default {DEFAULT_SESSION_PATH})")
+    common.add_argument(
+        "--client-id", help="client id (default: AUTH_CLIENT_ID or native-demo; try partner-app)"
+    )
+    common.add_argument(
+        "--session",
+        type=Path,
+        default=DEFAULT_SESSION_PATH,
+        help=f"session file (default {DEFAULT_SESSION_PATH})",
+    )
     parser = argparse.ArgumentParser(
         prog="python -m native_demo",
         description=(
@@ -222,11 +252,24 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    login = commands.add_parser("login", parents=[common], help="log in in the browser, call the API, refresh")
-    login.add_argument("--no-browser", action="store_true", help="print the login URL instead of opening a browser")
-    login.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_SECONDS, help="seconds to wait for the login (default 120)")
-    login.add_argument("--scope", default="", help=f"extra scopes, space separated, added to: {' '.join(DEFAULT_SCOPE)}")
-    login.add_argument("--keep", action="store_true", help="save the session (mode 0600) for `call` and `refresh`")
+    login = commands.add_parser(
+        "login", parents=[common], help="log in in the browser, call the API, refresh"
+    )
+    login.add_argument(
+        "--no-browser", action="store_true", help="print the login URL instead of opening a browser"
+    )
+    login.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help="seconds to wait for the login (default 120)",
+    )
+    login.add_argument(
+        "--scope", default="", help=f"extra scopes, space separated, added to: {' '.join(DEFAULT_SCOPE)}"
+    )
+    login.add_argument(
+        "--keep", action="store_true", help="save the session (mode 0600) for `call` and `refresh`"
+    )
     login.set_defaults(run=command_login)
     call = commands.add_parser("call", parents=[common], help="call the API with the kept session")
     call.add_argument("path", metavar="PATH", type=api_path, help="API path, e.g. /api/messages")
@@ -257,12 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = ClientConfig.from_env(environ, default_client_id=CLIENT_ID)
         return args.run(NativeApp(config, http, Narrator(logger)), args)
-    except OIDCClientError as error:
+    except (OIDCClientError, ConfigurationError) as error:
         return _fail(str(error))
     except TokenValidationError as error:
         return _fail(f"ID token rejected: {error.reason}")
     except requests.RequestException as error:
-        return _fail(f"cannot reach {error.request.url if error.request else 'the server'} ({type(error).__name__})")
+        return _fail(
+            f"cannot reach {error.request.url if error.request else 'the server'} ({type(error).__name__})"
+        )
     except KeyboardInterrupt:
         _fail("interrupted")
         return INTERRUPTED_STATUS

@@ -46,11 +46,14 @@ class LoopbackListener:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="loopback-listener", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.1,), name="loopback-listener", daemon=True
+        )
 
     @property
     def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{CALLBACK_PATH}"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{CALLBACK_PATH}"
 
     def __enter__(self) -> "LoopbackListener":
         self._thread.start()

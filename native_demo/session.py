@@ -40,7 +40,9 @@ class Session:
 
     @classmethod
     def from_tokens(cls, issuer: str, client_id: str, tokens: TokenResponse) -> "Session":
-        return cls(issuer, client_id, tokens.access_token, tokens.refresh_token, _expires_at(tokens), tokens.scope)
+        return cls(
+            issuer, client_id, tokens.access_token, tokens.refresh_token, _expires_at(tokens), tokens.scope
+        )
 
     def refreshed(self, tokens: TokenResponse) -> "Session":
         """The session after a refresh: the rotated refresh token replaces the used one."""
@@ -82,18 +84,36 @@ class SessionFile:
         try:
             descriptor = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            raise SessionError(f"no saved session at {self.path}; run `python -m native_demo login --keep` first") from None
+            raise SessionError(
+                f"no saved session at {self.path}; run `python -m native_demo login --keep` first"
+            ) from None
         with os.fdopen(descriptor, encoding="utf-8") as file:
             status = os.fstat(file.fileno())
             if status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:
-                raise SessionError(f"{self.path} is readable by other users (mode {stat.S_IMODE(status.st_mode):o}); delete it and log in again")
+                raise SessionError(
+                    f"{self.path} is readable by other users (mode {stat.S_IMODE(status.st_mode):o}); "
+                    "delete it and log in again"
+                )
             try:
                 session = Session(**json.load(file))
             except (ValueError, TypeError) as error:
-                raise SessionError(f"{self.path} is not a session file; delete it and log in again") from error
+                raise SessionError(
+                    f"{self.path} is not a session file; delete it and log in again"
+                ) from error
+        if not _well_typed(session):
+            raise SessionError(f"{self.path} is not a session file; delete it and log in again")
         if session.issuer != issuer or session.client_id != client_id:
-            raise SessionError(f"{self.path} belongs to {session.client_id} at {session.issuer}, not {client_id} at {issuer}")
+            raise SessionError(
+                f"{self.path} belongs to {session.client_id} at {session.issuer}, not {client_id} at {issuer}"
+            )
         return session
 
-    def delete(self) -> None:
-        self.path.unlink(missing_ok=True)
+
+def _well_typed(session: Session) -> bool:
+    strings = (session.issuer, session.client_id, session.access_token)
+    return (
+        all(isinstance(value, str) for value in strings)
+        and isinstance(session.refresh_token, str | None)
+        and isinstance(session.scope, str | None)
+        and (session.expires_at is None or type(session.expires_at) in (int, float))
+    )

@@ -6,17 +6,17 @@ to learn the ``authorization_endpoint``, ``token_endpoint``, ``userinfo_endpoint
 The same program therefore runs against the local authorization server, an Auth0 tenant or another
 OpenID provider by environment variables alone:
 
-| variable                  | default                        | meaning                                        |
-|---------------------------|--------------------------------|------------------------------------------------|
-| ``AUTH_ISSUER``           | ``http://localhost:9000/``     | the issuer, compared exactly                   |
-| ``AUTH0_DOMAIN``          | -                              | shortcut: issuer ``https://DOMAIN/``           |
-| ``AUTH_AUDIENCE``         | ``https://api.flowlab.local``  | the API identifier sent as ``audience``        |
-| ``AUTH_CLIENT_ID``        | the demo's own client id       | the application's client id                    |
-| ``AUTH_CLIENT_SECRET``    | the demo's local secret, if any| confidential clients only; never printed       |
-| ``API_URL``               | ``http://localhost:3010``      | base URL of the protected API                  |
-| ``AUTH_DISCOVERY_URL``    | from the issuer                | where the discovery document is fetched        |
-| ``AUTH_TOKEN_URL``        | from discovery                 | token endpoint override (docker-compose)       |
-| ``AUTH_RESOURCE_INDICATOR`` | ``0``                        | ``1``: also send RFC 8707 ``resource``         |
+| variable                    | default                       | meaning                              |
+|-----------------------------|-------------------------------|--------------------------------------|
+| ``AUTH_ISSUER``             | ``http://localhost:9000/``    | the issuer, compared exactly         |
+| ``AUTH0_DOMAIN``            | -                             | shortcut: issuer ``https://DOMAIN/`` |
+| ``AUTH_AUDIENCE``           | ``https://api.flowlab.local`` | the API identifier (``audience``)    |
+| ``AUTH_CLIENT_ID``          | the demo's own client id      | the application's client id          |
+| ``AUTH_CLIENT_SECRET``      | local issuer: the demo secret | confidential clients; never printed  |
+| ``API_URL``                 | ``http://localhost:3010``     | base URL of the protected API        |
+| ``AUTH_DISCOVERY_URL``      | from the issuer               | where discovery is fetched           |
+| ``AUTH_TOKEN_URL``          | from discovery                | token endpoint override              |
+| ``AUTH_RESOURCE_INDICATOR`` | ``0``                         | ``1``: also send RFC 8707 ``resource`` |
 
 The two overrides exist for docker-compose, where a container reaches the authorization server by
 another address than the browser-facing issuer; tokens still carry the configured issuer.
@@ -36,11 +36,17 @@ from urllib.parse import urlsplit
 import jwt
 import requests
 
-LOCAL_ISSUER = "http://localhost:9000/"
-LOCAL_AUDIENCE = "https://api.flowlab.local"
-LOCAL_API_URL = "http://localhost:3010"
+from shared.settings import LOCAL_API_URL, LOCAL_AUDIENCE, LOOPBACK_HOSTS, ConfigurationError, issuer_from_settings
+
 DISCOVERY_PATH = ".well-known/openid-configuration"
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+DISCOVERY_FIELDS_USED = (
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "userinfo_endpoint",
+    "jwks_uri",
+    "authorization_response_iss_parameter_supported",
+)
 
 # (connect, read) seconds: a demo that hangs on a dead server teaches nothing.
 HTTP_TIMEOUT = (3.05, 10)
@@ -56,10 +62,6 @@ CREDENTIAL_PREFIX_LENGTH = 6
 
 class OIDCClientError(Exception):
     """A step of a flow failed; ``str(error)`` is the one-line message shown to the user."""
-
-
-class ConfigurationError(OIDCClientError):
-    """An environment setting is unusable; the message names it."""
 
 
 class DiscoveryError(OIDCClientError):
@@ -104,31 +106,14 @@ class ClientConfig:
             issuer=issuer,
             audience=_setting(environ, "AUTH_AUDIENCE") or LOCAL_AUDIENCE,
             client_id=_setting(environ, "AUTH_CLIENT_ID") or default_client_id,
-            client_secret=_setting(environ, "AUTH_CLIENT_SECRET") or default_client_secret,
+            # The local demo secret is only ever sent to a local authorization server.
+            client_secret=_setting(environ, "AUTH_CLIENT_SECRET")
+            or (default_client_secret if urlsplit(issuer).hostname in LOOPBACK_HOSTS else None),
             api_url=_http_url(environ, "API_URL", LOCAL_API_URL).rstrip("/"),
             discovery_url=_http_url(environ, "AUTH_DISCOVERY_URL", discovery_url_for(issuer)),
             token_url=_http_url(environ, "AUTH_TOKEN_URL") if _setting(environ, "AUTH_TOKEN_URL") else None,
             resource_indicator=_flag(environ, "AUTH_RESOURCE_INDICATOR"),
         )
-
-
-def issuer_from_settings(issuer: str | None, auth0_domain: str | None) -> str:
-    """The issuer from ``AUTH_ISSUER`` or ``AUTH0_DOMAIN`` (Auth0 issuers are ``https://DOMAIN/``)."""
-    if auth0_domain is not None:
-        if "/" in auth0_domain or ":" in auth0_domain:
-            raise ConfigurationError("AUTH0_DOMAIN must be a bare host name such as your-tenant.eu.auth0.com")
-        domain_issuer = f"https://{auth0_domain}/"
-        if issuer is not None and issuer != domain_issuer:
-            raise ConfigurationError("AUTH_ISSUER and AUTH0_DOMAIN disagree; set only one of them")
-        return domain_issuer
-    if issuer is None:
-        return LOCAL_ISSUER
-    parts = urlsplit(issuer)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigurationError("AUTH_ISSUER must be an http(s) URL such as https://your-tenant.auth0.com/")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ConfigurationError("AUTH_ISSUER must use https (plain http only for localhost)")
-    return issuer
 
 
 def discovery_url_for(issuer: str) -> str:
@@ -169,21 +154,29 @@ class ProviderMetadata:
     authorization_response_iss_parameter_supported: bool
 
 
-def fetch_provider_metadata(session: requests.Session, config: ClientConfig, narrator: "Narrator") -> ProviderMetadata:
+def fetch_provider_metadata(
+    session: requests.Session, config: ClientConfig, narrator: "Narrator"
+) -> ProviderMetadata:
     """Fetch and check the issuer's discovery document."""
     narrator.request("GET", config.discovery_url)
     try:
         response = session.get(config.discovery_url, timeout=HTTP_TIMEOUT)
     except requests.RequestException as error:
-        raise DiscoveryError(f"discovery document unreachable at {config.discovery_url} ({type(error).__name__})") from error
-    narrator.response(response)
-    document = _json_object(response)
+        raise DiscoveryError(
+            f"discovery document unreachable at {config.discovery_url} ({type(error).__name__})"
+        ) from error
+    narrator.response(response, only=DISCOVERY_FIELDS_USED)
+    document = json_object(response)
     if response.status_code != 200 or document is None:
-        raise DiscoveryError(f"discovery document at {config.discovery_url} answered {response.status_code}, not a JSON object")
+        raise DiscoveryError(
+            f"discovery document at {config.discovery_url} answered {response.status_code}, not a JSON object"
+        )
     # OpenID Connect Discovery 1.0 §4.3: "The issuer value returned MUST be identical to the
     # Issuer URL that was used as the prefix to /.well-known/openid-configuration".
     if document.get("issuer") != config.issuer:
-        raise DiscoveryError(f"discovery document names issuer {document.get('issuer')!r}, expected {config.issuer!r}")
+        raise DiscoveryError(
+            f"discovery document names issuer {document.get('issuer')!r}, expected {config.issuer!r}"
+        )
     token_endpoint = document.get("token_endpoint")
     if not isinstance(token_endpoint, str):
         raise DiscoveryError("discovery document has no token_endpoint")
@@ -193,7 +186,10 @@ def fetch_provider_metadata(session: requests.Session, config: ClientConfig, nar
         authorization_endpoint=_optional_string(document, "authorization_endpoint"),
         userinfo_endpoint=_optional_string(document, "userinfo_endpoint"),
         jwks_uri=_optional_string(document, "jwks_uri"),
-        authorization_response_iss_parameter_supported=document.get("authorization_response_iss_parameter_supported") is True,
+        authorization_response_iss_parameter_supported=document.get(
+            "authorization_response_iss_parameter_supported"
+        )
+        is True,
     )
 
 
@@ -202,7 +198,8 @@ def _optional_string(document: dict, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _json_object(response: requests.Response) -> dict | None:
+def json_object(response: requests.Response) -> dict | None:
+    """The response's JSON body if it is an object, else None."""
     try:
         body = response.json()
     except ValueError:
@@ -233,12 +230,14 @@ class TokenEndpoint:
         """Send one token request; network errors propagate so a caller may retry them."""
         self.narrator.request("POST", self.url, fields=form)
         # RFC 6749 §2.3.1 allows the client secret in the body (Auth0's default) or Basic auth.
-        return self.session.post(self.url, data=dict(form), headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT)
+        return self.session.post(
+            self.url, data=dict(form), headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT
+        )
 
     def read(self, response: requests.Response) -> TokenResponse:
         """Narrate the answer and return the tokens, or raise :class:`TokenEndpointError`."""
         self.narrator.response(response)
-        body = _json_object(response)
+        body = json_object(response)
         if response.status_code != 200 or body is None:
             body = body or {}
             raise TokenEndpointError(
@@ -249,7 +248,9 @@ class TokenEndpoint:
         access_token = body.get("access_token")
         # RFC 6749 §7.1: a client must understand the token type; these demos speak Bearer only.
         if not isinstance(access_token, str) or str(body.get("token_type", "")).lower() != "bearer":
-            raise TokenEndpointError(response.status_code, "unexpected_response", "no Bearer access_token in the response")
+            raise TokenEndpointError(
+                response.status_code, "unexpected_response", "no Bearer access_token in the response"
+            )
         expires_in = body.get("expires_in")
         token_response = TokenResponse(
             access_token=access_token,
@@ -348,10 +349,15 @@ class Narrator:
             shown["body"] = redact(fields)
         self.logger.info("%s", self._with_details(f"-> {method} {url}", shown))
 
-    def response(self, response: requests.Response) -> None:
-        body = _json_object(response)
+    def response(self, response: requests.Response, *, only: tuple[str, ...] = ()) -> None:
+        """The status and the JSON body (limited to the fields ``only`` names, if given)."""
+        body = json_object(response)
+        if body is not None and only:
+            body = {name: body[name] for name in only if name in body}
         shown: object = redact(body) if body is not None else _text_excerpt(response)
-        self.logger.info("%s", self._with_details(f"<- {response.status_code} {response.reason}", {"body": shown}))
+        self.logger.info(
+            "%s", self._with_details(f"<- {response.status_code} {response.reason}", {"body": shown})
+        )
 
     def token_claims(self, title: str, token: str) -> None:
         decoded = decode_for_display(token)

@@ -3,7 +3,7 @@
 This one file is meant to be copied. To use it in your own service:
 
 1. ``pip install "pyjwt[crypto]>=2.15.1" requests`` (the only dependencies besides the
-   standard library).
+   standard library; requests' urllib3 must be 2.x, its default since 2023).
 2. Copy this file into your code base, for example as ``yourservice/token_validation.py``.
 3. Create ONE validator per authorization server at start-up and share it between requests
    (it is thread safe and it holds that issuer's key cache)::
@@ -43,12 +43,14 @@ seconds of clock skew), ``sub`` and the types of ``scope``, ``permissions``, ``a
 ``client_id`` and ``gty``.
 
 The key cache follows panva/jose's remote JWKS: keys are kept for ``jwks_max_age`` seconds
-(shortened by the server's ``Cache-Control: max-age``, never below ``jwks_cooldown``); a token
-with an unknown ``kid`` triggers at most one download per ``jwks_cooldown``; one download runs
-at a time however many requests wait for it, and requests whose key is cached never wait for
-it; downloads give up after ``http_timeout`` seconds and above 1 MiB; when a refresh fails the
-known keys keep working for ``jwks_stale_if_error`` more seconds; with no key to be had,
-``KeysUnavailable`` (HTTP 503) is raised.
+(shortened by the server's ``Cache-Control: max-age``); a refresh, or a token with an unknown
+``kid``, triggers at most one download per ``jwks_cooldown``; one download runs at a time
+however many requests wait for it, and requests whose key is cached never wait for it (a stale
+set is refreshed in the background); a request waits at most ``http_timeout`` seconds for a
+download, and the download itself stops at its connect/read timeouts (``http_timeout`` each),
+once reading the body has taken ``http_timeout``, or above 1 MiB; redirects are not followed;
+when a refresh fails the known keys keep working for ``jwks_stale_if_error`` more seconds; with
+no key to be had, ``KeysUnavailable`` (HTTP 503) is raised.
 
 Rejections are logged (logger ``__name__``) with the precise reason; the exceptions' public
 ``description`` stays generic so that clients learn nothing about the checks.
@@ -65,7 +67,8 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NoReturn
 
 import requests
 from cryptography.exceptions import InvalidSignature
@@ -87,6 +90,7 @@ logger = logging.getLogger(__name__)
 MAX_TOKEN_BYTES = 8 * 1024
 MAX_JWKS_BYTES = 1024 * 1024
 MIN_RSA_KEY_BITS = 2048
+CHECKED_HEADER_CACHE_SIZE = 64
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -175,9 +179,9 @@ class Claims(Mapping[str, Any]):
 
     __slots__ = ("_payload", "header")
 
-    def __init__(self, payload: dict[str, Any], header: dict[str, Any] | None = None) -> None:
+    def __init__(self, payload: dict[str, Any], header: Mapping[str, Any] | None = None) -> None:
         self._payload = payload
-        self.header = header or {}
+        self.header: Mapping[str, Any] = MappingProxyType({}) if header is None else header
 
     def __getitem__(self, name: str) -> Any:
         return self._payload[name]
@@ -264,21 +268,17 @@ def _token_segment(segment: bytes, name: str) -> bytes:
         raise InvalidToken(f"{name} segment is not canonical base64url") from None
 
 
-class _DuplicateName(ValueError):
-    pass
-
-
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # RFC 7515 4 / RFC 7519 4: "The Header Parameter names within the JOSE Header MUST be
     # unique; JWS parsers MUST either reject JWSs with duplicate Header Parameter names or use a
     # JSON parser that returns only the lexically last duplicate member name". We reject.
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        raise _DuplicateName("duplicate member names")
+        raise ValueError("duplicate member names")
     return obj
 
 
-def _reject_constant(name: str) -> None:
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
@@ -381,7 +381,7 @@ def _parse_jwk(jwk: Any) -> _VerificationKey:
     if key_ops is not None and (type(key_ops) is not list or "verify" not in key_ops):
         raise ValueError("key_ops does not allow 'verify'")
     alg = jwk.get("alg")
-    if alg is not None and alg not in _ASYMMETRIC_ALGORITHMS:
+    if alg is not None and (type(alg) is not str or alg not in _ASYMMETRIC_ALGORITHMS):
         raise ValueError(f"alg {_short(alg)} is not an accepted signature algorithm")
     kty = jwk.get("kty")
     if kty == "RSA":
@@ -392,7 +392,7 @@ def _parse_jwk(jwk: Any) -> _VerificationKey:
         return _VerificationKey(kid, "RSA", None, alg, public_key)
     if kty == "EC":
         crv = jwk.get("crv")
-        if crv not in _EC_CURVES:
+        if type(crv) is not str or crv not in _EC_CURVES:
             raise ValueError(f"unsupported curve {_short(crv)}")
         public_key = ec.EllipticCurvePublicNumbers(
             _uint(jwk, "x"), _uint(jwk, "y"), _EC_CURVES[crv]()
@@ -448,15 +448,11 @@ class _FetchFailed(Exception):
 
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
 
 
 def _cache_control_max_age(header: str | None) -> float | None:
-    if not header:
-        return None
-    if _NO_CACHE.search(header):
-        return 0.0
-    match = _MAX_AGE.search(header)
+    """The ``max-age`` directive of a Cache-Control header (RFC 9111 5.2.2.1), if any."""
+    match = _MAX_AGE.search(header or "")
     return float(match.group(1)) if match else None
 
 
@@ -530,9 +526,13 @@ class JWKSCache:
         except (_FetchFailed, ValueError, RecursionError, requests.RequestException) as error:
             logger.error("JWKS refresh for issuer %s failed: %s", self.issuer, error)
             self._last_error = str(error) or type(error).__name__
+        except Exception as error:  # a background thread has nobody to raise to: log it all
+            logger.exception("JWKS refresh for issuer %s failed unexpectedly", self.issuer)
+            self._last_error = f"unexpected {type(error).__name__}"
         else:
-            lifetime = self.max_age if server_max_age is None else server_max_age
-            lifetime = min(max(lifetime, self.cooldown), self.max_age)
+            # The server may shorten the cache, never lengthen it beyond max_age; a very short
+            # max-age still refreshes at most once per cooldown (see _refresh).
+            lifetime = self.max_age if server_max_age is None else min(server_max_age, self.max_age)
             fresh_until = time.monotonic() + lifetime
             self._state = (keys, fresh_until, fresh_until + self.stale_if_error)
             self._last_error = None
@@ -736,6 +736,9 @@ class TokenValidator:
             if require_at_jwt_typ
             else frozenset({_ACCESS_TOKEN_TYPE, _GENERIC_JWT_TYPE, None})
         )
+        # An issuer's tokens share a handful of header segments: each distinct segment is parsed
+        # and checked once, then found by its exact bytes (bounded: cleared when full).
+        self._checked_headers: dict[bytes, tuple[MappingProxyType[str, Any], str]] = {}
         self.jwks = JWKSCache(
             issuer,
             jwks_url,
@@ -813,7 +816,7 @@ class TokenValidator:
             raise
         return Claims(payload, header)
 
-    def _verified_parts(self, token: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _verified_parts(self, token: Any) -> tuple[Mapping[str, Any], dict[str, Any]]:
         """Parse a compact JWS once, check its header, verify its signature; return both JSON
         objects. The payload is only decoded after the signature verified."""
         if type(token) is not str:
@@ -829,8 +832,7 @@ class TokenValidator:
                 f"({token.count('.') + 1} segments)"
             )
         header_segment, payload_segment, signature_segment = match.groups()
-        header = _json_object(_token_segment(header_segment, "header"), "header")
-        alg = self._check_header(header)
+        header, alg = self._checked_headers.get(header_segment) or self._check_header(header_segment)
         key = self.jwks.key_for(header.get("kid"), alg)
         if not key.fits(alg):
             raise InvalidToken(f"key {_short(key.kid)} is not a {alg} key")
@@ -845,7 +847,8 @@ class TokenValidator:
         payload = _json_object(_token_segment(payload_segment, "payload"), "payload")
         return header, payload
 
-    def _check_header(self, header: dict[str, Any]) -> str:
+    def _check_header(self, header_segment: bytes) -> tuple[MappingProxyType[str, Any], str]:
+        header = _json_object(_token_segment(header_segment, "header"), "header")
         alg = header.get("alg")
         # RFC 8725 3.1: "Libraries MUST enable the caller to specify a supported set of
         # algorithms and MUST NOT use any other algorithms when performing cryptographic
@@ -867,9 +870,12 @@ class TokenValidator:
         # as a dictionary key, never in a path, query or file name.
         if kid is not None and type(kid) is not str:
             raise InvalidToken(f"kid {_short(kid)} is not a string")
-        return alg
+        if len(self._checked_headers) >= CHECKED_HEADER_CACHE_SIZE:
+            self._checked_headers.clear()
+        checked = self._checked_headers[header_segment] = (MappingProxyType(header), alg)
+        return checked
 
-    def _check_access_token_type(self, header: dict[str, Any]) -> None:
+    def _check_access_token_type(self, header: Mapping[str, Any]) -> None:
         # RFC 9068 4: "The resource server MUST verify that the "typ" header value is "at+jwt"
         # or "application/at+jwt" and reject tokens carrying any other value." Auth0 issues
         # "typ": "JWT", which is accepted unless require_at_jwt_typ is set.

@@ -22,6 +22,15 @@ from tests.e2e.conftest import PROJECT_ROOT, Service, Stack, free_port
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 
 
+def published_port(entry):
+    """(host_ip, target) of a `ports` entry, as docker-compose v1 ("127.0.0.1:3010:3010/tcp")
+    or v2 ({"host_ip": ..., "target": ...}) prints it."""
+    if isinstance(entry, dict):
+        return entry.get("host_ip"), int(entry["target"])
+    host_ip, _, target = entry.split("/")[0].rpartition(":")
+    return host_ip.rpartition(":")[0] or None, int(target)
+
+
 @pytest.fixture(scope="module")
 def compose_config():
     docker_compose = shutil.which("docker-compose")
@@ -40,14 +49,15 @@ def test_compose_file_defines_every_part(compose_config):
 
 def test_published_ports_listen_on_loopback_only(compose_config):
     for name, service in compose_config["services"].items():
-        for port in service.get("ports", []):
-            assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port} beyond this machine"
+        for entry in service.get("ports", []):
+            host_ip, _ = published_port(entry)
+            assert host_ip == "127.0.0.1", f"{name} publishes {entry} beyond this machine"
 
 
 def test_every_service_runs_with_its_compose_command_and_environment(compose_config, tmp_path):
     services = compose_config["services"]
     container_ports = {
-        name: int(service["ports"][0]["target"]) for name, service in services.items() if service.get("ports")
+        name: published_port(service["ports"][0])[1] for name, service in services.items() if service.get("ports")
     }
     local_ports = {name: free_port() for name in container_ports}
 

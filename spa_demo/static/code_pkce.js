@@ -45,6 +45,8 @@ export const codePkce = {
   ],
   responseStep: 2,
   apiStep: 5,
+  // What the app must remember between the request and the response.
+  kept: "state, nonce and code_verifier",
 
   async prepare() {
     const state = newState();
@@ -61,7 +63,7 @@ export const codePkce = {
       },
       pending: { flow: this.id, state, nonce, codeVerifier },
       notes: [
-        `code_verifier: ${codeVerifier.length} random characters, not sent now; only its SHA-256, the code_challenge, is`,
+        `code_verifier: ${codeVerifier.length} random characters, kept secret for now; only its SHA-256 (the code_challenge) is sent`,
       ],
     };
   },

@@ -19,6 +19,8 @@ export const implicitGrant = {
   ],
   responseStep: 3,
   apiStep: 4,
+  // What the app must remember between the request and the response.
+  kept: "state and nonce",
 
   async prepare() {
     const state = newState();

@@ -16,7 +16,7 @@ import * as view from "./view.js";
 const FLOWS = { [codePkce.id]: codePkce, [implicitGrant.id]: implicitGrant };
 const MODE_KEY = "flowlab.mode";
 const RENEW_SECONDS_BEFORE_EXPIRY = 30;
-const CREDENTIAL_PARAMETERS = new Set(["access_token", "id_token", "code"]);
+const CREDENTIAL_PARAMETERS = new Set(["access_token", "id_token", "code", "id_token_hint"]);
 
 const log = new StepLog(view.showSteps);
 let settings = null;
@@ -31,16 +31,17 @@ function selectedFlow() {
   return FLOWS[sessionStorage.getItem(MODE_KEY)] ?? codePkce;
 }
 
-function describeRequest(url, notes) {
-  return [`GET ${url.origin}${url.pathname}`, ...[...url.searchParams].map(([name, value]) => `  ${name} = ${value}`), ...notes.map((note) => `ℹ ${note}`)];
+function describeParameters(parameters) {
+  return [...parameters].map(([name, value]) => `  ${name} = ${CREDENTIAL_PARAMETERS.has(name) ? shorten(value) : value}`);
+}
+
+function describeRequest(url, notes = []) {
+  return [`GET ${url.origin}${url.pathname}`, ...describeParameters(url.searchParams), ...notes.map((note) => `ℹ ${note}`)];
 }
 
 function describeResponse(url, parameters) {
   const separator = parameters === url.searchParams ? "?" : "#";
-  return [
-    `Back at ${url.origin}${url.pathname}${separator}…`,
-    ...[...parameters].map(([name, value]) => `  ${name} = ${CREDENTIAL_PARAMETERS.has(name) ? shorten(value) : value}`),
-  ];
+  return [`Back at ${url.origin}${url.pathname}${separator}…`, ...describeParameters(parameters)];
 }
 
 function startSession(flow, tokens) {
@@ -83,7 +84,7 @@ async function login() {
   const flow = selectedFlow();
   const { params, pending, notes } = await flow.prepare();
   const url = authorizationUrl(settings, params);
-  const requestLines = describeRequest(url, [...notes, "state, nonce and any code_verifier wait in sessionStorage (this tab only) for the response"]);
+  const requestLines = describeRequest(url, [...notes, `${flow.kept} wait in sessionStorage (this tab only) for the response`]);
   log.begin(flow, 1, requestLines);
   savePending({ ...pending, requestLines });
   leaving = true;
@@ -91,11 +92,7 @@ async function login() {
   window.location.assign(url.href);
 }
 
-async function handleCallback(landedAt) {
-  // Before anything else: the response (for the implicit grant, the tokens) leaves the address
-  // bar and the history entry, so it cannot be bookmarked, shared or read back later.
-  window.history.replaceState(null, "", "/");
-  const pending = takePending();
+async function handleCallback(landedAt, pending) {
   const flow = FLOWS[pending?.flow] ?? selectedFlow();
   if (pending !== null) log.begin(flow, 1, pending.requestLines);
   await finishAuthorization(flow, landedAt, pending, false);
@@ -106,7 +103,7 @@ async function renewSilently(reason) {
   log.note(`Silent re-authentication: ${reason}`);
   const { params, pending, notes } = await flow.prepare();
   const url = authorizationUrl(settings, { ...params, prompt: "none" });
-  log.begin(flow, 1, describeRequest(url, [...notes, "prompt=none, in a hidden iframe: no page is shown; state, nonce and verifier stay in memory"]));
+  log.begin(flow, 1, describeRequest(url, [...notes, `prompt=none, in a hidden iframe: no page is shown; ${flow.kept} stay in memory`]));
   endSession();
   await finishAuthorization(flow, await loadInHiddenFrame(url.href, settings.redirectUri), pending, true);
 }
@@ -144,7 +141,7 @@ function logout() {
   const url = logoutUrl(settings, session?.idToken);
   endSession();
   takePending();
-  log.note("Log out: tokens dropped from memory; now the issuer ends its session too, or silent authentication would sign the user straight back in", [`GET ${url}`]);
+  log.note("Log out: tokens dropped from memory; now the issuer ends its session too, or silent authentication would sign the user straight back in", describeRequest(new URL(url)));
   leaving = true;
   view.showBusy("Logging out at the authorization server…");
   window.location.assign(url);
@@ -192,14 +189,16 @@ async function start() {
     ENDPOINTS,
   );
   const landedAt = new URL(window.location.href);
+  const fragment = new URLSearchParams(landedAt.hash.slice(1));
+  const isCallback = landedAt.pathname === "/callback" && (isAuthorizationResponse(landedAt.searchParams) || isAuthorizationResponse(fragment));
+  // Before anything else: the response (for the implicit grant, the tokens) leaves the address
+  // bar and the history entry, so it cannot be bookmarked, shared or read back later, and the
+  // pending request leaves sessionStorage, so it can be answered once only.
+  const pending = isCallback ? takePending() : null;
+  if (isCallback) window.history.replaceState(null, "", "/");
   await run(async () => {
     settings = await loadSettings();
-    const fragment = new URLSearchParams(landedAt.hash.slice(1));
-    if (landedAt.pathname === "/callback" && (isAuthorizationResponse(landedAt.searchParams) || isAuthorizationResponse(fragment))) {
-      await handleCallback(landedAt);
-    } else {
-      await restoreSession();
-    }
+    await (isCallback ? handleCallback(landedAt, pending) : restoreSession());
   });
   view.markReady();
 }

@@ -25,6 +25,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.__main__ import WORKERS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REALM = "https://api.flowlab.local"
@@ -178,6 +179,15 @@ class APIProcess:
     def log(self) -> str:
         return "".join(self.log_lines)
 
+    def request_lines(self, count: int, timeout: float = 5.0) -> list[str]:
+        """The last ``count`` request log lines, waiting for the reader thread to catch up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for line in self.log_lines if "api.requests:" in line]
+            if len(lines) >= count and "/healthz" not in lines[-count] or time.monotonic() > deadline:
+                return lines[-count:]
+            time.sleep(0.05)
+
 
 def _api_environment(**settings: str) -> dict[str, str]:
     """This environment without any API setting, plus ``settings``."""
@@ -214,12 +224,14 @@ def _collect(stream: Any, lines: list[str], port_found: threading.Event, port: l
 
 
 def _wait_until_healthy(api: APIProcess) -> None:
+    """Until /healthz answers and every gunicorn worker has booted."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if api.process.poll() is not None:
             raise RuntimeError(f"python -m api exited with {api.process.returncode}:\n{api.log()}")
         try:
-            if requests.get(api.base_url + "/healthz", timeout=1).status_code == 200:
+            healthy = requests.get(api.base_url + "/healthz", timeout=1).status_code == 200
+            if healthy and sum("Booting worker with pid" in line for line in api.log_lines) == WORKERS:
                 return
         except requests.ConnectionError:
             pass

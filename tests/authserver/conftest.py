@@ -9,16 +9,24 @@
 ``pkce``
     A fresh S256 :class:`~tests.authserver.helpers.PKCE` pair.
 ``run_cli``
-    ``run_cli(server, *args, input=None)`` runs ``python -m authserver ARGS`` as a process on the
-    server's database and tenant; returns the ``CompletedProcess``.
+    ``run_cli(server, *args, input="")`` runs an admin command (``authserver.cli.main``) in this
+    process on the server's database and tenant, ``input`` as standard input; returns a
+    :class:`CommandResult` (``returncode``, ``stdout``, ``stderr``).
+``run_process``
+    ``run_process(server, *args, changes=None)`` runs ``python -m authserver ARGS`` as a process
+    with the server's settings updated by ``changes``; returns the ``CompletedProcess``.
 """
 
+import io
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from authserver import cli
 from tests.authserver.helpers import PROJECT_ROOT, PKCE, AuthServer, Browser
 
 
@@ -62,14 +70,38 @@ def pkce() -> PKCE:
     return PKCE.new()
 
 
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 @pytest.fixture
-def run_cli():
-    def run(server: AuthServer, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(monkeypatch, capsys):
+    """Run an admin command in this process, on ``server``'s database and tenant."""
+
+    def run(server: AuthServer, *args: str, input: str = "") -> CommandResult:
+        for name, value in server.settings().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(input))
+        capsys.readouterr()
+        returncode = cli.main(list(args))
+        captured = capsys.readouterr()
+        return CommandResult(returncode, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def run_process():
+    """Run ``python -m authserver ARGS`` as a process, with ``server``'s settings and ``changes``."""
+
+    def run(server: AuthServer, *args: str, changes: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "authserver", *args],
             cwd=PROJECT_ROOT,
-            env=server.environment(),
-            input=input,
+            env={**os.environ, **server.settings(), **(changes or {})},
             capture_output=True,
             text=True,
             timeout=30,

@@ -2,6 +2,7 @@
 
 * :class:`AuthServer`: the Flask app on a threaded werkzeug server bound to port 0, with its own
   tenant file and database; :func:`tenant_text` derives a tenant file from the packaged one.
+* :class:`ServerProcess`: ``python -m authserver`` as a process (gunicorn), default settings.
 * :class:`Browser`: a cookie jar that follows the server's own redirects, fills its forms by
   their selectors (``input[name=username]``, ``button[name=decision]``...) and stops at the
   application's callback; :func:`run_code_flow` does a whole code + PKCE flow.
@@ -13,10 +14,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import socket
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,6 +29,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import jwt
 import requests
+from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.serving import make_server
 
 from authserver import create_app
@@ -42,9 +48,24 @@ M2M_SECRET = "m2m-demo-local-secret"
 ALICE_PERMISSIONS = ["read:messages", "write:messages", "read:imports", "read:stats"]
 
 
+# The tests' tenant keeps the packaged passwords but hashes them with a cheap scrypt cost: every
+# login then takes milliseconds instead of 0.1 s. Tests of the packaged hashes use PACKAGED_TENANT.
+PACKAGED_TENANT = DEFAULT_TENANT_FILE.read_text()
+CHEAP_HASH_METHOD = "scrypt:1024:8:1"
+
+
+def _cheaply_hashed(match: re.Match) -> str:
+    key, stored = match.groups()
+    (secret,) = [secret for secret in (ALICE[1], BOB[1], M2M_SECRET) if check_password_hash(stored, secret)]
+    return f'{key} = "{generate_password_hash(secret, method=CHEAP_HASH_METHOD)}"'
+
+
+TEST_TENANT = re.sub(r'(password_hash|client_secret_hash) = "([^"]+)"', _cheaply_hashed, PACKAGED_TENANT)
+
+
 def tenant_text(*replacements: tuple[str, str], append: str = "") -> str:
-    """The packaged tenant file with exact-text replacements (each must occur) and an appendix."""
-    text = DEFAULT_TENANT_FILE.read_text()
+    """The tests' tenant file with exact-text replacements (each must occur) and an appendix."""
+    text = TEST_TENANT
     for old, new in replacements:
         assert old in text, f"tenant.toml no longer contains {old!r}"
         text = text.replace(old, new)
@@ -63,23 +84,10 @@ class PKCE:
         return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode())
 
 
-class AuthServer:
-    """The authorization server, served by werkzeug's threaded server on 127.0.0.1:<ephemeral>."""
+class Endpoints:
+    """What a test calls on an authorization server at ``issuer``."""
 
-    def __init__(self, directory: Path, tenant: str | None, database_template: Path | None):
-        self.directory = directory
-        self.tenant_path = directory / "tenant.toml"
-        self.tenant_path.write_text(tenant if tenant is not None else DEFAULT_TENANT_FILE.read_text())
-        self.database = directory / "authserver.sqlite3"
-        if database_template is not None:
-            shutil.copy(database_template, self.database)
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        self.issuer = f"http://127.0.0.1:{self.port}/"
-        self.app = create_app({"ISSUER": self.issuer, "TENANT": str(self.tenant_path), "DATABASE": str(self.database)})
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True, fd=self._socket.fileno())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+    issuer: str
 
     def url(self, path: str) -> str:
         return urljoin(self.issuer, path.lstrip("/"))
@@ -87,15 +95,6 @@ class AuthServer:
     @property
     def jwks_url(self) -> str:
         return self.url("/.well-known/jwks.json")
-
-    def environment(self) -> dict[str, str]:
-        """What `python -m authserver` needs to work on this server's state."""
-        return {
-            **os.environ,
-            "AUTHSERVER_ISSUER": self.issuer,
-            "AUTHSERVER_TENANT": str(self.tenant_path),
-            "AUTHSERVER_DB": str(self.database),
-        }
 
     def token(self, data: dict, **kwargs) -> requests.Response:
         return requests.post(self.url("/oauth/token"), data=data, timeout=10, **kwargs)
@@ -108,11 +107,70 @@ class AuthServer:
     def userinfo(self, access_token: str) -> requests.Response:
         return requests.get(self.url("/userinfo"), headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
 
+
+class AuthServer(Endpoints):
+    """The authorization server, served by werkzeug's threaded server on 127.0.0.1:<ephemeral>."""
+
+    def __init__(self, directory: Path, tenant: str | None, database_template: Path | None):
+        self.tenant_path = directory / "tenant.toml"
+        self.tenant_path.write_text(tenant if tenant is not None else TEST_TENANT)
+        self.database = directory / "authserver.sqlite3"
+        if database_template is not None:
+            shutil.copy(database_template, self.database)
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.issuer = f"http://127.0.0.1:{self._socket.getsockname()[1]}/"
+        self.app = create_app({"ISSUER": self.issuer, "TENANT": str(self.tenant_path), "DATABASE": str(self.database)})
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, fd=self._socket.fileno())
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def settings(self) -> dict[str, str]:
+        """The environment `python -m authserver` needs to work on this server's state."""
+        return {
+            "AUTHSERVER_ISSUER": self.issuer,
+            "AUTHSERVER_TENANT": str(self.tenant_path),
+            "AUTHSERVER_DB": str(self.database),
+        }
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
         self._socket.close()
+
+
+class ServerProcess(Endpoints):
+    """``python -m authserver`` exactly as a learner starts it (gunicorn), with the packaged tenant."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}/"
+        self.database = directory / ".data" / "authserver.sqlite3"
+        self.log = directory / "authserver.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        environment = {**os.environ, "AUTHSERVER_PORT": str(self.port), "AUTHSERVER_ISSUER": self.issuer}
+        environment.pop("AUTHSERVER_TENANT", None)
+        environment.pop("AUTHSERVER_DB", None)
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "authserver"], cwd=self.database.parents[1], env=environment, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if requests.get(self.url("/.well-known/openid-configuration"), timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise AssertionError(f"python -m authserver did not answer within 30 s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
 
 
 class _FormParser(HTMLParser):
@@ -123,7 +181,8 @@ class _FormParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": attributes.get("action"), "method": attributes.get("method"), "inputs": {}, "buttons": []})
+            form = {"action": attributes.get("action"), "method": attributes.get("method"), "inputs": {}, "buttons": []}
+            self.forms.append(form)
         elif tag == "input" and self.forms:
             self.forms[-1]["inputs"][attributes.get("name")] = attributes
         elif tag == "button" and self.forms:
@@ -147,7 +206,7 @@ def redirect_parameters(response: requests.Response) -> dict[str, str]:
 class Browser:
     """A browser's view of the authorization server: cookies, redirects, forms."""
 
-    server: AuthServer
+    server: Endpoints
     session: requests.Session = field(default_factory=requests.Session)
 
     def _on_server(self, location: str) -> bool:
@@ -156,7 +215,8 @@ class Browser:
     def follow(self, response: requests.Response) -> requests.Response:
         """Follow redirects while they stay on the authorization server, as a browser would."""
         while response.is_redirect and self._on_server(response.headers["Location"]):
-            response = self.session.get(urljoin(response.url, response.headers["Location"]), allow_redirects=False, timeout=10)
+            location = urljoin(response.url, response.headers["Location"])
+            response = self.session.get(location, allow_redirects=False, timeout=10)
         return response
 
     def authorize(self, **parameters) -> requests.Response:
@@ -204,7 +264,7 @@ def code_request(client_id: str, redirect_uri: str, pkce: PKCE, **extra) -> dict
     return {k: v for k, v in parameters.items() if v is not None}
 
 
-def exchange_code(server: AuthServer, code: str, client_id: str, redirect_uri: str, verifier: str) -> requests.Response:
+def exchange_code(server: Endpoints, code: str, client_id: str, redirect_uri: str, verifier: str) -> requests.Response:
     return server.token(
         {
             "grant_type": "authorization_code",
@@ -225,7 +285,9 @@ class CodeFlow:
     tokens: dict
 
 
-def run_code_flow(browser: Browser, *, client_id="spa-demo", redirect_uri=SPA_CALLBACK, credentials=ALICE, **extra) -> CodeFlow:
+def run_code_flow(
+    browser: Browser, *, client_id="spa-demo", redirect_uri=SPA_CALLBACK, credentials=ALICE, **extra
+) -> CodeFlow:
     """Log in (or use the SSO session), take the code to the token endpoint; asserts each step."""
     pkce = PKCE.new()
     request = code_request(client_id, redirect_uri, pkce, **extra)
@@ -247,7 +309,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def verified_claims(server: AuthServer, token: str, audience: str) -> tuple[dict, dict]:
+def verified_claims(server: Endpoints, token: str, audience: str) -> tuple[dict, dict]:
     """Header and claims of a token, after PyJWT checked it against the server's JWKS."""
     header = jwt.get_unverified_header(token)
     keys = jwt.PyJWKSet.from_dict(requests.get(server.jwks_url, timeout=10).json())

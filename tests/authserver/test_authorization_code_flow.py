@@ -36,7 +36,8 @@ def test_spa_code_flow_issues_tokens_for_the_api(browser, authserver):
     "redirect_uri", ["http://127.0.0.1:53682/callback", "http://127.0.0.1:8/callback", "http://127.0.0.1/callback"]
 )
 def test_native_app_code_flow_on_a_loopback_port(browser, authserver, redirect_uri):
-    flow = run_code_flow(browser, client_id="native-demo", redirect_uri=redirect_uri, audience=API, scope="openid read:messages")
+    scope = "openid read:messages"
+    flow = run_code_flow(browser, client_id="native-demo", redirect_uri=redirect_uri, audience=API, scope=scope)
     _, claims = verified_claims(authserver, flow.tokens["access_token"], API)
     assert claims["azp"] == "native-demo"
     assert claims["scope"] == "openid read:messages"

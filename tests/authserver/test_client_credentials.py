@@ -2,18 +2,18 @@
 
 import pytest
 import requests
+from werkzeug.security import generate_password_hash
 
-from tests.authserver.helpers import API, M2M_SECRET, tenant_text, verified_claims
+from tests.authserver.helpers import API, CHEAP_HASH_METHOD, M2M_SECRET, tenant_text, verified_claims
 
-UNGRANTED_CLIENT = """
+UNGRANTED_CLIENT = f"""
 [[applications]]
 client_id = "m2m-ungranted"
 name = "A daemon without a client grant"
 application_type = "non_interactive"
-client_secret_hash = "scrypt:32768:8:1$H3d0lQBZ3Dm2Fbjb$97c48a93b03757aec832bfbe75f9c54b7f72505eb97b140811110f25324de78293c1e83c2d90d181046f6984c8a442b40b1e93c88573316505c9a40f273c8b4f"
+client_secret_hash = "{generate_password_hash(M2M_SECRET, method=CHEAP_HASH_METHOD)}"
 grant_types = ["client_credentials"]
 """
-
 
 def test_audience_parameter_gets_a_token_with_the_client_grant_scopes(authserver):
     response = authserver.client_credentials(audience=API)

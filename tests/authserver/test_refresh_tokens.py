@@ -9,12 +9,15 @@ SCOPE = "openid profile offline_access read:messages write:messages"
 
 def native_login(browser, credentials=None):
     options = {"credentials": credentials} if credentials else {}
-    flow = run_code_flow(browser, client_id="native-demo", redirect_uri=NATIVE_CALLBACK, audience=API, scope=SCOPE, **options)
+    flow = run_code_flow(
+        browser, client_id="native-demo", redirect_uri=NATIVE_CALLBACK, audience=API, scope=SCOPE, **options
+    )
     return flow.tokens
 
 
 def refresh(server, refresh_token, client_id="native-demo", **extra):
-    return server.token({"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token, **extra})
+    form = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token}
+    return server.token(form | extra)
 
 
 def test_every_refresh_rotates_the_refresh_token(browser, authserver):

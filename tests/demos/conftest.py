@@ -45,7 +45,15 @@ def discovery_document(server: ScriptedServer) -> dict:
 
 
 def token_reply(access_token: str, expires_in: int = 86400) -> Reply:
-    return Reply(200, {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in, "scope": "import:data"})
+    return Reply(
+        200,
+        {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "scope": "import:data",
+        },
+    )
 
 
 @dataclass
@@ -68,7 +76,9 @@ class M2MRig:
         return self.now
 
     def parts(self, policy: RetryPolicy | None = None) -> tuple[ClientCredentials, ImportsClient]:
-        config = ClientConfig.from_env(self.env, default_client_id="m2m-demo", default_client_secret=M2M_SECRET)
+        config = ClientConfig.from_env(
+            self.env, default_client_id="m2m-demo", default_client_secret=M2M_SECRET
+        )
         policy = policy or RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0)
         narrator = Narrator(logging.getLogger("tests.m2m"), compact=True)
         http = requests.Session()
@@ -78,7 +88,9 @@ class M2MRig:
     def daemon(self, batch_size: int = 100, policy: RetryPolicy | None = None) -> ImportDaemon:
         _, imports = self.parts(policy)
         narrator = Narrator(logging.getLogger("tests.m2m"), compact=True)
-        return ImportDaemon(self.feed_path, StateFile(self.state_path), batch_size, imports, narrator, threading.Event())
+        return ImportDaemon(
+            self.feed_path, StateFile(self.state_path), batch_size, imports, narrator, threading.Event()
+        )
 
 
 @pytest.fixture

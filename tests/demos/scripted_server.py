@@ -49,7 +49,9 @@ class ScriptedServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.scripted = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="scripted-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="scripted-server", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -100,7 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _play(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        request = Received(self.command, self.path.split("?", 1)[0], dict(self.headers), self.rfile.read(length))
+        request = Received(
+            self.command, self.path.split("?", 1)[0], dict(self.headers), self.rfile.read(length)
+        )
         reply = self.server.scripted._next_reply(request)  # type: ignore[attr-defined]
         if reply.drop:
             self.close_connection = True

@@ -2,7 +2,11 @@
 
 import pytest
 
-from native_demo.authorization_code import AuthorizationRequest, AuthorizationResponseError, authorization_code_from
+from native_demo.authorization_code import (
+    AuthorizationRequest,
+    AuthorizationResponseError,
+    authorization_code_from,
+)
 from shared.oidc_client import ProviderMetadata
 
 ISSUER = "http://localhost:9000/"
@@ -50,7 +54,14 @@ def test_server_without_iss_support_may_omit_iss(request_):
         ({"iss": None}, "has no iss although the server promises one"),
         ({"code": None}, "neither a code nor an error"),
     ],
-    ids=["state-mismatch", "state-missing", "iss-mismatch", "iss-without-slash", "iss-missing", "code-missing"],
+    ids=[
+        "state-mismatch",
+        "state-missing",
+        "iss-mismatch",
+        "iss-without-slash",
+        "iss-missing",
+        "code-missing",
+    ],
 )
 def test_response_failing_a_check_is_refused(request_, change, message):
     response = {"code": "abc", "state": request_.state, "iss": ISSUER}
@@ -61,14 +72,23 @@ def test_response_failing_a_check_is_refused(request_, change, message):
 
 
 def test_access_denied_says_so(request_):
-    response = {"error": "access_denied", "error_description": "User did not consent", "state": request_.state, "iss": ISSUER}
-    with pytest.raises(AuthorizationResponseError, match=r"login denied: .*access_denied: User did not consent"):
+    response = {
+        "error": "access_denied",
+        "error_description": "User did not consent",
+        "state": request_.state,
+        "iss": ISSUER,
+    }
+    with pytest.raises(
+        AuthorizationResponseError, match=r"login denied: .*access_denied: User did not consent"
+    ):
         authorization_code_from(response, request_, metadata())
 
 
 def test_other_errors_are_named(request_):
     response = {"error": "invalid_scope", "state": request_.state, "iss": ISSUER}
-    with pytest.raises(AuthorizationResponseError, match="login failed: the authorization server answered invalid_scope"):
+    with pytest.raises(
+        AuthorizationResponseError, match="login failed: the authorization server answered invalid_scope"
+    ):
         authorization_code_from(response, request_, metadata())
 
 
@@ -79,7 +99,12 @@ def test_error_with_a_forged_state_is_reported_as_the_state_mismatch(request_):
 
 
 def test_error_text_from_the_redirect_cannot_break_the_terminal_line(request_):
-    response = {"error": "access_denied", "error_description": "no\n\x1b[31mfake prompt\r" + "x" * 500, "state": request_.state, "iss": ISSUER}
+    response = {
+        "error": "access_denied",
+        "error_description": "no\n\x1b[31mfake prompt\r" + "x" * 500,
+        "state": request_.state,
+        "iss": ISSUER,
+    }
     with pytest.raises(AuthorizationResponseError) as raised:
         authorization_code_from(response, request_, metadata())
     message = str(raised.value)

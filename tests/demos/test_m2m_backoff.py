@@ -1,6 +1,6 @@
 """Exponential backoff with jitter, and Retry-After (RFC 9110 §10.2.3)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ def test_jitter_spreads_each_delay_over_its_upper_half():
     assert len(delays) > 1 and all(2.0 <= delay <= 4.0 for delay in delays)
 
 
-NOW = datetime(2025, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,16 @@ NOW = datetime(2025, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
         ("-5", None),
         ("1.5", None),
     ],
-    ids=["delay-seconds", "whitespace", "http-date", "date-in-the-past", "absent", "garbage", "negative", "fraction"],
+    ids=[
+        "delay-seconds",
+        "whitespace",
+        "http-date",
+        "date-in-the-past",
+        "absent",
+        "garbage",
+        "negative",
+        "fraction",
+    ],
 )
 def test_retry_after(value, seconds):
     assert parse_retry_after(value, now=NOW) == seconds

@@ -52,7 +52,11 @@ def test_batches_follow_each_other(m2m):
     daemon = m2m.daemon(batch_size=2)
     for _ in range(4):
         daemon.run_cycle()
-    assert [post.json["batch_id"] for post in posts(m2m)] == ["feed.json:0-2", "feed.json:2-4", "feed.json:4-5"]
+    assert [post.json["batch_id"] for post in posts(m2m)] == [
+        "feed.json:0-2",
+        "feed.json:2-4",
+        "feed.json:4-5",
+    ]
     assert state_of(m2m) == SourceState(position=5)
 
 
@@ -80,7 +84,10 @@ def test_a_pending_batch_keeps_its_records_when_the_feed_grows(m2m):
     daemon.run_cycle()
     daemon.run_cycle()
     resent, following = posts(m2m)[-2:]
-    assert (resent.headers["Idempotency-Key"], resent.json) == (failed.headers["Idempotency-Key"], failed.json)
+    assert (resent.headers["Idempotency-Key"], resent.json) == (
+        failed.headers["Idempotency-Key"],
+        failed.json,
+    )
     assert following.json["batch_id"] == "feed.json:2-4"
 
 
@@ -93,6 +100,14 @@ def test_a_pending_batch_whose_records_changed_is_sent_under_a_new_key(m2m):
     assert daemon.run_cycle() is True
     assert posts(m2m)[-1].headers["Idempotency-Key"] != posts(m2m)[0].headers["Idempotency-Key"]
     assert posts(m2m)[-1].json["records"][0]["data"] == {"n": 10}
+
+
+def test_a_pending_batch_whose_records_vanished_sends_nothing(m2m):
+    StateFile(m2m.state_path).save(
+        "feed.json", SourceState(position=2, pending_end=4, idempotency_key="m2m-k")
+    )
+    assert m2m.daemon().run_cycle() is True
+    assert posts(m2m) == []
 
 
 def test_a_replayed_answer_counts_as_delivered(m2m):
@@ -113,7 +128,9 @@ def test_an_unreadable_feed_fails_the_cycle_and_changes_nothing(m2m):
     assert posts(m2m) == [] and not m2m.state_path.exists()
 
 
-@pytest.mark.parametrize("reply, status", [(Reply(201, {"created": 2}), 0), (UNAVAILABLE, 1)], ids=["delivered", "failed"])
+@pytest.mark.parametrize(
+    "reply, status", [(Reply(201, {"created": 2}), 0), (UNAVAILABLE, 1)], ids=["delivered", "failed"]
+)
 def test_once_exits_0_when_delivered_and_1_when_not(m2m, reply, status):
     m2m.server.script("POST", "/api/imports", reply)
     assert m2m.daemon(policy=FAST_FAILURE).run(once=True, interval=60) == status
@@ -125,9 +142,26 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING|ERROR) m2m
 
 
 def start_daemon(m2m, *arguments, **environ):
-    env = {**os.environ, "AUTH_ISSUER": m2m.server.issuer, "API_URL": m2m.server.base_url, "PYTHONUNBUFFERED": "1", **environ}
-    command = [sys.executable, "-m", "m2m_demo", "--source", str(m2m.feed_path), "--state", str(m2m.state_path), *arguments]
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "AUTH_ISSUER": m2m.server.issuer,
+        "API_URL": m2m.server.base_url,
+        "PYTHONUNBUFFERED": "1",
+        **environ,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "m2m_demo",
+        "--source",
+        str(m2m.feed_path),
+        "--state",
+        str(m2m.state_path),
+        *arguments,
+    ]
+    return subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for(condition, timeout=10.0):
@@ -163,7 +197,17 @@ def test_a_signal_between_cycles_exits_0_after_the_delivered_batch(m2m):
 
 
 def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m):
-    m2m.server.script("POST", "/api/imports", Reply(422, {"error": "invalid_request", "error_description": "line one\nFORGED 2099-01-01T00:00:00Z INFO m2m_demo batch delivered"}))
+    m2m.server.script(
+        "POST",
+        "/api/imports",
+        Reply(
+            422,
+            {
+                "error": "invalid_request",
+                "error_description": "line one\nFORGED 2099-01-01T00:00:00Z INFO m2m_demo batch delivered",
+            },
+        ),
+    )
     process = start_daemon(m2m, "--once")
     stdout, log = process.communicate(timeout=20)
     assert process.returncode == 1
@@ -172,7 +216,10 @@ def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m):
     assert [line for line in lines if not LOG_LINE.fullmatch(line)] == []
     assert not any(line.startswith("FORGED") for line in lines)
     assert M2M_SECRET not in log + stdout
-    assert "Step 1. The Application authenticates" in log and "Step 3. The Application can use the Access Token" in log
+    assert (
+        "Step 1. The Application authenticates" in log
+        and "Step 3. The Application can use the Access Token" in log
+    )
 
 
 def test_a_damaged_state_file_stops_the_daemon_with_status_2(m2m):
@@ -184,9 +231,20 @@ def test_a_damaged_state_file_stops_the_daemon_with_status_2(m2m):
     assert posts(m2m) == []
 
 
+def test_a_remote_issuer_without_a_client_secret_stops_the_daemon_with_status_2(m2m):
+    process = start_daemon(m2m, "--once", AUTH_ISSUER="", AUTH0_DOMAIN="flowlab.eu.auth0.com")
+    _, log = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert log.strip().endswith(
+        "configuration error: AUTH_CLIENT_SECRET is required for the client credentials grant"
+    )
+
+
 def test_an_unusable_setting_stops_the_daemon_with_status_2(m2m):
     process = start_daemon(m2m, "--once", AUTH_ISSUER="http://tenant.example/")
     _, log = process.communicate(timeout=20)
     assert process.returncode == 2
-    assert log.strip().endswith("configuration error: AUTH_ISSUER must use https (plain http only for localhost)")
+    assert log.strip().endswith(
+        "configuration error: AUTH_ISSUER must use https (plain http only for localhost)"
+    )
     assert m2m.server.received == []

@@ -5,7 +5,7 @@ import pytest
 from m2m_demo.backoff import RetriesExhausted, RetryPolicy, StopRequested
 from m2m_demo.feed import Batch
 from m2m_demo.imports import DeliveryRejected
-from shared.oidc_client import DiscoveryError, TokenEndpointError
+from shared.oidc_client import DiscoveryError, OIDCClientError, TokenEndpointError
 from tests.demos.conftest import M2M_SECRET, token_reply
 from tests.demos.scripted_server import Reply
 
@@ -43,7 +43,12 @@ def test_resource_indicator_adds_the_rfc_8707_parameter(m2m):
 
 
 def test_token_is_reused_until_shortly_before_it_expires(m2m):
-    m2m.server.script("POST", "/oauth/token", token_reply("token-1", expires_in=3600), token_reply("token-2", expires_in=3600))
+    m2m.server.script(
+        "POST",
+        "/oauth/token",
+        token_reply("token-1", expires_in=3600),
+        token_reply("token-2", expires_in=3600),
+    )
     _, imports = m2m.parts()
     imports.deliver(BATCH)
     m2m.now += 3600 - 61
@@ -52,11 +57,17 @@ def test_token_is_reused_until_shortly_before_it_expires(m2m):
     m2m.now += 2
     imports.deliver(BATCH)
     assert len(token_requests(m2m)) == 2
-    assert [post.headers["Authorization"] for post in imports_posts(m2m)] == ["Bearer token-1", "Bearer token-1", "Bearer token-2"]
+    assert [post.headers["Authorization"] for post in imports_posts(m2m)] == [
+        "Bearer token-1",
+        "Bearer token-1",
+        "Bearer token-2",
+    ]
 
 
 def test_short_lived_token_is_renewed_a_tenth_of_its_lifetime_early(m2m):
-    m2m.server.script("POST", "/oauth/token", token_reply("token-1", expires_in=100), token_reply("token-2", expires_in=100))
+    m2m.server.script(
+        "POST", "/oauth/token", token_reply("token-1", expires_in=100), token_reply("token-2", expires_in=100)
+    )
     _, imports = m2m.parts()
     imports.deliver(BATCH)
     m2m.now += 89
@@ -85,7 +96,14 @@ def test_auth_token_url_overrides_discovery(m2m):
 
 
 def test_discovery_for_another_issuer_stops_before_any_secret_is_sent(m2m):
-    m2m.server.script("GET", "/.well-known/openid-configuration", Reply(200, {"issuer": "https://attacker.example/", "token_endpoint": m2m.server.base_url + "/oauth/token"}))
+    m2m.server.script(
+        "GET",
+        "/.well-known/openid-configuration",
+        Reply(
+            200,
+            {"issuer": "https://attacker.example/", "token_endpoint": m2m.server.base_url + "/oauth/token"},
+        ),
+    )
     _, imports = m2m.parts()
     with pytest.raises(DiscoveryError):
         imports.deliver(BATCH)
@@ -94,7 +112,14 @@ def test_discovery_for_another_issuer_stops_before_any_secret_is_sent(m2m):
 
 @pytest.mark.parametrize(
     "failure",
-    [Reply(503, {"error": "unavailable"}), Reply(500, None), Reply(502, None), Reply(504, None), Reply(429, {"error": "too_many_requests"}), Reply(0, drop=True)],
+    [
+        Reply(503, {"error": "unavailable"}),
+        Reply(500, None),
+        Reply(502, None),
+        Reply(504, None),
+        Reply(429, {"error": "too_many_requests"}),
+        Reply(0, drop=True),
+    ],
     ids=["503", "500", "502", "504", "429", "connection-dropped"],
 )
 def test_retryable_failures_are_retried_with_the_same_idempotency_key(m2m, failure):
@@ -130,7 +155,9 @@ def test_attempts_are_bounded(m2m):
 
 
 def test_token_endpoint_overload_is_retried_too(m2m, machine_token):
-    m2m.server.script("POST", "/oauth/token", Reply(429, None, {"Retry-After": "2"}), token_reply(machine_token))
+    m2m.server.script(
+        "POST", "/oauth/token", Reply(429, None, {"Retry-After": "2"}), token_reply(machine_token)
+    )
     _, imports = m2m.parts()
     imports.deliver(BATCH)
     assert m2m.waits == [2.0] and len(token_requests(m2m)) == 2
@@ -147,15 +174,25 @@ def test_a_stop_signal_during_backoff_ends_the_retries(m2m):
 
 def test_on_401_one_fresh_token_then_retry(m2m):
     m2m.server.script("POST", "/oauth/token", token_reply("revoked-token"), token_reply("fresh-token"))
-    m2m.server.script("POST", "/api/imports", Reply(401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'}), CREATED)
+    m2m.server.script(
+        "POST",
+        "/api/imports",
+        Reply(401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'}),
+        CREATED,
+    )
     _, imports = m2m.parts()
     assert imports.deliver(BATCH)["created"] == 1
-    assert [post.headers["Authorization"] for post in imports_posts(m2m)] == ["Bearer revoked-token", "Bearer fresh-token"]
+    assert [post.headers["Authorization"] for post in imports_posts(m2m)] == [
+        "Bearer revoked-token",
+        "Bearer fresh-token",
+    ]
     assert len({post.headers["Idempotency-Key"] for post in imports_posts(m2m)}) == 1
 
 
 def test_a_second_401_is_not_retried_again(m2m):
-    m2m.server.script("POST", "/api/imports", Reply(401, {"error": "invalid_token", "error_description": "bad audience"}))
+    m2m.server.script(
+        "POST", "/api/imports", Reply(401, {"error": "invalid_token", "error_description": "bad audience"})
+    )
     _, imports = m2m.parts()
     with pytest.raises(DeliveryRejected, match="401 invalid_token: bad audience"):
         imports.deliver(BATCH)
@@ -164,15 +201,26 @@ def test_a_second_401_is_not_retried_again(m2m):
 
 @pytest.mark.parametrize("status", [400, 403, 413, 422])
 def test_other_client_errors_are_not_retried(m2m, status):
-    m2m.server.script("POST", "/api/imports", Reply(status, {"error": "nope", "error_description": "refused"}))
+    m2m.server.script(
+        "POST", "/api/imports", Reply(status, {"error": "nope", "error_description": "refused"})
+    )
     _, imports = m2m.parts()
     with pytest.raises(DeliveryRejected, match=f"{status} nope: refused"):
         imports.deliver(BATCH)
     assert len(imports_posts(m2m)) == 1 and m2m.waits == []
 
 
+def test_a_success_status_without_a_json_object_is_not_counted_as_delivered(m2m):
+    m2m.server.script("POST", "/api/imports", Reply(201, ["not", "an", "object"]))
+    _, imports = m2m.parts()
+    with pytest.raises(OIDCClientError, match="API answered 201 without a JSON object"):
+        imports.deliver(BATCH)
+
+
 def test_a_refused_client_secret_is_not_retried(m2m):
-    m2m.server.script("POST", "/oauth/token", Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"}))
+    m2m.server.script(
+        "POST", "/oauth/token", Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"})
+    )
     _, imports = m2m.parts()
     with pytest.raises(TokenEndpointError, match="401 invalid_client"):
         imports.deliver(BATCH)

@@ -19,7 +19,12 @@ def test_bundled_sample_feed_is_a_valid_feed():
     assert len(feed.records) == 5
     assert feed.records[0] == {
         "external_id": "sample-sku-1001",
-        "data": {"name": "Trail running shoes", "warehouse": "Ljubljana", "quantity": 12, "unit_price": "89.90"},
+        "data": {
+            "name": "Trail running shoes",
+            "warehouse": "Ljubljana",
+            "quantity": 12,
+            "unit_price": "89.90",
+        },
     }
 
 
@@ -64,7 +69,10 @@ def test_batch_body_and_id():
 
 
 def test_idempotency_key_is_deterministic():
-    assert Batch("stock.json", 4, RECORDS).idempotency_key == Batch("stock.json", 4, tuple(dict(r) for r in RECORDS)).idempotency_key
+    assert (
+        Batch("stock.json", 4, RECORDS).idempotency_key
+        == Batch("stock.json", 4, tuple(dict(r) for r in RECORDS)).idempotency_key
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,7 +80,9 @@ def test_idempotency_key_is_deterministic():
     [
         Batch("other.json", 4, RECORDS),
         Batch("stock.json", 5, RECORDS),
-        Batch("stock.json", 4, ({"external_id": "a", "data": {"n": 1}}, {"external_id": "b", "data": {"n": 3}})),
+        Batch(
+            "stock.json", 4, ({"external_id": "a", "data": {"n": 1}}, {"external_id": "b", "data": {"n": 3}})
+        ),
         Batch("stock.json", 4, RECORDS[:1]),
     ],
     ids=["source", "position", "content", "length"],

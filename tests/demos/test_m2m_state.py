@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,13 @@ def test_save_replaces_the_file_atomically_and_leaves_no_temporary(tmp_path, mon
     real_replace = os.replace
 
     def recording_replace(source, destination):
-        replaced.append((os.path.dirname(source), json.loads(open(source).read())["sources"]["a.json"]["position"], destination))
+        replaced.append(
+            (
+                os.path.dirname(source),
+                json.loads(Path(source).read_text())["sources"]["a.json"]["position"],
+                destination,
+            )
+        )
         real_replace(source, destination)
 
     monkeypatch.setattr(os, "replace", recording_replace)
@@ -62,9 +69,15 @@ def test_a_failed_write_keeps_the_previous_state(tmp_path, monkeypatch):
         ('{"version": 1, "sources": {"a.json": {"position": -1}}}', "invalid position"),
         ('{"version": 1, "sources": {"a.json": {"position": true}}}', "invalid position"),
         ('{"version": 1, "sources": {"a.json": {"position": "3"}}}', "invalid position"),
-        ('{"version": 1, "sources": {"a.json": {"position": 3, "pending_end": 3, "idempotency_key": "k"}}}', "invalid position"),
+        (
+            '{"version": 1, "sources": {"a.json": {"position": 3, "pending_end": 3, "idempotency_key": "k"}}}',
+            "invalid position",
+        ),
         ('{"version": 1, "sources": {"a.json": {"position": 3, "pending_end": 5}}}', "invalid position"),
-        ('{"version": 1, "sources": {"a.json": {"position": 3, "idempotency_key": "k"}}}', "invalid position"),
+        (
+            '{"version": 1, "sources": {"a.json": {"position": 3, "idempotency_key": "k"}}}',
+            "invalid position",
+        ),
         ('{"version": 1, "sources": {"a.json": {"position": 3, "offset": 1}}}', "unexpected fields"),
         ('{"version": 1, "sources": {"a.json": [3]}}', "unexpected fields"),
     ],

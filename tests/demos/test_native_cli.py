@@ -20,7 +20,13 @@ def test_api_paths_are_accepted(path):
 
 @pytest.mark.parametrize(
     "path",
-    ["https://attacker.example/api/me", "//attacker.example/api/me", "api/me", "/api/me\nHost: x", "/api/ me"],
+    [
+        "https://attacker.example/api/me",
+        "//attacker.example/api/me",
+        "api/me",
+        "/api/me\nHost: x",
+        "/api/ me",
+    ],
     ids=["absolute-url", "scheme-relative", "relative", "control-character", "space"],
 )
 def test_anything_but_a_path_on_the_api_is_refused_so_the_token_goes_nowhere_else(path):
@@ -31,26 +37,37 @@ def test_anything_but_a_path_on_the_api_is_refused_so_the_token_goes_nowhere_els
 def run(*arguments, **environ):
     env = {**os.environ, **environ}
     return subprocess.run(
-        [sys.executable, "-m", "native_demo", *arguments], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "native_demo", *arguments],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
 def test_call_without_a_kept_session_says_how_to_make_one(tmp_path):
     result = run("call", "/api/me", "--session", str(tmp_path / "none.json"))
     assert result.returncode == 1
-    assert result.stderr == f"error: no saved session at {tmp_path / 'none.json'}; run `python -m native_demo login --keep` first\n"
+    assert (
+        result.stderr
+        == f"error: no saved session at {tmp_path / 'none.json'}; run `python -m native_demo login --keep` first\n"
+    )
 
 
-def test_an_unusable_setting_is_one_line_and_status_1(tmp_path):
+def test_an_unusable_setting_is_one_line_and_status_1():
     result = run("login", "--no-browser", AUTH_ISSUER="http://tenant.example/")
     assert result.returncode == 1
     assert result.stderr == "error: AUTH_ISSUER must use https (plain http only for localhost)\n"
 
 
-def test_an_unreachable_issuer_is_one_line_and_status_1(tmp_path):
+def test_an_unreachable_issuer_is_one_line_and_status_1():
     result = run("login", "--no-browser", AUTH_ISSUER="http://127.0.0.1:9/")
     assert result.returncode == 1
-    assert result.stderr == "error: discovery document unreachable at http://127.0.0.1:9/.well-known/openid-configuration (ConnectionError)\n"
+    assert (
+        result.stderr
+        == "error: discovery document unreachable at http://127.0.0.1:9/.well-known/openid-configuration (ConnectionError)\n"
+    )
 
 
 def test_help_explains_each_command():

@@ -22,7 +22,11 @@ def test_redirect_uri_is_the_ipv4_loopback_literal_with_an_ephemeral_port(listen
 
 
 def test_callback_parameters_are_returned_and_the_browser_is_told_to_close_the_tab(listener):
-    answer = requests.get(listener.redirect_uri, params={"code": "c0de", "state": "s1", "iss": "http://localhost:9000/"}, timeout=5)
+    answer = requests.get(
+        listener.redirect_uri,
+        params={"code": "c0de", "state": "s1", "iss": "http://localhost:9000/"},
+        timeout=5,
+    )
     assert listener.wait(1) == {"code": "c0de", "state": "s1", "iss": "http://localhost:9000/"}
     assert answer.status_code == 200
     assert "You can close this tab" in answer.text
@@ -53,7 +57,9 @@ def test_a_repeated_parameter_is_dropped(listener):
 
 def test_wait_times_out_with_a_clear_message(listener):
     started = time.monotonic()
-    with pytest.raises(LoginTimeout, match=r"login timed out: no response from the browser within 0.2 seconds"):
+    with pytest.raises(
+        LoginTimeout, match=r"login timed out: no response from the browser within 0.2 seconds"
+    ):
         listener.wait(0.2)
     assert time.monotonic() - started < 2
 

@@ -4,6 +4,7 @@ import json
 import os
 import stat
 import time
+from dataclasses import asdict
 
 import pytest
 
@@ -14,7 +15,14 @@ ISSUER = "http://localhost:9000/"
 
 
 def session(**overrides):
-    values = dict(issuer=ISSUER, client_id="native-demo", access_token="at-1", refresh_token="rt-1", expires_at=None, scope="openid")
+    values = dict(
+        issuer=ISSUER,
+        client_id="native-demo",
+        access_token="at-1",
+        refresh_token="rt-1",
+        expires_at=None,
+        scope="openid",
+    )
     values.update(overrides)
     return Session(**values)
 
@@ -56,7 +64,9 @@ def test_a_session_file_others_can_read_is_refused(tmp_path, file_mode):
 
 
 @pytest.mark.parametrize(
-    "issuer, client_id", [("https://attacker.example/", "native-demo"), (ISSUER, "partner-app")], ids=["other-issuer", "other-client"]
+    "issuer, client_id",
+    [("https://attacker.example/", "native-demo"), (ISSUER, "partner-app")],
+    ids=["other-issuer", "other-client"],
 )
 def test_a_session_of_another_issuer_or_client_is_refused(tmp_path, issuer, client_id):
     path = tmp_path / "session.json"
@@ -70,7 +80,17 @@ def test_missing_session_tells_how_to_make_one(tmp_path):
         SessionFile(tmp_path / "absent.json").load(ISSUER, "native-demo")
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", json.dumps({"issuer": ISSUER})], ids=["garbage", "array", "fields-missing"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        "[]",
+        json.dumps({"issuer": ISSUER}),
+        json.dumps({**asdict(session()), "expires_at": "tomorrow"}),
+        json.dumps({**asdict(session()), "refresh_token": 42}),
+    ],
+    ids=["garbage", "array", "fields-missing", "string-expiry", "number-refresh-token"],
+)
 def test_a_damaged_session_file_is_refused(tmp_path, content):
     path = tmp_path / "session.json"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)

@@ -32,27 +32,49 @@ def load(environ, **defaults):
 def test_no_environment_means_the_local_defaults():
     config = load({})
     assert (config.issuer, config.audience, config.api_url, config.client_id, config.client_secret) == (
-        "http://localhost:9000/", "https://api.flowlab.local", "http://localhost:3010", "native-demo", None,
+        "http://localhost:9000/",
+        "https://api.flowlab.local",
+        "http://localhost:3010",
+        "native-demo",
+        None,
     )
     assert config.discovery_url == "http://localhost:9000/.well-known/openid-configuration"
     assert config.token_url is None and config.resource_indicator is False
 
 
 def test_auth0_domain_gives_the_auth0_issuer_and_its_discovery_url():
-    config = load({"AUTH0_DOMAIN": "flowlab.eu.auth0.com", "AUTH_CLIENT_ID": "abc", "AUTH_CLIENT_SECRET": "s"})
+    config = load(
+        {"AUTH0_DOMAIN": "flowlab.eu.auth0.com", "AUTH_CLIENT_ID": "abc", "AUTH_CLIENT_SECRET": "s"}
+    )
     assert config.issuer == "https://flowlab.eu.auth0.com/"
     assert config.discovery_url == "https://flowlab.eu.auth0.com/.well-known/openid-configuration"
     assert (config.client_id, config.client_secret) == ("abc", "s")
 
 
+def test_the_local_demo_secret_is_a_default_for_local_issuers_only():
+    assert load({}, default_client_secret=SECRET).client_secret == SECRET
+    assert (
+        load({"AUTH_ISSUER": "http://127.0.0.1:9000/"}, default_client_secret=SECRET).client_secret == SECRET
+    )
+    assert load({"AUTH0_DOMAIN": "flowlab.eu.auth0.com"}, default_client_secret=SECRET).client_secret is None
+    assert (
+        load(
+            {"AUTH_ISSUER": "https://idp.example/", "AUTH_CLIENT_SECRET": "s"}, default_client_secret=SECRET
+        ).client_secret
+        == "s"
+    )
+
+
 def test_overrides_for_docker_compose():
-    config = load({
-        "AUTH_ISSUER": "http://localhost:9000/",
-        "AUTH_DISCOVERY_URL": "http://authserver:9000/.well-known/openid-configuration",
-        "AUTH_TOKEN_URL": "http://authserver:9000/oauth/token",
-        "API_URL": "http://api:3010/",
-        "AUTH_RESOURCE_INDICATOR": "1",
-    })
+    config = load(
+        {
+            "AUTH_ISSUER": "http://localhost:9000/",
+            "AUTH_DISCOVERY_URL": "http://authserver:9000/.well-known/openid-configuration",
+            "AUTH_TOKEN_URL": "http://authserver:9000/oauth/token",
+            "API_URL": "http://api:3010/",
+            "AUTH_RESOURCE_INDICATOR": "1",
+        }
+    )
     assert config.issuer == "http://localhost:9000/"
     assert config.discovery_url == "http://authserver:9000/.well-known/openid-configuration"
     assert config.token_url == "http://authserver:9000/oauth/token"
@@ -89,10 +111,28 @@ def narration():
 
 @pytest.mark.parametrize("compact", [True, False], ids=["compact", "indented"])
 def test_narration_never_prints_a_secret_or_a_full_refresh_token(scripted, narration, compact):
-    scripted.script("POST", "/oauth/token", Reply(200, {"access_token": "opaque-access-token-value", "token_type": "Bearer", "refresh_token": REFRESH_TOKEN}))
+    scripted.script(
+        "POST",
+        "/oauth/token",
+        Reply(
+            200,
+            {
+                "access_token": "opaque-access-token-value",
+                "token_type": "Bearer",
+                "refresh_token": REFRESH_TOKEN,
+            },
+        ),
+    )
     narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"), compact=compact)
     endpoint = TokenEndpoint(requests.Session(), scripted.base_url + "/oauth/token", narrator)
-    endpoint.request({"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": SECRET, "refresh_token": REFRESH_TOKEN})
+    endpoint.request(
+        {
+            "grant_type": "client_credentials",
+            "client_id": "m2m-demo",
+            "client_secret": SECRET,
+            "refresh_token": REFRESH_TOKEN,
+        }
+    )
     narrator.request("GET", "http://api/x", headers={"Authorization": "Bearer " + REFRESH_TOKEN})
     narrator.info("event", password="alice-password", code_verifier="v" * 60)
     output = narration.getvalue()
@@ -105,7 +145,9 @@ def test_narration_never_prints_a_secret_or_a_full_refresh_token(scripted, narra
 
 def test_redact_keeps_harmless_fields():
     assert redact({"grant_type": "client_credentials", "client_secret": "s", "code": "abcdefghij"}) == {
-        "grant_type": "client_credentials", "client_secret": "[redacted]", "code": "abcdef…(10 chars)",
+        "grant_type": "client_credentials",
+        "client_secret": "[redacted]",
+        "code": "abcdef…(10 chars)",
     }
 
 
@@ -115,7 +157,7 @@ def test_compact_narration_is_one_line_per_event(narration, token_factory):
     narrator.token_claims("access token", token_factory(machine=True))
     lines = narration.getvalue().splitlines()
     assert len(lines) == 2
-    assert json.loads(lines[1][lines[1].index("{"):])["claims"]["sub"] == "m2m-demo@clients"
+    assert json.loads(lines[1][lines[1].index("{") :])["claims"]["sub"] == "m2m-demo@clients"
 
 
 def test_decoded_claims_are_shown_for_a_jwt(narration, token_factory):
@@ -128,7 +170,10 @@ def test_decoded_claims_are_shown_for_a_jwt(narration, token_factory):
 @pytest.mark.parametrize(
     "reply, error",
     [
-        (Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"}), "401 invalid_client: Unauthorized"),
+        (
+            Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"}),
+            "401 invalid_client: Unauthorized",
+        ),
         (Reply(200, {"access_token": "x", "token_type": "mac"}), "no Bearer access_token"),
         (Reply(200, ["not", "an", "object"]), "200 unexpected_response"),
         (Reply(502, None), "502 unexpected_response"),
@@ -137,7 +182,9 @@ def test_decoded_claims_are_shown_for_a_jwt(narration, token_factory):
 )
 def test_token_endpoint_refusals_are_errors(scripted, narration, reply, error):
     scripted.script("POST", "/oauth/token", reply)
-    endpoint = TokenEndpoint(requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet")))
+    endpoint = TokenEndpoint(
+        requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet"))
+    )
     with pytest.raises(TokenEndpointError, match=error):
         endpoint.request({"grant_type": "client_credentials"})
 
@@ -145,7 +192,9 @@ def test_token_endpoint_refusals_are_errors(scripted, narration, reply, error):
 def test_discovery_gives_the_endpoints(scripted, narration):
     document = dict(discovery_document(scripted), authorization_response_iss_parameter_supported=True)
     scripted.script("GET", "/.well-known/openid-configuration", Reply(200, document))
-    metadata = fetch_provider_metadata(requests.Session(), load({"AUTH_ISSUER": scripted.issuer}), Narrator(logging.getLogger("tests.quiet")))
+    metadata = fetch_provider_metadata(
+        requests.Session(), load({"AUTH_ISSUER": scripted.issuer}), Narrator(logging.getLogger("tests.quiet"))
+    )
     assert metadata.token_endpoint == scripted.base_url + "/oauth/token"
     assert metadata.authorization_endpoint == scripted.base_url + "/authorize"
     assert metadata.authorization_response_iss_parameter_supported is True
@@ -154,7 +203,13 @@ def test_discovery_gives_the_endpoints(scripted, narration):
 @pytest.mark.parametrize(
     "reply, message",
     [
-        (Reply(200, {"issuer": "https://attacker.example/", "token_endpoint": "https://attacker.example/token"}), "names issuer 'https://attacker.example/'"),
+        (
+            Reply(
+                200,
+                {"issuer": "https://attacker.example/", "token_endpoint": "https://attacker.example/token"},
+            ),
+            "names issuer 'https://attacker.example/'",
+        ),
         (Reply(200, {"token_endpoint": "x"}), "names issuer None"),
         (Reply(500, {"error": "server_error"}), "answered 500"),
         (Reply(200, "a string"), "not a JSON object"),
@@ -164,10 +219,18 @@ def test_discovery_gives_the_endpoints(scripted, narration):
 def test_discovery_refuses_a_document_for_another_issuer_or_none(scripted, reply, message):
     scripted.script("GET", "/.well-known/openid-configuration", reply)
     with pytest.raises(DiscoveryError, match=message):
-        fetch_provider_metadata(requests.Session(), load({"AUTH_ISSUER": scripted.issuer}), Narrator(logging.getLogger("tests.quiet")))
+        fetch_provider_metadata(
+            requests.Session(),
+            load({"AUTH_ISSUER": scripted.issuer}),
+            Narrator(logging.getLogger("tests.quiet")),
+        )
 
 
 def test_discovery_without_token_endpoint_is_refused(scripted):
     scripted.script("GET", "/.well-known/openid-configuration", Reply(200, {"issuer": scripted.issuer}))
     with pytest.raises(DiscoveryError, match="no token_endpoint"):
-        fetch_provider_metadata(requests.Session(), load({"AUTH_ISSUER": scripted.issuer}), Narrator(logging.getLogger("tests.quiet")))
+        fetch_provider_metadata(
+            requests.Session(),
+            load({"AUTH_ISSUER": scripted.issuer}),
+            Narrator(logging.getLogger("tests.quiet")),
+        )

@@ -141,6 +141,21 @@ def test_method_not_allowed_names_the_allowed_methods(client):
     assert set(client.post("/callback").headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
+def test_an_unexpected_error_is_a_generic_json_500_with_the_detail_in_the_log(caplog):
+    app = create_app(LOCAL_SETTINGS)
+
+    @app.get("/fails")
+    def fails():
+        raise RuntimeError("detail for the log only")
+
+    response = app.test_client().get("/fails")
+    assert response.status_code == 500
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"] == "internal_server_error"
+    assert b"detail for the log only" not in response.data
+    assert "detail for the log only" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [

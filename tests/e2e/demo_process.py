@@ -46,12 +46,16 @@ class DemoProcess:
             try:
                 line = self._lines.get(timeout=max(remaining, 0.01))
             except queue.Empty:
-                raise AssertionError(f"no line matching {pattern!r} within {timeout:g} s; output so far:\n{self.output}") from None
+                raise AssertionError(
+                    f"no line matching {pattern!r} within {timeout:g} s; output so far:\n{self.output}"
+                ) from None
             match = compiled.search(line)
             if match:
                 return match
             if remaining <= 0:
-                raise AssertionError(f"no line matching {pattern!r} within {timeout:g} s; output so far:\n{self.output}")
+                raise AssertionError(
+                    f"no line matching {pattern!r} within {timeout:g} s; output so far:\n{self.output}"
+                )
 
     def finish(self, timeout=PROCESS_TIMEOUT):
         """Wait for the exit; return its status (the process is killed if it overstays)."""
@@ -60,7 +64,9 @@ class DemoProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"{self.process.args} still running after {timeout:g} s:\n{self.output}") from None
+            raise AssertionError(
+                f"{self.process.args} still running after {timeout:g} s:\n{self.output}"
+            ) from None
         for reader in self._readers:
             reader.join(timeout=5)
         return self.process.returncode

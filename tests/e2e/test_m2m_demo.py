@@ -17,14 +17,22 @@ QUICK_RETRIES = ("--max-attempts", "2", "--backoff-base", "0.2", "--backoff-max"
 
 def machine_token(stack):
     """A client-credentials token of m2m-demo (it holds read:imports), as the daemon gets one."""
-    token_endpoint = requests.get(stack.issuer + ".well-known/openid-configuration", timeout=5).json()["token_endpoint"]
-    answer = requests.post(token_endpoint, data={"grant_type": "client_credentials", "audience": stack.audience, **M2M_CLIENT}, timeout=5)
+    token_endpoint = requests.get(stack.issuer + ".well-known/openid-configuration", timeout=5).json()[
+        "token_endpoint"
+    ]
+    answer = requests.post(
+        token_endpoint,
+        data={"grant_type": "client_credentials", "audience": stack.audience, **M2M_CLIENT},
+        timeout=5,
+    )
     answer.raise_for_status()
     return answer.json()["access_token"]
 
 
 def imports(stack):
-    answer = requests.get(f"{stack.api_url}/api/imports", headers={"Authorization": f"Bearer {machine_token(stack)}"}, timeout=5)
+    answer = requests.get(
+        f"{stack.api_url}/api/imports", headers={"Authorization": f"Bearer {machine_token(stack)}"}, timeout=5
+    )
     answer.raise_for_status()
     return answer.json()
 
@@ -34,7 +42,9 @@ def batches_named(listing, batch_id):
 
 
 def daemon(stack, tmp_path, *arguments, state="state.json"):
-    return DemoProcess("m2m_demo", "--state", str(tmp_path / state), *arguments, env=stack.client_env(), cwd=tmp_path)
+    return DemoProcess(
+        "m2m_demo", "--state", str(tmp_path / state), *arguments, env=stack.client_env(), cwd=tmp_path
+    )
 
 
 def run_once(stack, tmp_path, *arguments, state="state.json"):
@@ -48,7 +58,13 @@ def sample_import(stack, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("m2m")
     before = imports(stack)
     status, process = run_once(stack, tmp_path)
-    return {"status": status, "process": process, "before": before, "after": imports(stack), "tmp_path": tmp_path}
+    return {
+        "status": status,
+        "process": process,
+        "before": before,
+        "after": imports(stack),
+        "tmp_path": tmp_path,
+    }
 
 
 def test_once_imports_the_sample_batch(sample_import):
@@ -60,8 +76,20 @@ def test_once_imports_the_sample_batch(sample_import):
 
 def test_once_narrates_the_three_steps_on_one_line_each(sample_import):
     log = sample_import["process"].stderr
-    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING) m2m_demo ", line) for line in log.splitlines())
-    steps = [log.find(marker) for marker in ("Step 1. ", "Step 2. ", "access token (decoded for display)", "Step 3. ", "batch delivered")]
+    assert all(
+        re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING) m2m_demo ", line)
+        for line in log.splitlines()
+    )
+    steps = [
+        log.find(marker)
+        for marker in (
+            "Step 1. ",
+            "Step 2. ",
+            "access token (decoded for display)",
+            "Step 3. ",
+            "batch delivered",
+        )
+    ]
     assert -1 not in steps and steps == sorted(steps), log
     assert '"sub":"m2m-demo@clients"' in log and '"gty":"client-credentials"' in log
     assert M2M_CLIENT["client_secret"] not in sample_import["process"].output

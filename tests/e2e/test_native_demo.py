@@ -20,8 +20,14 @@ CALLBACK_URL = re.compile(r"http://127\.0\.0\.1:\d+/callback\?.*")
 
 def start_login(stack, tmp_path, *arguments):
     return DemoProcess(
-        "native_demo", "login", "--no-browser", "--session", str(tmp_path / "session.json"), *arguments,
-        env=stack.client_env(), cwd=tmp_path,
+        "native_demo",
+        "login",
+        "--no-browser",
+        "--session",
+        str(tmp_path / "session.json"),
+        *arguments,
+        env=stack.client_env(),
+        cwd=tmp_path,
     )
 
 
@@ -30,7 +36,14 @@ def authorize_url(cli):
 
 
 def run_command(stack, tmp_path, *arguments):
-    cli = DemoProcess("native_demo", *arguments, "--session", str(tmp_path / "session.json"), env=stack.client_env(), cwd=tmp_path)
+    cli = DemoProcess(
+        "native_demo",
+        *arguments,
+        "--session",
+        str(tmp_path / "session.json"),
+        env=stack.client_env(),
+        cwd=tmp_path,
+    )
     return cli.finish(), cli
 
 
@@ -60,7 +73,17 @@ def test_login_completes_and_the_browser_is_told_to_close_the_tab(alice_login):
 
 def test_login_narrates_the_five_steps_and_the_refresh_in_order(alice_login):
     stdout = alice_login["cli"].stdout
-    markers = ["Step 1. ", "Step 2. ", "Step 3. ", "Step 4. ", "ID token valid", "Step 5. ", "Step refresh. ", "Refresh token rotated", "Done."]
+    markers = [
+        "Step 1. ",
+        "Step 2. ",
+        "Step 3. ",
+        "Step 4. ",
+        "ID token valid",
+        "Step 5. ",
+        "Step refresh. ",
+        "Refresh token rotated",
+        "Done.",
+    ]
     positions = [stdout.find(marker) for marker in markers]
     assert -1 not in positions, stdout
     assert positions == sorted(positions)
@@ -101,7 +124,9 @@ def test_call_uses_the_kept_session(alice_login, stack):
 
 
 def test_call_shows_a_refused_scope_and_exits_1(alice_login, stack):
-    status, cli = run_command(stack, alice_login["tmp_path"], "call", "/api/messages", "--data", '{"text": "hello"}')
+    status, cli = run_command(
+        stack, alice_login["tmp_path"], "call", "/api/messages", "--data", '{"text": "hello"}'
+    )
     assert status == 1
     assert "<- 403 " in cli.stdout and "insufficient_scope" in cli.stdout
     assert cli.stderr.strip() == "error: the API answered 403 to POST /api/messages"
@@ -116,8 +141,18 @@ def test_refresh_rotates_the_kept_refresh_token_and_the_old_one_is_dead(alice_lo
     assert after["refresh_token"] != before["refresh_token"]
     assert after["access_token"] != before["access_token"]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    token_endpoint = requests.get(stack.issuer + ".well-known/openid-configuration", timeout=5).json()["token_endpoint"]
-    reused = requests.post(token_endpoint, data={"grant_type": "refresh_token", "refresh_token": before["refresh_token"], "client_id": "native-demo"}, timeout=5)
+    token_endpoint = requests.get(stack.issuer + ".well-known/openid-configuration", timeout=5).json()[
+        "token_endpoint"
+    ]
+    reused = requests.post(
+        token_endpoint,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": before["refresh_token"],
+            "client_id": "native-demo",
+        },
+        timeout=5,
+    )
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
 
 
@@ -134,7 +169,10 @@ def test_third_party_app_shows_consent_and_deny_ends_with_access_denied(stack, p
     finally:
         cli.kill()
     assert status == 1
-    assert re.fullmatch(r"error: login denied: the user or the authorization server refused access \(access_denied: .*\)\n", cli.stderr)
+    assert re.fullmatch(
+        r"error: login denied: the user or the authorization server refused access \(access_denied: .*\)\n",
+        cli.stderr,
+    )
     assert "Step 3." not in cli.stdout
 
 
@@ -166,8 +204,14 @@ def redirect_uri_of(url):
 @pytest.mark.parametrize(
     "forged, message",
     [
-        ({"state": "forged-state"}, "error: login refused: the state in the response does not match this login (possible CSRF)\n"),
-        ({"iss": "https://attacker.example/"}, "error: login refused: the response names issuer https://attacker.example/, not {issuer} (RFC 9207 mix-up protection)\n"),
+        (
+            {"state": "forged-state"},
+            "error: login refused: the state in the response does not match this login (possible CSRF)\n",
+        ),
+        (
+            {"iss": "https://attacker.example/"},
+            "error: login refused: the response names issuer https://attacker.example/, not {issuer} (RFC 9207 mix-up protection)\n",
+        ),
     ],
     ids=["state-mismatch", "iss-mismatch"],
 )
@@ -175,7 +219,12 @@ def test_a_forged_redirect_is_refused_before_any_code_exchange(stack, tmp_path, 
     cli = start_login(stack, tmp_path, "--timeout", "30")
     try:
         url = authorize_url(cli)
-        parameters = {"code": "forged-code", "state": parse_qs(urlsplit(url).query)["state"][0], "iss": stack.issuer, **forged}
+        parameters = {
+            "code": "forged-code",
+            "state": parse_qs(urlsplit(url).query)["state"][0],
+            "iss": stack.issuer,
+            **forged,
+        }
         requests.get(redirect_uri_of(url), params=parameters, timeout=5)
         status = cli.finish()
     finally:

@@ -18,6 +18,7 @@ fixtures (names and signatures are stable):
     ``misbehave(name)`` with ``"500"``, ``"garbage"``, ``"oversized"`` (2 MiB),
     ``"oversized-undeclared"``, ``"hang"``, ``"trickle"``, ``"no-keys"``, ``"keys"``;
     ``answer_after(seconds)`` delays every JWKS response;
+    ``trickle_interval`` (seconds between trickled bytes);
     ``serve_json(path, document)``; ``serve_redirect(path, location)``; ``count(path=JWKS_PATH)`` requests per path, ``paths``
     (every path requested, in order), ``total_requests``. It also serves the issuer's
     discovery document (``/.well-known/openid-configuration``: ``issuer``, ``jwks_uri``).

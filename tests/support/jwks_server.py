@@ -30,6 +30,7 @@ class JWKSServer:
         self.cache_control: str | None = None
         self.behaviour = "keys"
         self.delay = 0.0
+        self.trickle_interval = 0.05
         self.documents: dict[str, Any] = {}
         self.redirects: dict[str, str] = {}
         self.hits: Counter[str] = Counter()
@@ -70,7 +71,8 @@ class JWKSServer:
         ``"garbage"`` (200 with HTML), ``"oversized"`` (200 with a 2 MiB JSON body and its
         Content-Length), ``"oversized-undeclared"`` (the same without Content-Length),
         ``"hang"`` (never answer until the server closes), ``"trickle"`` (headers, then one byte
-        of the body every 0.05 s), ``"no-keys"`` (200 with ``{"keys": []}``)."""
+        of the body every ``trickle_interval`` seconds, 0.05 by default), ``"no-keys"`` (200
+        with ``{"keys": []}``)."""
         self.behaviour = behaviour
 
     def answer_after(self, seconds: float) -> None:
@@ -169,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 for byte in body:
-                    if state.release.wait(0.05):
+                    if state.release.wait(state.trickle_interval):
                         return
                     self.wfile.write(bytes([byte]))
                     self.wfile.flush()

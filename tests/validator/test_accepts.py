@@ -105,3 +105,25 @@ def test_validator_is_reusable_after_rejections(token_factory, validator: TokenV
 def test_issuer_and_audience_are_required(issuer: str, audience: str) -> None:
     with pytest.raises(ValueError):
         TokenValidator(issuer, audience)
+
+
+def test_checked_headers_are_remembered_within_a_bound(token_factory, validator: TokenValidator) -> None:
+    """Each distinct header segment is parsed once; the memo cannot grow without bound."""
+    for index in range(200):
+        validator.validate(token_factory(header={"x-request": index}))
+    assert 0 < len(validator._checked_headers) <= 64
+
+
+def test_refused_headers_are_refused_every_time(token_factory, validator: TokenValidator, assert_rejected) -> None:
+    token = token_factory(header={"alg": "none"})
+    for _ in range(3):
+        assert_rejected(lambda: validator.validate(token), InvalidToken, "alg 'none'")
+    assert validator._checked_headers == {}
+
+
+def test_claims_header_is_read_only(token_factory, validator: TokenValidator) -> None:
+    """The checked header is shared between tokens: nobody may change it."""
+    claims = validator.validate(token_factory())
+    with pytest.raises(TypeError):
+        claims.header["alg"] = "none"  # type: ignore[index]
+    assert validator.validate(token_factory()).header["alg"] == "RS256"

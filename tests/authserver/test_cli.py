@@ -1,0 +1,93 @@
+"""The admin commands, run as processes: users add|block|unblock, clients list, bad settings."""
+
+import pytest
+
+from tests.authserver.helpers import (
+    ALICE,
+    API,
+    SPA_CALLBACK,
+    PKCE,
+    code_request,
+    redirect_parameters,
+    run_code_flow,
+    verified_claims,
+)
+
+
+def spa_request(**extra):
+    return code_request("spa-demo", SPA_CALLBACK, PKCE.new(), **extra)
+
+
+def test_users_add_creates_a_user_who_can_log_in(authserver, browser, run_cli):
+    arguments = ["users", "add", "Carol@Flowlab.test", "--name", "Carol", "--permission", "read:stats"]
+    result = run_cli(authserver, *arguments, input="carol-password\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("added auth0|") and "carol@flowlab.test" in result.stdout
+    carol = ("carol@flowlab.test", "carol-password")
+    flow = run_code_flow(browser, credentials=carol, audience=API, scope="openid profile read:stats read:messages")
+    _, claims = verified_claims(authserver, flow.tokens["access_token"], API)
+    assert claims["permissions"] == ["read:stats"]
+    assert claims["scope"] == "openid profile read:stats"
+    assert claims["sub"] == result.stdout.split()[1]
+
+
+@pytest.mark.parametrize(
+    "arguments, password, message",
+    [
+        (["alice@flowlab.test"], "another-password", "exists already"),
+        (["dave@flowlab.test", "--permission", "delete:everything"], "dave-password", "not among the scopes"),
+        (["dave@flowlab.test", "--audience", "https://unknown.example"], "dave-password", "no API"),
+        (["dave@flowlab.test"], "short", "at least 8 characters"),
+        (["not-an-email"], "dave-password", "not an email address"),
+    ],
+)
+def test_users_add_refuses_bad_input_and_changes_nothing(authserver, browser, run_cli, arguments, password, message):
+    result = run_cli(authserver, "users", "add", *arguments, input=f"{password}\n")
+    assert result.returncode == 1
+    assert message in result.stderr
+    page = browser.authorize(**spa_request())
+    assert "Wrong email or password." in browser.login(page, arguments[0], password).text
+
+
+def test_users_block_ends_sessions_and_logins_until_unblock(authserver, browser, run_cli):
+    run_code_flow(browser)
+    blocked = run_cli(authserver, "users", "block", ALICE[0])
+    assert blocked.returncode == 0, blocked.stderr
+    assert redirect_parameters(browser.authorize(**spa_request(prompt="none")))["error"] == "login_required"
+    page = browser.login(browser.authorize(**spa_request()), *ALICE)
+    assert page.status_code == 400 and "This account is blocked." in page.text
+    assert run_cli(authserver, "users", "unblock", ALICE[0]).returncode == 0
+    assert "code" in redirect_parameters(browser.sign_in(browser.authorize(**spa_request())))
+
+
+def test_users_block_of_an_unknown_user_fails(authserver, run_cli):
+    result = run_cli(authserver, "users", "block", "nobody@flowlab.test")
+    assert result.returncode == 1
+    assert "no user has the email address nobody@flowlab.test" in result.stderr
+
+
+def test_clients_list_shows_the_applications_of_the_tenant(authserver, run_cli):
+    result = run_cli(authserver, "clients", "list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["CLIENT", "ID"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert set(rows) == {"spa-demo", "native-demo", "m2m-demo", "partner-app"}
+    assert rows["partner-app"][1:3] == ["native", "no"]
+    assert rows["m2m-demo"][1] == "non_interactive"
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("AUTHSERVER_ISSUER", "http://localhost:9000", "must end with '/'"),
+        ("AUTHSERVER_ISSUER", "http://auth.example/", "must use https"),
+        ("AUTHSERVER_PORT", "port", "AUTHSERVER_PORT must be a port number"),
+        ("AUTHSERVER_TENANT", "/nonexistent/tenant.toml", "cannot read tenant file"),
+    ],
+)
+def test_bad_settings_stop_the_server_with_a_clear_message(authserver, run_process, variable, value, message):
+    result = run_process(authserver, "serve", changes={variable: value})
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

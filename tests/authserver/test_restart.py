@@ -1,0 +1,61 @@
+"""`python -m authserver` as a learner runs it: a fresh start, one log line per request, and a
+restart that loses nothing (keys, users, SSO sessions, refresh tokens, issued tokens)."""
+
+import pytest
+
+from shared.token_validation import TokenValidator
+from tests.authserver.helpers import (
+    API,
+    NATIVE_CALLBACK,
+    PKCE,
+    Browser,
+    ServerProcess,
+    code_request,
+    redirect_parameters,
+    run_code_flow,
+)
+
+
+@pytest.fixture
+def server_process(tmp_path):
+    process = ServerProcess(tmp_path)
+    yield process
+    process.stop()
+
+
+def test_state_survives_a_restart(server_process):
+    server_process.start()
+    assert server_process.database.exists()
+    browser = Browser(server_process)
+    scope = "openid profile offline_access read:messages"
+    user = run_code_flow(browser, client_id="native-demo", redirect_uri=NATIVE_CALLBACK, audience=API, scope=scope)
+    machine = server_process.client_credentials(audience=API).json()
+    jwks_before = browser.session.get(server_process.jwks_url, timeout=10).json()
+
+    server_process.stop()
+    server_process.start()
+
+    assert browser.session.get(server_process.jwks_url, timeout=10).json() == jwks_before
+    validator = TokenValidator(server_process.issuer, API, jwks_url=server_process.jwks_url)
+    assert validator.validate(machine["access_token"]).subject == "m2m-demo@clients"
+    assert validator.validate(user.tokens["access_token"]).subject.startswith("auth0|")
+    assert server_process.userinfo(user.tokens["access_token"]).status_code == 200
+    refreshed = server_process.token(
+        {"grant_type": "refresh_token", "client_id": "native-demo", "refresh_token": user.tokens["refresh_token"]}
+    )
+    assert refreshed.status_code == 200
+    # The SSO session outlives the restart: no login prompt.
+    silent = browser.authorize(**code_request("native-demo", NATIVE_CALLBACK, PKCE.new(), prompt="none"))
+    assert "code" in redirect_parameters(silent)
+
+
+def test_every_request_is_logged_on_stderr(server_process):
+    server_process.start()
+    server_process.client_credentials(audience=API, client_secret="wrong")
+    Browser(server_process).authorize(**code_request("spa-demo", "http://localhost:3000/callback", PKCE.new()))
+    server_process.stop()
+    log = server_process.log.read_text()
+    assert '"POST /oauth/token" 401' in log
+    assert '"GET /authorize" 302' in log
+    assert '"GET /u/login" 200' in log
+    assert "wrong" not in log

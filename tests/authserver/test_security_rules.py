@@ -1,0 +1,406 @@
+"""The security rules of the authorization server: one test per rule, named after it.
+
+Each test fails when its rule is removed from the server.
+"""
+
+import base64
+import time
+
+import pytest
+import requests
+from werkzeug.security import check_password_hash
+
+from authserver.tenant import load_tenant, redirect_uri_matches
+from tests.authserver.helpers import (
+    ALICE,
+    API,
+    M2M_SECRET,
+    NATIVE_CALLBACK,
+    PACKAGED_TENANT,
+    PKCE,
+    SPA_CALLBACK,
+    SPA_ORIGIN,
+    Browser,
+    code_request,
+    exchange_code,
+    redirect_parameters,
+    run_code_flow,
+    tenant_text,
+)
+
+
+def signed_in_code(browser, request):
+    """The code of an authorization response for ``request`` (logging in as Alice if asked)."""
+    response = browser.authorize(**request)
+    if response.status_code == 200:
+        response = browser.sign_in(response)
+    return redirect_parameters(response)["code"]
+
+
+def assert_error_page(response, error="invalid_request"):
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert f"<code>{error}</code>" in response.text
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "http://localhost:3000/callback/",
+        "http://localhost:3000/Callback",
+        "http://localhost:3000/callback?next=/",
+        "http://localhost:3000/callback#",
+        "http://localhost:3001/callback",
+        "http://LOCALHOST:3000/callback",
+        "https://localhost:3000/callback",
+        "http://localhost:3000/callback/../callback",
+        "http://localhost:3000@evil.example/callback",
+        "http://evil.example/callback",
+    ],
+)
+def test_redirect_uri_must_match_a_registered_one_exactly(browser, pkce, redirect_uri):
+    assert_error_page(browser.authorize(**code_request("spa-demo", redirect_uri, pkce)))
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"client_id": "spa-demo", "redirect_uri": "https://evil.example/callback"},
+        {"client_id": "no-such-app", "redirect_uri": SPA_CALLBACK},
+        {"client_id": "m2m-demo", "redirect_uri": SPA_CALLBACK},
+        {"client_id": "native-demo", "redirect_uri": SPA_CALLBACK},
+        {"redirect_uri": SPA_CALLBACK},
+    ],
+    ids=["unregistered redirect_uri", "unknown client", "application without callbacks", "another's", "no client_id"],
+)
+def test_no_redirect_to_an_unverified_redirect_uri_but_an_error_page(browser, pkce, parameters):
+    request = code_request("spa-demo", SPA_CALLBACK, pkce) | parameters
+    if "client_id" not in parameters:
+        del request["client_id"]
+    response = browser.authorize(**request)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "redirect_uri, allowed",
+    [
+        ("http://127.0.0.1:1/callback", True),
+        ("http://127.0.0.1:65535/callback", True),
+        ("http://127.0.0.1/callback", True),
+        ("http://[::1]:8080/callback", False),
+        ("http://localhost:8080/callback", False),
+        ("https://127.0.0.1:8080/callback", False),
+        ("http://127.0.0.1:8080/callback/", False),
+        ("http://127.0.0.1:8080/other", False),
+        ("http://127.0.0.1:8080/callback?x=1", False),
+        ("http://127.0.0.1:8080@evil.example/callback", False),
+        ("http://127.0.0.1:0/callback", False),
+        ("http://127.0.0.1:99999/callback", False),
+    ],
+)
+def test_loopback_redirect_uri_of_native_apps_may_vary_in_port_only(browser, pkce, redirect_uri, allowed):
+    response = browser.authorize(**code_request("native-demo", redirect_uri, pkce))
+    if allowed:
+        assert response.status_code == 200 and "username" in response.text
+    else:
+        assert_error_page(response)
+
+
+def test_loopback_port_freedom_is_for_native_apps_only(start_authserver, pkce):
+    # The SPA registered a localhost URI: exact matching, no port freedom (RFC 8252 is for native apps).
+    registered = 'allowed_callback_urls = ["http://127.0.0.1:3000/callback"]'
+    server = start_authserver(tenant_text(('allowed_callback_urls = ["http://localhost:3000/callback"]', registered)))
+    response = Browser(server).authorize(**code_request("spa-demo", "http://127.0.0.1:3001/callback", pkce))
+    assert_error_page(response)
+
+
+@pytest.mark.parametrize(
+    "parameters, error",
+    [
+        ({"response_type": "code id_token"}, "unsupported_response_type"),
+        ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),
+        ({"audience": "https://unknown.example"}, "access_denied"),
+        ({"prompt": "none"}, "login_required"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+    ],
+)
+def test_state_is_echoed_on_errors(browser, pkce, parameters, error):
+    state = "st@te with spaces & symbols=/?#é"
+    response = browser.authorize(**code_request("spa-demo", SPA_CALLBACK, pkce, state=state, **parameters))
+    assert response.status_code == 302
+    answer = redirect_parameters(response)
+    assert answer["error"] == error
+    assert answer["state"] == state
+
+
+def test_iss_is_in_every_authorization_response(browser, authserver, pkce):
+    # RFC 9207: success and error responses, in the response's own encoding (query or fragment).
+    success = browser.sign_in(browser.authorize(**code_request("spa-demo", SPA_CALLBACK, pkce)))
+    assert redirect_parameters(success)["iss"] == authserver.issuer
+    error = browser.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new(), audience="https://unknown.example"))
+    assert redirect_parameters(error)["iss"] == authserver.issuer
+    implicit = {"response_type": "token", "client_id": "spa-demo", "redirect_uri": SPA_CALLBACK, "state": "s"}
+    fragment_success = browser.authorize(**implicit)
+    assert "?" not in fragment_success.headers["Location"]
+    assert redirect_parameters(fragment_success)["iss"] == authserver.issuer
+    fragment_error = browser.authorize(**implicit, audience="https://unknown.example")
+    assert "?" not in fragment_error.headers["Location"]
+    assert redirect_parameters(fragment_error) == {
+        "error": "access_denied",
+        "error_description": "Service not found: the audience is not an API of this tenant.",
+        "state": "s",
+        "iss": authserver.issuer,
+    }
+
+
+def test_authorization_code_is_single_use(browser, authserver, pkce):
+    code = signed_in_code(browser, code_request("spa-demo", SPA_CALLBACK, pkce))
+    assert exchange_code(authserver, code, "spa-demo", SPA_CALLBACK, pkce.verifier).status_code == 200
+    second = exchange_code(authserver, code, "spa-demo", SPA_CALLBACK, pkce.verifier)
+    assert second.status_code == 400
+    assert second.json()["error"] == "invalid_grant"
+
+
+def test_authorization_code_reuse_revokes_the_tokens_issued_from_it(browser, authserver, pkce):
+    request = code_request("native-demo", NATIVE_CALLBACK, pkce, scope="openid offline_access", audience=API)
+    code = signed_in_code(browser, request)
+    tokens = exchange_code(authserver, code, "native-demo", NATIVE_CALLBACK, pkce.verifier).json()
+    assert authserver.userinfo(tokens["access_token"]).status_code == 200
+    assert exchange_code(authserver, code, "native-demo", NATIVE_CALLBACK, pkce.verifier).status_code == 400
+    assert authserver.userinfo(tokens["access_token"]).status_code == 401
+    refresh = authserver.token(
+        {"grant_type": "refresh_token", "client_id": "native-demo", "refresh_token": tokens["refresh_token"]}
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+def test_authorization_code_expires_after_its_lifetime(start_authserver, pkce):
+    assert load_tenant().authorization_code_lifetime == 60
+    server = start_authserver(tenant_text(("authorization_code_lifetime = 60", "authorization_code_lifetime = 1")))
+    code = signed_in_code(Browser(server), code_request("spa-demo", SPA_CALLBACK, pkce))
+    time.sleep(2.1)
+    response = exchange_code(server, code, "spa-demo", SPA_CALLBACK, pkce.verifier)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("redirect_uri", ["http://localhost:3000/other", None])
+def test_redirect_uri_at_the_token_endpoint_must_match_the_authorization_request(
+    browser, authserver, pkce, redirect_uri
+):
+    code = signed_in_code(browser, code_request("spa-demo", SPA_CALLBACK, pkce))
+    data = {"grant_type": "authorization_code", "client_id": "spa-demo", "code": code, "code_verifier": pkce.verifier}
+    if redirect_uri:
+        data["redirect_uri"] = redirect_uri
+    response = authserver.token(data)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("client_id, redirect_uri", [("spa-demo", SPA_CALLBACK), ("native-demo", NATIVE_CALLBACK)])
+def test_pkce_is_required_for_public_clients(browser, pkce, client_id, redirect_uri):
+    request = code_request(client_id, redirect_uri, pkce, code_challenge=None, code_challenge_method=None)
+    answer = redirect_parameters(browser.authorize(**request))
+    assert answer["error"] == "invalid_request"
+    assert "code" not in answer
+
+
+@pytest.mark.parametrize("method", ["plain", None, "s256", "S512"])
+def test_pkce_accepts_the_s256_method_only(browser, pkce, method):
+    request = code_request("spa-demo", SPA_CALLBACK, pkce, code_challenge_method=method)
+    if method == "plain":
+        request["code_challenge"] = pkce.verifier
+    answer = redirect_parameters(browser.authorize(**request))
+    assert answer["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("verifier, error", [(None, "invalid_request"), ("wrong-verifier-" + "x" * 40, "invalid_grant")])
+def test_pkce_code_verifier_must_match_the_challenge(browser, authserver, pkce, verifier, error):
+    code = signed_in_code(browser, code_request("spa-demo", SPA_CALLBACK, pkce))
+    data = {"grant_type": "authorization_code", "client_id": "spa-demo", "code": code, "redirect_uri": SPA_CALLBACK}
+    if verifier:
+        data["code_verifier"] = verifier
+    response = authserver.token(data)
+    assert response.status_code == 400
+    assert response.json()["error"] == error
+
+
+def test_password_grant_is_unsupported(authserver):
+    response = authserver.token(
+        {"grant_type": "password", "client_id": "spa-demo", "username": ALICE[0], "password": ALICE[1]}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
+    assert "access_token" not in response.json()
+
+
+def test_client_secrets_are_stored_hashed(start_authserver):
+    assert M2M_SECRET not in PACKAGED_TENANT
+    stored = load_tenant().applications["m2m-demo"].client_secret_hash
+    assert stored.startswith("scrypt:32768:") and check_password_hash(stored, M2M_SECRET)
+    packaged = start_authserver(PACKAGED_TENANT)
+    assert packaged.client_credentials(audience=API).status_code == 200
+    assert packaged.client_credentials(audience=API, client_secret=stored).json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"client_secret": M2M_SECRET[:-1] + "X"},
+        {"client_secret": M2M_SECRET + "X"},
+        {"client_secret": ""},
+        {"client_secret": None},
+        {"client_secret": None, "auth": ("m2m-demo", "wrong-secret")},
+    ],
+    ids=["one character off", "longer", "empty", "none", "basic, wrong"],
+)
+def test_confidential_clients_must_authenticate_with_their_secret(authserver, credentials):
+    auth = credentials.pop("auth", None)
+    data = {"grant_type": "client_credentials", "client_id": "m2m-demo", "audience": API, **credentials}
+    response = authserver.token({k: v for k, v in data.items() if v is not None}, auth=auth)
+    assert response.status_code in (400, 401)
+    assert response.json()["error"] == "invalid_client"
+    assert "access_token" not in response.json()
+
+
+def test_token_responses_are_not_cached(authserver):
+    success = authserver.client_credentials(audience=API)
+    failure = authserver.client_credentials(audience=API, client_secret="wrong")
+    assert (success.status_code, failure.status_code) == (200, 401)
+    for response in (success, failure):
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def ui_pages(browser, authserver):
+    """Every kind of page with UI: login, consent, error, logged out."""
+    pkce = PKCE.new()
+    login = browser.authorize(**code_request("partner-app", NATIVE_CALLBACK, pkce))
+    consent = browser.sign_in(login)
+    error = browser.authorize(**code_request("spa-demo", "https://evil.example/", pkce))
+    logged_out = browser.session.get(authserver.url("/v2/logout"), timeout=10)
+    return {"login": login, "consent": consent, "error": error, "logged out": logged_out}
+
+
+def test_pages_with_ui_cannot_be_framed(browser, authserver):
+    pages = ui_pages(browser, authserver)
+    assert "username" in pages["login"].text and "decision" in pages["consent"].text
+    for name, page in pages.items():
+        assert page.headers["X-Frame-Options"] == "DENY", name
+        policy = page.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy, name
+        assert "default-src 'none'" in policy and "script-src" not in policy, name
+
+
+def test_prompt_none_responses_may_be_framed_by_the_allowed_web_origins_only(browser, authserver):
+    run_code_flow(browser)
+    spa = browser.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new(), prompt="none"))
+    assert "code" in redirect_parameters(spa)
+    assert spa.headers["Content-Security-Policy"] == f"default-src 'none'; frame-ancestors {SPA_ORIGIN}"
+    assert "X-Frame-Options" not in spa.headers
+    # The native app has no web origins: nobody may frame its responses.
+    native = browser.authorize(**code_request("native-demo", NATIVE_CALLBACK, PKCE.new(), prompt="none"))
+    assert "code" in redirect_parameters(native)
+    assert native.headers["X-Frame-Options"] == "DENY"
+    # Without prompt=none the same redirect is not framable at all.
+    plain = browser.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new()))
+    assert "frame-ancestors 'none'" in plain.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("POST", "/oauth/token"),
+        ("POST", "/oauth/revoke"),
+        ("GET", "/userinfo"),
+        ("GET", "/.well-known/openid-configuration"),
+        ("GET", "/.well-known/jwks.json"),
+    ],
+)
+def test_cors_answers_allowed_web_origins_on_api_endpoints_only(authserver, method, path):
+    def preflight(origin, url_path):
+        headers = {"Origin": origin, "Access-Control-Request-Method": method}
+        return requests.options(authserver.url(url_path), headers=headers, timeout=10)
+
+    allowed = preflight(SPA_ORIGIN, path)
+    assert allowed.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+    assert "Access-Control-Allow-Origin" not in preflight("https://evil.example", path).headers
+    assert "Access-Control-Allow-Origin" not in preflight("http://localhost:3001", path).headers
+    for page in ("/authorize", "/u/login", "/u/consent", "/v2/logout"):
+        assert "Access-Control-Allow-Origin" not in preflight(SPA_ORIGIN, page).headers
+
+
+IMPLICIT = {"client_id": "spa-demo", "response_type": "token", "redirect_uri": SPA_CALLBACK}
+CODE = {"client_id": "spa-demo", "response_type": "code", "redirect_uri": SPA_CALLBACK}
+
+
+def test_tokens_are_never_put_in_the_query(browser, pkce):
+    response = browser.authorize(**IMPLICIT, response_mode="query", state="s")
+    assert response.headers["Location"].startswith(f"{SPA_CALLBACK}#")
+    assert redirect_parameters(response)["error"] == "invalid_request"
+
+
+def _basic(raw: bytes) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+HOSTILE_REQUESTS = [
+    ("GET", "/authorize", {"params": {**CODE, "response_type": 'code"\\'}}),
+    ("GET", "/authorize", {"params": {**CODE, "redirect_uri": 'http://x/"\\é'}}),
+    ("GET", "/authorize", {"params": {"client_id": "spa-demo\x00", "response_type": "code"}}),
+    ("GET", "/authorize", {"params": [*CODE.items(), ("client_id", "native-demo")]}),
+    ("GET", "/authorize", {"params": {**IMPLICIT, "scope": 'é\\"', "state": "x" * 5000, "audience": 'é"'}}),
+    ("GET", "/authorize", {"params": {"client_id": "é", "response_type": "é", "prompt": "é"}}),
+    ("POST", "/oauth/token", {"data": {"grant_type": 'é"\\'}}),
+    ("POST", "/oauth/token", {"data": {"grant_type": "authorization_code", "client_id": "spa-demo", "code": "é"}}),
+    ("POST", "/oauth/token", {"data": {"grant_type": "refresh_token", "client_id": "é", "refresh_token": "x"}}),
+    ("POST", "/oauth/token", {"data": {"grant_type": "client_credentials"}, "headers": _basic(b"\xff\xfe:\xff")}),
+    ("POST", "/oauth/token", {"data": {"grant_type": "client_credentials"}, "headers": {"Authorization": "Basic !!!"}}),
+    ("POST", "/oauth/token", {"json": ["grant_type", "client_credentials"]}),
+    ("POST", "/oauth/token", {"json": {"grant_type": "client_credentials", "client_id": 7}}),
+    ("POST", "/oauth/token", {"data": b"{not json", "headers": {"Content-Type": "application/json"}}),
+    ("POST", "/oauth/token", {"data": {"grant_type": "x" * 100_000}}),
+    ("POST", "/oauth/revoke", {"data": {"client_id": "native-demo"}}),
+    ("POST", "/oauth/revoke", {"data": {"client_id": "é", "token": "é"}}),
+    ("GET", "/userinfo", {"headers": {"Authorization": "Bearer a.b.c"}}),
+    ("GET", "/userinfo", {"headers": {"Authorization": "Bearer " + "é"}}),
+    ("GET", "/userinfo", {"headers": {"Authorization": "Bearer"}}),
+    ("POST", "/u/login", {"data": {"username": "é", "password": "x"}}),
+    ("GET", "/u/consent", {"params": {"client_id": "partner-app"}}),
+    ("POST", "/u/consent", {"data": {"decision": "allow"}}),
+    ("GET", "/v2/logout", {"params": {"returnTo": "é\x00"}}),
+    ("DELETE", "/oauth/token", {}),
+    ("GET", "/no/such/page", {}),
+]
+
+
+@pytest.mark.parametrize("method, path, options", HOSTILE_REQUESTS)
+def test_hostile_input_gets_a_clear_error_never_a_server_error(authserver, method, path, options):
+    response = requests.request(method, authserver.url(path), allow_redirects=False, timeout=10, **options)
+    assert response.status_code < 500
+    assert "Traceback" not in response.text
+    if path.startswith(("/oauth/", "/userinfo")):
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.status_code >= 400 and response.json()["error"]
+    else:
+        assert response.headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "registered, requested, allowed",
+    [
+        ("http://[::1]/callback", "http://[::1]:5000/callback", True),
+        ("http://[::1]:8000/callback", "http://[::1]:5000/callback", True),
+        ("http://[::1]/callback", "http://127.0.0.1:5000/callback", False),
+        ("http://127.0.0.1/callback", "http://[::1]:5000/callback", False),
+        ("http://[::1]/callback", "http://[::1]:5000/callback/x", False),
+        ("http://localhost/callback", "http://localhost:5000/callback", False),
+        ("https://app.example/callback", "https://app.example:8443/callback", False),
+    ],
+)
+def test_any_loopback_port_means_the_same_loopback_ip_literal(registered, requested, allowed):
+    # RFC 8252 §7.3 applies to loopback IP literals; "localhost" (§8.3) and other hosts match exactly.
+    assert redirect_uri_matches(registered, requested, any_loopback_port=True) is allowed
+    assert redirect_uri_matches(registered, requested, any_loopback_port=False) is False

