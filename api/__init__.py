@@ -20,7 +20,18 @@ from typing import Any
 from flask import Flask, Response
 from flask_cors import CORS
 
-from api import admin, db, errors, health, imports, messages, openapi, profile, quickstart, request_log
+from api import (
+    admin,
+    db,
+    errors,
+    health,
+    imports,
+    messages,
+    openapi,
+    profile,
+    quickstart,
+    request_log,
+)
 from api.config import ConfigurationError, load_settings, token_validator
 from shared import flask_auth
 

@@ -24,7 +24,12 @@ from m2m_demo.client_credentials import ClientCredentials
 from m2m_demo.feed import SAMPLE_FEED, FeedError, read_feed
 from m2m_demo.imports import ImportsClient
 from m2m_demo.state import DEFAULT_STATE_PATH, SourceState, StateError, StateFile
-from shared.oidc_client import ClientConfig, ConfigurationError, Narrator, OIDCClientError
+from shared.oidc_client import (
+    ClientConfig,
+    ConfigurationError,
+    Narrator,
+    OIDCClientError,
+)
 
 CLIENT_ID = "m2m-demo"
 # The local authorization server's demo secret (authserver/tenant.toml). A real deployment sets

@@ -12,10 +12,10 @@ never half of each.
 """
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from shared.files import write_atomically
 
 DEFAULT_STATE_PATH = Path(".data") / "m2m_demo_state.json"
 STATE_VERSION = 1
@@ -59,24 +59,9 @@ class StateFile:
         }
         content = json.dumps({"version": STATE_VERSION, "sources": sources}, indent=2, sort_keys=True)
         try:
-            self._replace(content + "\n")
+            write_atomically(self.path, content + "\n")
         except OSError as error:
             raise StateError(f"{self.path}: cannot write the state file ({error.strerror})") from error
-
-    def _replace(self, content: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                file.write(content)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
 
     def _read(self) -> dict:
         try:

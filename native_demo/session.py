@@ -11,16 +11,15 @@ that issuer's token endpoint and the configured API.
 
 import json
 import os
-import secrets
 import stat
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from shared.files import write_atomically
 from shared.oidc_client import OIDCClientError, TokenResponse
 
 DEFAULT_SESSION_PATH = Path(".data") / "native_demo_session.json"
-SESSION_FILE_MODE = 0o600
 # Refresh a little before the access token expires rather than send one about to be refused.
 EXPIRY_MARGIN_SECONDS = 30
 
@@ -67,18 +66,8 @@ class SessionFile:
         self.path = path
 
     def save(self, session: Session) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SESSION_FILE_MODE)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                json.dump(asdict(session), file, indent=2)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        # Created with mode 0600 (mkstemp): only this user can read the tokens.
+        write_atomically(self.path, json.dumps(asdict(session), indent=2))
 
     def load(self, issuer: str, client_id: str) -> Session:
         try:

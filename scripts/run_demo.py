@@ -72,7 +72,12 @@ def main():
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    # Explicit handlers: a launcher started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         for name, args, ready_url in PARTS:
             process = subprocess.Popen(
@@ -81,6 +86,8 @@ def main():
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                # Ctrl-C reaches this launcher only; each part then gets a graceful SIGTERM.
+                start_new_session=True,
             )
             processes.append((name, process))
             threading.Thread(target=stream, args=(name, process.stdout), daemon=True).start()

@@ -36,7 +36,13 @@ from urllib.parse import urlsplit
 import jwt
 import requests
 
-from shared.settings import LOCAL_API_URL, LOCAL_AUDIENCE, LOOPBACK_HOSTS, ConfigurationError, issuer_from_settings
+from shared.settings import (
+    LOCAL_API_URL,
+    LOCAL_AUDIENCE,
+    LOOPBACK_HOSTS,
+    ConfigurationError,
+    issuer_from_settings,
+)
 
 DISCOVERY_PATH = ".well-known/openid-configuration"
 DISCOVERY_FIELDS_USED = (

@@ -15,7 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from shared.settings import LOCAL_API_URL, LOCAL_AUDIENCE, ConfigurationError, issuer_from_settings
+from shared.settings import (
+    LOCAL_API_URL,
+    LOCAL_AUDIENCE,
+    ConfigurationError,
+    issuer_from_settings,
+)
 
 DEFAULT_CLIENT_ID = "spa-demo"
 DEFAULT_HOST = "127.0.0.1"

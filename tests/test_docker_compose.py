@@ -12,8 +12,8 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 import jwt
+import pytest
 import requests
 import yaml
 

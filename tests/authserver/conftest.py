@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from authserver import cli
-from tests.authserver.helpers import PROJECT_ROOT, PKCE, AuthServer, Browser
+from tests.authserver.helpers import PKCE, PROJECT_ROOT, AuthServer, Browser
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ import pytest
 from tests.authserver.helpers import (
     ALICE,
     API,
-    SPA_CALLBACK,
     PKCE,
+    SPA_CALLBACK,
     code_request,
     redirect_parameters,
     run_code_flow,

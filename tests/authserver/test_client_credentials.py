@@ -4,7 +4,13 @@ import pytest
 import requests
 from werkzeug.security import generate_password_hash
 
-from tests.authserver.helpers import API, CHEAP_HASH_METHOD, M2M_SECRET, tenant_text, verified_claims
+from tests.authserver.helpers import (
+    API,
+    CHEAP_HASH_METHOD,
+    M2M_SECRET,
+    tenant_text,
+    verified_claims,
+)
 
 UNGRANTED_CLIENT = f"""
 [[applications]]

@@ -4,7 +4,12 @@ import base64
 import hashlib
 import secrets
 
-from tests.authserver.helpers import API, SPA_CALLBACK, redirect_parameters, verified_claims
+from tests.authserver.helpers import (
+    API,
+    SPA_CALLBACK,
+    redirect_parameters,
+    verified_claims,
+)
 
 
 def implicit_request(response_type: str, **extra) -> dict:

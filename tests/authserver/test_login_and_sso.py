@@ -9,9 +9,9 @@ from requests.adapters import HTTPAdapter
 from tests.authserver.helpers import (
     ALICE,
     NATIVE_CALLBACK,
+    PKCE,
     SPA_CALLBACK,
     Browser,
-    PKCE,
     code_request,
     forms,
     redirect_parameters,

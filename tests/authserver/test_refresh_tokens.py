@@ -2,7 +2,13 @@
 
 import requests
 
-from tests.authserver.helpers import API, BOB, NATIVE_CALLBACK, run_code_flow, verified_claims
+from tests.authserver.helpers import (
+    API,
+    BOB,
+    NATIVE_CALLBACK,
+    run_code_flow,
+    verified_claims,
+)
 
 SCOPE = "openid profile offline_access read:messages write:messages"
 

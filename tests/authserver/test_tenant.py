@@ -3,7 +3,13 @@
 import pytest
 
 from authserver.tenant import TenantError, load_tenant
-from tests.authserver.helpers import ALICE_PERMISSIONS, API, SPA_CALLBACK, SPA_ORIGIN, tenant_text
+from tests.authserver.helpers import (
+    ALICE_PERMISSIONS,
+    API,
+    SPA_CALLBACK,
+    SPA_ORIGIN,
+    tenant_text,
+)
 
 
 def test_packaged_tenant():

@@ -47,5 +47,7 @@ fixtures (names and signatures are stable):
     - ``token_factory.claims(machine=False)`` / ``token_factory.header(key=None)``: the defaults.
 
 Plain helpers: ``tests.support.keys.b64url``, ``compact(header, payload, key, alg)``,
-``rsa_signing_key(kid, bits=2048)``, ``ec_signing_key(kid)``.
+``rsa_signing_key(kid, bits=2048, alg="RS256")`` (or ``"PS256"``), ``ec_signing_key(kid)``
+(P-256, ES256); ``sign(signing_input, alg, key)`` signs RS256/PS256/ES256, HS256 with a bytes
+secret, and ``none`` in any casing.
 """

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -19,13 +19,10 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 
 ASYMMETRIC_SIGNERS = {
     "RS256": RSAAlgorithm(RSAAlgorithm.SHA256),
-    "RS384": RSAAlgorithm(RSAAlgorithm.SHA384),
-    "RS512": RSAAlgorithm(RSAAlgorithm.SHA512),
     "PS256": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256),
     "ES256": ECAlgorithm(ECAlgorithm.SHA256),
-    "ES384": ECAlgorithm(ECAlgorithm.SHA384),
 }
-HMAC_HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+HMAC_HASHES = {"HS256": hashlib.sha256}
 
 
 def b64url(data: bytes | str) -> str:
@@ -42,7 +39,6 @@ class SigningKey:
     kid: str
     alg: str
     private_key: Any
-    jwk_extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def public_key(self) -> Any:
@@ -58,20 +54,21 @@ class SigningKey:
     def jwk(self) -> dict[str, Any]:
         """The public JWK as a JWKS publishes it."""
         signer = ASYMMETRIC_SIGNERS[self.alg]
-        return {**signer.to_jwk(self.public_key, as_dict=True), "kid": self.kid, "alg": self.alg, "use": "sig", **self.jwk_extra}
+        return {**signer.to_jwk(self.public_key, as_dict=True), "kid": self.kid, "alg": self.alg, "use": "sig"}
 
     def with_kid(self, kid: str) -> SigningKey:
         """The same key material published under another kid."""
-        return SigningKey(kid, self.alg, self.private_key, self.jwk_extra)
+        return SigningKey(kid, self.alg, self.private_key)
 
 
 def rsa_signing_key(kid: str, *, bits: int = 2048, alg: str = "RS256") -> SigningKey:
+    """An RSA key (public exponent 65537) for RS256 or PS256."""
     return SigningKey(kid, alg, rsa.generate_private_key(public_exponent=65537, key_size=bits))
 
 
-def ec_signing_key(kid: str, *, alg: str = "ES256") -> SigningKey:
-    curve = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1}[alg]
-    return SigningKey(kid, alg, ec.generate_private_key(curve()))
+def ec_signing_key(kid: str) -> SigningKey:
+    """An EC P-256 key for ES256."""
+    return SigningKey(kid, "ES256", ec.generate_private_key(ec.SECP256R1()))
 
 
 def sign(signing_input: bytes, alg: str, key: SigningKey | bytes | None) -> bytes:
