@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test bench chromium clean
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(PY) || scripts/create-venv $(PYTHON) $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
