@@ -42,10 +42,12 @@ CORS_EXPOSED_HEADERS = ["WWW-Authenticate", "Retry-After"]
 CORS_MAX_AGE_SECONDS = 600
 
 
+# On every answer. Answers depend on the caller's token: no shared or browser cache may keep them.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
 def add_security_headers(response: Response) -> Response:
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # Answers depend on the caller's token: no shared or browser cache may keep them.
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECURITY_HEADERS)
     return response
 
 

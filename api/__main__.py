@@ -2,9 +2,11 @@
 
 The app is built once, before gunicorn starts, so a bad setting stops the start with one line
 naming it (exit status 1) instead of a traceback per worker. Each worker inherits that app; the
-JWKS cache fills per worker on the first token. Logs (one line per request, from the app) go to
-standard error. ``API_HOST`` and ``API_PORT`` change the address (see ``api.config``);
-``API_PORT=0`` binds any free port, named in the "listening" line.
+JWKS cache fills per worker on the first token. The workers answer the requests gunicorn itself
+refuses (malformed, or over its size limits) in the API's JSON error form too
+(``api.gunicorn_worker``). Logs (one line per request, from the app) go to standard error.
+``API_HOST`` and ``API_PORT`` change the address (see ``api.config``); ``API_PORT=0`` binds any
+free port, named in the "listening" line.
 """
 
 import logging
@@ -13,6 +15,7 @@ from typing import Any
 
 from api import create_app
 from api.config import ConfigurationError
+from api.gunicorn_worker import JSONErrorThreadWorker
 from shared.wsgi_server import serve
 
 WORKERS = 2
@@ -40,6 +43,7 @@ def main() -> None:
         app.config["API_BIND"],
         workers=WORKERS,
         threads=THREADS_PER_WORKER,
+        worker_class=JSONErrorThreadWorker,
         timeout=30,
         limit_request_field_size=HEADER_FIELD_LIMIT_BYTES,
         when_ready=announce,

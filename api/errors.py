@@ -10,13 +10,14 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 
-def error_code(error: HTTPException) -> str:
-    """The snake_case name of the HTTP status: ``not_found``, ``method_not_allowed``..."""
-    return error.name.lower().replace(" ", "_")
+def error_body(error: HTTPException) -> dict[str, str]:
+    """``error``: the snake_case name of the HTTP status (``not_found``,
+    ``method_not_allowed``...); ``error_description``: its generic description."""
+    return {"error": error.name.lower().replace(" ", "_"), "error_description": error.description}
 
 
 def http_error_response(error: HTTPException) -> Response:
-    response = jsonify(error=error_code(error), error_description=error.description)
+    response = jsonify(error_body(error))
     response.status_code = error.code
     for name, value in error.get_headers():
         if name.lower() != "content-type":

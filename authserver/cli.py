@@ -34,6 +34,8 @@ from .storage import Storage, UserExists
 from .tenant import Tenant, TenantError, load_tenant
 
 MINIMUM_PASSWORD_LENGTH = 8
+#: How long a stopping server waits for requests in progress (SIGTERM) before gunicorn kills them.
+GRACEFUL_TIMEOUT = 5
 
 
 class CommandError(Exception):
@@ -163,7 +165,14 @@ def _serve() -> int:
     )
     # One worker with several threads: the state is in SQLite, and a development server on a
     # laptop needs no more. Every request is logged (one line, stderr).
-    serve(application, bind_address(host, port), threads=8, errorlog="-", loglevel="info", graceful_timeout=5)
+    serve(
+        application,
+        bind_address(host, port),
+        threads=8,
+        errorlog="-",
+        loglevel="info",
+        graceful_timeout=GRACEFUL_TIMEOUT,
+    )
     return 0
 
 

@@ -14,7 +14,10 @@ bp = Blueprint("discovery", __name__)
 
 # Auth0 lets clients cache both documents briefly; the next signing key is published in advance.
 CACHE_CONTROL = "public, max-age=15"
-CLAIMS_SUPPORTED = "aud auth_time email email_verified exp iat iss name nickname nonce picture sub updated_at".split()
+CLAIMS_SUPPORTED = [
+    "aud", "auth_time", "email", "email_verified", "exp", "iat", "iss",
+    "name", "nickname", "nonce", "picture", "sub", "updated_at",
+]
 
 
 def openid_configuration(issuer: str) -> dict:

@@ -203,7 +203,11 @@ class AuthorizationCodeGrant(Auth0AuthorizationMixin, grants.AuthorizationCodeGr
             return None
         # RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization
         # server MUST deny the request and SHOULD revoke (when possible) all tokens previously
-        # issued based on that authorization code."
+        # issued based on that authorization code." §10.5: "If the authorization server observes
+        # multiple attempts to exchange an authorization code [...] the authorization server
+        # SHOULD attempt to revoke all access tokens already granted". Checked before the code
+        # verifier and redirect_uri, so a replay that fails them (an intercepted code) revokes too;
+        # delete_authorization_code catches the redemptions that race past this check.
         if authorization_code.redeemed:
             log.warning("authorization code of grant %s used twice: grant revoked", authorization_code.grant_id)
             storage.revoke_grant(authorization_code.grant_id, self.now())
@@ -294,7 +298,9 @@ class RefreshTokenGrant(Auth0GrantMixin, grants.RefreshTokenGrant):
         # RFC 9700 §4.14.2: "If a refresh token is compromised and subsequently used by both the
         # attacker and the legitimate client, one of them will present an invalidated refresh
         # token, which will inform the authorization server of the breach. [...] it will revoke
-        # the active refresh token" (here: the whole family, as Auth0 does).
+        # the active refresh token" (here: the whole family, as Auth0 does). Checked before the
+        # client and the scope, so any replay revokes; revoke_old_credential catches the refreshes
+        # that race past this check.
         if token.rotated:
             log.warning("rotated refresh token of grant %s used again: grant revoked", token.grant_id)
             storage.revoke_grant(token.grant_id, self.now())

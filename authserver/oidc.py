@@ -1,8 +1,9 @@
 """ID tokens (OpenID Connect Core §2) for the code, implicit and refresh token flows.
 
 Auth0's ID token: ``iss``, ``sub``, ``aud`` (the client id, a string), ``iat``, ``exp`` (the
-tenant's ``id_token_lifetime``), ``auth_time``, ``nonce`` when the request had one, ``at_hash`` when
-an access token comes with it, and the profile and email claims the scope asks for.
+tenant's ``id_token_lifetime``), ``auth_time``, ``nonce`` when the request had one, ``at_hash`` where
+OpenID Connect requires it (``id_token token`` from the authorization endpoint; not from the token
+endpoint, where Auth0 leaves it out), and the profile and email claims the scope asks for.
 """
 
 import time
@@ -44,7 +45,17 @@ class Auth0IDToken:
         return user.claims().filter(scope)
 
 
-class OpenIDCode(Auth0IDToken, oidc.OpenIDCode):
+class TokenEndpointIDToken(Auth0IDToken):
+    """The ID token the token endpoint issues (code and refresh token flows): without ``at_hash``."""
+
+    def encode_id_token(self, token: dict, request) -> str:
+        # OIDC Core §3.1.3.6, the code flow: "at_hash OPTIONAL"; Auth0 leaves it out. It is
+        # REQUIRED only beside an access token from the authorization endpoint (§3.2.2.10).
+        without_access_token = {key: value for key, value in token.items() if key != "access_token"}
+        return super().encode_id_token(without_access_token, request)
+
+
+class OpenIDCode(TokenEndpointIDToken, oidc.OpenIDCode):
     """The ``id_token`` of the authorization code flow."""
 
     def __init__(self, server):
@@ -55,7 +66,7 @@ class OpenIDCode(Auth0IDToken, oidc.OpenIDCode):
         return self.server.storage().nonce_used(request.payload.client_id, nonce)
 
 
-class OpenIDRefreshToken(Auth0IDToken, oidc.OpenIDToken):
+class OpenIDRefreshToken(TokenEndpointIDToken, oidc.OpenIDToken):
     """A fresh ``id_token`` when a refresh token with the ``openid`` scope is used, as Auth0 does."""
 
     def __init__(self, server):

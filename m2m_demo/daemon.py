@@ -36,6 +36,10 @@ CLIENT_ID = "m2m-demo"
 # AUTH_CLIENT_SECRET from a secret store; the daemon never prints it.
 LOCAL_CLIENT_SECRET = "m2m-demo-local-secret"
 
+# POST /api/imports refuses a batch of more records (api/imports.py), so a larger batch would
+# stay pending forever.
+MAX_BATCH_SIZE = 1000
+
 logger = logging.getLogger("m2m_demo")
 
 
@@ -165,7 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", type=Path, default=DEFAULT_STATE_PATH, help=f"state file (default {DEFAULT_STATE_PATH})"
     )
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=100, help="records per batch (default 100)"
+        "--batch-size",
+        type=_batch_size,
+        default=100,
+        help=f"records per batch, 1 to {MAX_BATCH_SIZE} (default 100)",
     )
     parser.add_argument(
         "--max-attempts", type=_positive_int, default=5, help="attempts per request in one cycle (default 5)"
@@ -186,6 +193,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"the API takes at most {MAX_BATCH_SIZE} records per batch")
     return value
 
 

@@ -2,7 +2,11 @@
 
 ``login`` runs the whole flow: steps 1-4, the ID token check, step 5 (``GET /api/me`` and
 ``GET /api/messages``) and a refresh-token round trip, all with the session in memory; ``--keep``
-also saves it (mode 0600) for later ``call`` and ``refresh`` commands.
+also saves it (mode 0600) for later ``call`` and ``refresh`` commands. A refresh that returns an
+ID token has it checked against the login's (OpenID Connect Core §12.2).
+
+Every failure (consent denied, timeout, a ``state`` or ``iss`` that does not match, an ID token
+that does not validate) ends with one ``error: ...`` line on stderr and exit status 1.
 """
 
 import argparse
@@ -35,7 +39,7 @@ from shared.oidc_client import (
     shorten_credential,
 )
 from shared.settings import ConfigurationError
-from shared.token_validation import TokenValidationError, TokenValidator
+from shared.token_validation import Claims, TokenValidationError, TokenValidator
 
 CLIENT_ID = "native-demo"
 DEFAULT_TIMEOUT_SECONDS = 120.0
@@ -43,6 +47,10 @@ LOGIN_API_PATHS = ("/api/me", "/api/messages")
 INTERRUPTED_STATUS = 130  # the shell's convention for a process ended by SIGINT
 
 logger = logging.getLogger("native_demo")
+
+
+class RefreshRejected(OIDCClientError):
+    """A refresh answered tokens that fail a check; they are discarded and the session is unchanged."""
 
 
 class NativeApp:
@@ -53,6 +61,7 @@ class NativeApp:
         self.http = http
         self.narrator = narrator
         self._metadata: ProviderMetadata | None = None
+        self._id_token_validator: TokenValidator | None = None
 
     @property
     def metadata(self) -> ProviderMetadata:
@@ -114,14 +123,14 @@ class NativeApp:
         tokens = endpoint.read(answer)
         if tokens.id_token is None:
             raise OIDCClientError("the token response has no ID token although scope openid was requested")
-        claims = self._id_token_validator().validate_id_token(tokens.id_token, nonce=request.nonce)
+        claims = self.id_token_validator.validate_id_token(tokens.id_token, nonce=request.nonce)
         self.narrator.info(
             "ID token valid: signature (issuer's JWKS), iss, aud = client id, azp, exp and nonce checked.",
             sub=claims.subject,
             name=claims.get("name"),
             email=claims.get("email"),
         )
-        return Session.from_tokens(self.config.issuer, self.config.client_id, tokens)
+        return Session.from_tokens(self.config.issuer, self.config.client_id, tokens, claims)
 
     def call(self, session: Session, method: str, path: str, body: object | None = None) -> requests.Response:
         """Step 5: call the API with the user's access token."""
@@ -142,11 +151,21 @@ class NativeApp:
         )
         tokens = self.token_endpoint.request(refresh_form(self.config.client_id, session.refresh_token))
         if tokens.id_token:
-            # OpenID Connect Core §12.2: a refreshed ID token has no nonce to check; this demo
-            # keeps identifying the user by the ID token it validated at login.
+            # OpenID Connect Core §12.2: a refreshed ID token has no nonce to check; instead it
+            # must name the same issuer, user, audience, authorized party and auth_time as the
+            # ID token validated at login.
+            try:
+                claims = self.id_token_validator.validate_refreshed_id_token(
+                    tokens.id_token, original=Claims(session.id_token_claims)
+                )
+            except TokenValidationError as error:
+                raise RefreshRejected(
+                    f"refreshed ID token rejected: {error.reason}; its tokens were discarded, log in again"
+                ) from error
             self.narrator.info(
-                "A new ID token came with it; the user is still the one "
-                "whose ID token was validated at login."
+                "Refreshed ID token valid: signature, iss, aud, exp, and the same user (sub), azp "
+                "and auth_time as the ID token validated at login (OpenID Connect Core §12.2).",
+                sub=claims.subject,
             )
         refreshed = session.refreshed(tokens)
         rotated = refreshed.refresh_token != session.refresh_token
@@ -159,11 +178,14 @@ class NativeApp:
         )
         return refreshed
 
-    def _id_token_validator(self) -> TokenValidator:
-        # OpenID Connect Core §3.1.3.7: the ID token's audience is the client id, not the API.
-        return TokenValidator(
-            self.config.issuer, audience=self.config.client_id, jwks_url=self.metadata.jwks_uri
-        )
+    @property
+    def id_token_validator(self) -> TokenValidator:
+        if self._id_token_validator is None:
+            # OpenID Connect Core §3.1.3.7: the ID token's audience is the client id, not the API.
+            self._id_token_validator = TokenValidator(
+                self.config.issuer, audience=self.config.client_id, jwks_url=self.metadata.jwks_uri
+            )
+        return self._id_token_validator
 
 
 def command_login(app: NativeApp, args: argparse.Namespace) -> int:

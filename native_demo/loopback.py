@@ -6,9 +6,11 @@ interface to receive the OAuth redirect." The listener binds ``127.0.0.1`` (RFC 
 IP literal, not ``localhost``, so no resolver or firewall rule can send the code elsewhere) on
 port 0, so the operating system picks a free port, and it serves exactly one ``GET /callback``.
 
-The browser gets a small static page telling the user to return to the terminal. The page sets
-``Referrer-Policy: no-referrer`` (the address bar holds the authorization code) and a CSP that
-allows nothing to load.
+The browser gets a small static page telling the user to return to the terminal, whatever the
+response holds (a code or an error such as ``access_denied``). The page is written before the
+command line is told the response arrived, so the browser gets its answer even when the command
+line then stops at once with an error. The page sets ``Referrer-Policy: no-referrer`` (the
+address bar holds the authorization code) and a CSP that allows nothing to load.
 """
 
 import threading
@@ -42,6 +44,7 @@ class LoopbackListener:
 
     def __init__(self) -> None:
         self._parameters: dict[str, str] | None = None
+        self._claimed = False
         self._received = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -70,16 +73,16 @@ class LoopbackListener:
             raise LoginTimeout(f"login timed out: no response from the browser within {timeout:g} seconds")
         return dict(self._parameters or {})
 
-    def _accept(self, query: str) -> bool:
+    def _claim(self, query: str) -> bool:
         """Keep the first callback's parameters; a later one is refused (one-shot)."""
         with self._lock:
-            if self._received.is_set():
+            if self._claimed:
                 return False
+            self._claimed = True
             # RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than
             # once." A repeated parameter is dropped, so its check fails below.
             values = parse_qs(query, keep_blank_values=True)
             self._parameters = {name: items[0] for name, items in values.items() if len(items) == 1}
-            self._received.set()
             return True
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -94,10 +97,15 @@ class LoopbackListener:
                 url = urlsplit(self.path)
                 if url.path != CALLBACK_PATH:
                     self._answer(404, b"Not found\n", "text/plain; charset=utf-8")
-                elif not listener._accept(url.query):
+                elif not listener._claim(url.query):
                     self._answer(409, b"This login was already completed.\n", "text/plain; charset=utf-8")
                 else:
-                    self._answer(200, CLOSE_TAB_PAGE, PAGE_HEADERS["Content-Type"])
+                    try:
+                        self._answer(200, CLOSE_TAB_PAGE, PAGE_HEADERS["Content-Type"])
+                    finally:
+                        # Only now may the command line go on, and perhaps exit: the browser
+                        # has its whole page.
+                        listener._received.set()
 
             def _answer(self, status: int, body: bytes, content_type: str) -> None:
                 self.send_response(status)

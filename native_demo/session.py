@@ -1,18 +1,22 @@
 """The user's tokens between commands: in memory, or with ``--keep`` in a file only the user can read.
 
 A refresh token is a long-lived credential: whoever reads it can act as the user until it is
-revoked. The session file is therefore created with mode 0600 from the start (``os.open`` with
-the mode, never a chmod afterwards, which would leave a window), written atomically, and refused
-on load when its permissions let anyone else read it, as ``ssh`` refuses a readable private key.
+revoked. The session file is therefore created with mode 0600 from the start (``mkstemp`` opens
+it with that mode; never a chmod afterwards, which would leave a window), replaced atomically,
+and refused on load when its permissions let anyone else read it, as ``ssh`` refuses a readable
+private key.
 
 A session also names the issuer and client it belongs to: its tokens are only ever sent back to
-that issuer's token endpoint and the configured API.
+that issuer's token endpoint and the configured API. It keeps the claims of the ID token validated
+at login, the "original authentication" that every refreshed ID token must match (OpenID Connect
+Core 1.0 §12.2: same ``iss``, ``sub``, ``aud``, ``azp`` and ``auth_time``).
 """
 
 import json
 import os
 import stat
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -36,15 +40,26 @@ class Session:
     refresh_token: str | None
     expires_at: float | None
     scope: str | None
+    # The claims of the ID token validated at login; refreshed ID tokens are checked against them.
+    id_token_claims: dict
 
     @classmethod
-    def from_tokens(cls, issuer: str, client_id: str, tokens: TokenResponse) -> "Session":
+    def from_tokens(
+        cls, issuer: str, client_id: str, tokens: TokenResponse, id_token_claims: Mapping[str, object]
+    ) -> "Session":
         return cls(
-            issuer, client_id, tokens.access_token, tokens.refresh_token, _expires_at(tokens), tokens.scope
+            issuer,
+            client_id,
+            tokens.access_token,
+            tokens.refresh_token,
+            _expires_at(tokens),
+            tokens.scope,
+            dict(id_token_claims),
         )
 
     def refreshed(self, tokens: TokenResponse) -> "Session":
-        """The session after a refresh: the rotated refresh token replaces the used one."""
+        """The session after a refresh: the rotated refresh token replaces the used one; the
+        original ID token's claims stay, as the reference for the next refresh."""
         return replace(
             self,
             access_token=tokens.access_token,
@@ -67,28 +82,16 @@ class SessionFile:
 
     def save(self, session: Session) -> None:
         # Created with mode 0600 (mkstemp): only this user can read the tokens.
-        write_atomically(self.path, json.dumps(asdict(session), indent=2))
+        try:
+            write_atomically(self.path, json.dumps(asdict(session), indent=2))
+        except OSError as error:
+            raise SessionError(f"cannot write the session file {self.path} ({error.strerror})") from error
 
     def load(self, issuer: str, client_id: str) -> Session:
         try:
-            descriptor = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise SessionError(
-                f"no saved session at {self.path}; run `python -m native_demo login --keep` first"
-            ) from None
-        with os.fdopen(descriptor, encoding="utf-8") as file:
-            status = os.fstat(file.fileno())
-            if status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:
-                raise SessionError(
-                    f"{self.path} is readable by other users (mode {stat.S_IMODE(status.st_mode):o}); "
-                    "delete it and log in again"
-                )
-            try:
-                session = Session(**json.load(file))
-            except (ValueError, TypeError) as error:
-                raise SessionError(
-                    f"{self.path} is not a session file; delete it and log in again"
-                ) from error
+            session = Session(**json.loads(self._read_private()))
+        except (ValueError, TypeError) as error:
+            raise SessionError(f"{self.path} is not a session file; delete it and log in again") from error
         if not _well_typed(session):
             raise SessionError(f"{self.path} is not a session file; delete it and log in again")
         if session.issuer != issuer or session.client_id != client_id:
@@ -98,11 +101,50 @@ class SessionFile:
         return session
 
 
+    def _read_private(self) -> str:
+        """The file's text, once the open file (not the path, which could be swapped) proves
+        that only this user can read it."""
+        try:
+            with open(self.path, encoding="utf-8") as file:
+                status = os.fstat(file.fileno())
+                if status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:
+                    raise SessionError(
+                        f"{self.path} is readable by other users (mode {stat.S_IMODE(status.st_mode):o}); "
+                        "delete it and log in again"
+                    )
+                return file.read()
+        except FileNotFoundError:
+            raise SessionError(
+                f"no saved session at {self.path}; run `python -m native_demo login --keep` first"
+            ) from None
+        except OSError as error:
+            raise SessionError(f"cannot read the session file {self.path} ({error.strerror})") from error
+
+
 def _well_typed(session: Session) -> bool:
     strings = (session.issuer, session.client_id, session.access_token)
     return (
         all(isinstance(value, str) for value in strings)
         and isinstance(session.refresh_token, str | None)
         and isinstance(session.scope, str | None)
-        and (session.expires_at is None or type(session.expires_at) in (int, float))
+        and (session.expires_at is None or _number(session.expires_at))
+        and _id_token_claims_well_typed(session.id_token_claims)
     )
+
+
+def _id_token_claims_well_typed(claims: object) -> bool:
+    """The claims a refreshed ID token is compared with have the types a validated ID token gives them."""
+    if not isinstance(claims, dict):
+        return False
+    audience = claims.get("aud")
+    return (
+        all(isinstance(claims.get(name), str) for name in ("iss", "sub"))
+        and _number(claims.get("iat"))
+        and (isinstance(audience, str) or isinstance(audience, list) and all(isinstance(a, str) for a in audience))
+        and all(isinstance(claims[name], str) for name in ("azp", "nonce") if name in claims)
+        and ("auth_time" not in claims or _number(claims["auth_time"]))
+    )
+
+
+def _number(value: object) -> bool:
+    return type(value) in (int, float)

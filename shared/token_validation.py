@@ -31,16 +31,19 @@ This one file is meant to be copied. To use it in your own service:
    (``<issuer>/.well-known/openid-configuration``); pass it explicitly when your service
    reaches the authorization server on a different address than the public issuer.
 4. A client checking an OpenID Connect ID token builds a validator whose ``audience`` is its
-   own client id and calls ``validate_id_token(token, nonce=...)``.
+   own client id and calls ``validate_id_token(token, nonce=...)``; for an ID token returned by
+   a refresh, ``validate_refreshed_id_token(token, original=claims)`` with the claims of the
+   original ID token (OpenID Connect Core 1.0, 12.2).
 
 What is checked (each rule is quoted from its RFC next to the line enforcing it): at most
 8 KiB, compact JWS with three canonical base64url segments, JSON objects without duplicate
-names, ``alg`` from the configured allow-list only (never ``none`` or HMAC), no ``crit``,
-``jku``/``x5u``/``jwk``/``x5c`` never used, ``typ`` of an access token, signature with a key
-of the issuer's JWKS (RSA >= 2048 bits, ``use``/``key_ops``/``alg`` respected), and the
-claims ``iss`` (exact), ``aud`` (contains ours), ``exp``, ``iat``, ``nbf`` (with ``leeway``
-seconds of clock skew), ``sub`` and the types of ``scope``, ``permissions``, ``azp``,
-``client_id`` and ``gty``.
+names or unpaired surrogates, ``alg`` from the configured allow-list only (never ``none`` or
+HMAC), no ``crit``, ``jku``/``x5u``/``jwk``/``x5c`` never used, ``typ`` of an access token,
+signature with a key of the issuer's JWKS (RSA >= 2048 bits, ``use``/``key_ops``/``alg``
+respected), and the claims ``iss`` (exact), ``aud`` (contains ours), ``exp``, ``iat``, ``nbf``
+(with ``leeway`` seconds of clock skew), ``sub`` and the types of ``scope``, ``permissions``,
+``azp``, ``client_id`` and ``gty``. Each distinct header segment is parsed and checked once;
+every token is parsed once and its payload decoded only after its signature verified.
 
 The key cache follows panva/jose's remote JWKS: keys are kept for ``jwks_max_age`` seconds
 (shortened by the server's ``Cache-Control: max-age``); a refresh, or a token with an unknown
@@ -68,7 +71,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import requests
 from cryptography.exceptions import InvalidSignature
@@ -287,11 +290,20 @@ _JSON = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_rejec
 
 def _json_object(data: bytes, name: str) -> dict[str, Any]:
     try:
-        value = _JSON.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        value = _JSON.decode(text)
     except (ValueError, RecursionError) as error:
         raise InvalidToken(f"{name} is not valid JSON: {error}") from None
     if type(value) is not dict:
         raise InvalidToken(f"{name} is not a JSON object")
+    # RFC 8259 8.2: the grammar allows "\uDEAD" (a single unpaired UTF-16 surrogate), and "the
+    # behavior of software that receives JSON texts containing such values is unpredictable";
+    # no UTF-8 database or log can store one. Only a \u escape can produce it.
+    if "\\u" in text:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidToken(f"{name} has a string with an unpaired surrogate") from None
     return value
 
 
@@ -691,6 +703,16 @@ def _media_type(typ: str) -> str:
     return typ if "/" in typ else "application/" + typ
 
 
+class _CheckedHeader(NamedTuple):
+    """A JOSE header that passed ``TokenValidator._check_header``, with what validation reads
+    from it for every token."""
+
+    fields: MappingProxyType[str, Any]
+    alg: str
+    kid: str | None
+    media_type: str | None  # "typ" as a media type (RFC 7515 4.1.9), None when absent
+
+
 # ---------------------------------------------------------------------------------------------
 # The validator
 # ---------------------------------------------------------------------------------------------
@@ -738,7 +760,7 @@ class TokenValidator:
         )
         # An issuer's tokens share a handful of header segments: each distinct segment is parsed
         # and checked once, then found by its exact bytes (bounded: cleared when full).
-        self._checked_headers: dict[bytes, tuple[MappingProxyType[str, Any], str]] = {}
+        self._checked_headers: dict[bytes, _CheckedHeader] = {}
         self.jwks = JWKSCache(
             issuer,
             jwks_url,
@@ -767,7 +789,7 @@ class TokenValidator:
         except TokenValidationError as error:
             _log_rejection("access token", error)
             raise
-        return Claims(payload, header)
+        return Claims(payload, header.fields)
 
     def validate_id_token(self, token: Any, *, nonce: str) -> Claims:
         """Validate an OpenID Connect ID token for the client id given as ``audience``.
@@ -775,35 +797,7 @@ class TokenValidator:
         OpenID Connect Core 1.0, 3.1.3.7 (ID Token Validation).
         """
         try:
-            header, payload = self._verified_parts(token)
-            # RFC 8725 3.12: tokens of the wrong kind are rejected (an access token is not an
-            # ID token).
-            if "typ" in header and _media_type(str(header["typ"])) == _ACCESS_TOKEN_TYPE:
-                raise InvalidToken("an access token (typ at+jwt) was presented as an ID token")
-            now = time.time()
-            _check_required(payload)
-            # 3.1.3.7 (9): "The current time MUST be before the time represented by the exp
-            # Claim."
-            _check_exp(payload, now, self.leeway)
-            _check_iat(payload, now, self.leeway)
-            _check_nbf(payload, now, self.leeway)
-            # 3.1.3.7 (2): "The Issuer Identifier for the OpenID Provider (which is typically
-            # obtained during Discovery) MUST exactly match the value of the iss (issuer) Claim."
-            _check_iss(payload, self.issuer)
-            # 3.1.3.7 (3): "The Client MUST validate that the aud (audience) Claim contains its
-            # client_id value registered at the Issuer identified by the iss (issuer) Claim as
-            # an audience."
-            _check_aud(payload, self.audience)
-            _check_sub(payload)
-            _check_string_claims(payload, ("azp", "nonce"))
-            # 3.1.3.7 (4): "If the ID Token contains multiple audiences, the Client SHOULD
-            # verify that an azp Claim is present."
-            if len(_audiences(payload)) > 1 and "azp" not in payload:
-                raise InvalidToken("ID token with several audiences has no azp")
-            # 3.1.3.7 (5): "If an azp (authorized party) Claim is present, the Client SHOULD
-            # verify that its client_id is the Claim Value."
-            if "azp" in payload and payload["azp"] != self.audience:
-                raise InvalidToken(f"ID token azp {_short(payload['azp'])} is not {self.audience!r}")
+            header, payload = self._verified_id_token(token)
             # 3.1.3.7 (11): "If a nonce value was sent in the Authentication Request, a nonce
             # Claim MUST be present and its value checked to verify that it is the same value as
             # the one that was sent in the Authentication Request."
@@ -814,11 +808,101 @@ class TokenValidator:
         except TokenValidationError as error:
             _log_rejection("ID token", error)
             raise
-        return Claims(payload, header)
+        return Claims(payload, header.fields)
 
-    def _verified_parts(self, token: Any) -> tuple[Mapping[str, Any], dict[str, Any]]:
-        """Parse a compact JWS once, check its header, verify its signature; return both JSON
-        objects. The payload is only decoded after the signature verified."""
+    def validate_refreshed_id_token(self, token: Any, *, original: Claims) -> Claims:
+        """Validate an ID token returned by a refresh against ``original``, the claims that
+        ``validate_id_token`` returned for the ID token of the original authentication.
+
+        OpenID Connect Core 1.0, 12.2 (Successful Refresh Response).
+        """
+        try:
+            header, payload = self._verified_id_token(token)
+            # 12.2: "If an ID Token is returned as a result of a token refresh request, the
+            # following requirements apply:"
+            # "its iss Claim Value MUST be the same as in the ID Token issued when the original
+            # authentication occurred,"
+            if payload["iss"] != original["iss"]:
+                raise InvalidToken(f"refreshed ID token iss {_short(payload['iss'])} differs from the original's")
+            # "its sub Claim Value MUST be the same as in the ID Token issued when the original
+            # authentication occurred,"
+            if payload["sub"] != original["sub"]:
+                raise InvalidToken(f"refreshed ID token sub {_short(payload['sub'])} differs from the original's")
+            # "its iat Claim MUST represent the time that the new ID Token is issued," so it
+            # cannot be earlier than the original's.
+            if payload["iat"] < original["iat"]:
+                raise InvalidToken(f"refreshed ID token iat {payload['iat']} is before the original's")
+            # "its aud Claim Value MUST be the same as in the ID Token issued when the original
+            # authentication occurred," (the same audiences; a one-element array is the string)
+            if set(_audiences(payload)) != set(_audiences(original)):
+                raise InvalidToken(f"refreshed ID token aud {_short(payload['aud'])} differs from the original's")
+            # "if the ID Token contains an auth_time Claim, its value MUST represent the time of
+            # the original authentication - not the time that the new ID token is issued,"
+            if "auth_time" in payload and payload["auth_time"] != original.get("auth_time"):
+                raise InvalidToken(
+                    f"refreshed ID token auth_time {payload['auth_time']} differs from the original's"
+                )
+            # "its azp Claim Value MUST be the same as in the ID Token issued when the original
+            # authentication occurred; if no azp Claim was present in the original ID Token, one
+            # MUST NOT be present in the new ID Token,"
+            if payload.get("azp") != original.get("azp"):
+                raise InvalidToken(f"refreshed ID token azp {_short(payload.get('azp'))} differs from the original's")
+            # "and otherwise, the same rules apply as apply when issuing an ID Token at the time
+            # of the original authentication." A refresh is no authentication request, so no nonce
+            # is required; but section 2 says of "nonce": "If present in the ID Token, Clients
+            # MUST verify that the nonce Claim Value is equal to the value of the nonce parameter
+            # sent in the Authentication Request", which is the original ID token's nonce.
+            if "nonce" in payload and not (
+                "nonce" in original
+                and hmac.compare_digest(payload["nonce"].encode(), original["nonce"].encode())
+            ):
+                raise InvalidToken("refreshed ID token nonce differs from the original's")
+        except TokenValidationError as error:
+            _log_rejection("refreshed ID token", error)
+            raise
+        return Claims(payload, header.fields)
+
+    def _verified_id_token(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
+        """The checks of OpenID Connect Core 1.0, 3.1.3.7 that every ID token passes, whether
+        it comes from an authentication or a refresh (all but the nonce)."""
+        header, payload = self._verified_parts(token)
+        # RFC 8725 3.12: tokens of the wrong kind are rejected (an access token is not an ID
+        # token).
+        if header.media_type == _ACCESS_TOKEN_TYPE:
+            raise InvalidToken("an access token (typ at+jwt) was presented as an ID token")
+        now = time.time()
+        _check_required(payload)
+        # 3.1.3.7 (9): "The current time MUST be before the time represented by the exp Claim."
+        _check_exp(payload, now, self.leeway)
+        _check_iat(payload, now, self.leeway)
+        _check_nbf(payload, now, self.leeway)
+        # 3.1.3.7 (2): "The Issuer Identifier for the OpenID Provider (which is typically
+        # obtained during Discovery) MUST exactly match the value of the iss (issuer) Claim."
+        _check_iss(payload, self.issuer)
+        # 3.1.3.7 (3): "The Client MUST validate that the aud (audience) Claim contains its
+        # client_id value registered at the Issuer identified by the iss (issuer) Claim as an
+        # audience."
+        _check_aud(payload, self.audience)
+        _check_sub(payload)
+        _check_string_claims(payload, ("azp", "nonce"))
+        # 2: "auth_time ... Its value is a JSON number representing the number of seconds from
+        # 1970-01-01T00:00:00Z as measured in UTC until the date/time."
+        if "auth_time" in payload:
+            _numeric_date(payload, "auth_time")
+        # 3.1.3.7 (4): "If the ID Token contains multiple audiences, the Client SHOULD verify
+        # that an azp Claim is present."
+        if len(_audiences(payload)) > 1 and "azp" not in payload:
+            raise InvalidToken("ID token with several audiences has no azp")
+        # 3.1.3.7 (5): "If an azp (authorized party) Claim is present, the Client SHOULD verify
+        # that its client_id is the Claim Value."
+        if "azp" in payload and payload["azp"] != self.audience:
+            raise InvalidToken(f"ID token azp {_short(payload['azp'])} is not {self.audience!r}")
+        return header, payload
+
+    def _verified_parts(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
+        """Parse a compact JWS once, check its header (once per distinct header segment),
+        verify its signature; return the checked header and the payload, which is only decoded
+        after the signature verified."""
         if type(token) is not str:
             raise InvalidToken(f"token is a {type(token).__name__}, not a string")
         # Local policy: bound the work done before the signature is checked.
@@ -832,8 +916,9 @@ class TokenValidator:
                 f"({token.count('.') + 1} segments)"
             )
         header_segment, payload_segment, signature_segment = match.groups()
-        header, alg = self._checked_headers.get(header_segment) or self._check_header(header_segment)
-        key = self.jwks.key_for(header.get("kid"), alg)
+        header = self._checked_headers.get(header_segment) or self._check_header(header_segment)
+        alg = header.alg
+        key = self.jwks.key_for(header.kid, alg)
         if not key.fits(alg):
             raise InvalidToken(f"key {_short(key.kid)} is not a {alg} key")
         signature = _token_segment(signature_segment, "signature")
@@ -847,7 +932,7 @@ class TokenValidator:
         payload = _json_object(_token_segment(payload_segment, "payload"), "payload")
         return header, payload
 
-    def _check_header(self, header_segment: bytes) -> tuple[MappingProxyType[str, Any], str]:
+    def _check_header(self, header_segment: bytes) -> _CheckedHeader:
         header = _json_object(_token_segment(header_segment, "header"), "header")
         alg = header.get("alg")
         # RFC 8725 3.1: "Libraries MUST enable the caller to specify a supported set of
@@ -870,20 +955,24 @@ class TokenValidator:
         # as a dictionary key, never in a path, query or file name.
         if kid is not None and type(kid) is not str:
             raise InvalidToken(f"kid {_short(kid)} is not a string")
-        if len(self._checked_headers) >= CHECKED_HEADER_CACHE_SIZE:
-            self._checked_headers.clear()
-        checked = self._checked_headers[header_segment] = (MappingProxyType(header), alg)
-        return checked
-
-    def _check_access_token_type(self, header: Mapping[str, Any]) -> None:
-        # RFC 9068 4: "The resource server MUST verify that the "typ" header value is "at+jwt"
-        # or "application/at+jwt" and reject tokens carrying any other value." Auth0 issues
-        # "typ": "JWT", which is accepted unless require_at_jwt_typ is set.
+        # RFC 7515 4.1.9: "The "typ" (type) Header Parameter is used by JWS applications to
+        # declare the media type [IANA.MediaTypes] of this complete JWS." Its value is a string.
         typ = header.get("typ")
         if typ is not None and type(typ) is not str:
             raise InvalidToken(f"typ {_short(typ)} is not a string")
-        if (typ if typ is None else _media_type(typ)) not in self.accepted_types:
-            raise InvalidToken(f"typ {_short(typ)} is not an access token type")
+        if len(self._checked_headers) >= CHECKED_HEADER_CACHE_SIZE:
+            self._checked_headers.clear()
+        checked = self._checked_headers[header_segment] = _CheckedHeader(
+            MappingProxyType(header), alg, kid, None if typ is None else _media_type(typ)
+        )
+        return checked
+
+    def _check_access_token_type(self, header: _CheckedHeader) -> None:
+        # RFC 9068 4: "The resource server MUST verify that the "typ" header value is "at+jwt"
+        # or "application/at+jwt" and reject tokens carrying any other value." Auth0 issues
+        # "typ": "JWT", which is accepted unless require_at_jwt_typ is set.
+        if header.media_type not in self.accepted_types:
+            raise InvalidToken(f"typ {_short(header.fields.get('typ'))} is not an access token type")
 
 
 def _check_required(payload: dict[str, Any]) -> None:

@@ -5,9 +5,29 @@ of a traceback per worker. gunicorn's runtime control socket is off: it would be
 gunicorn of the same user on the machine.
 """
 
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers import gthread
+
+
+class QuickQuitThreadWorker(gthread.ThreadWorker):
+    """gunicorn's threaded worker, whose quick shutdown (SIGINT, SIGQUIT) ends the process at once.
+
+    Ctrl-C in a terminal reaches the whole process group, the worker included, and gunicorn's own
+    quick shutdown could hang until the arbiter's SIGKILL ("Perhaps out of memory?") in two ways:
+    it stops the thread pool from the signal handler, which deadlocks when the signal lands while
+    the main thread hands a connection to that pool (``ThreadPoolExecutor.submit`` holds the lock
+    ``shutdown`` takes); and Python joins every ``concurrent.futures`` thread at exit, so a request
+    thread waiting on a client (a browser's idle pre-connection, for up to 5 s; a half-sent
+    request, for ever) kept the worker alive. Ending the process here loses nothing: log records
+    are written as they happen, and SQLite rolls back a transaction a request thread left open.
+    SIGTERM keeps gunicorn's graceful shutdown.
+    """
+
+    def handle_quit(self, sig, frame) -> None:
+        os._exit(0)
 
 
 class _PrebuiltApplication(BaseApplication):
@@ -35,7 +55,7 @@ def serve(application: Any, bind: str, *, workers: int = 1, threads: int = 4, **
         application,
         {
             "bind": bind,
-            "worker_class": "gthread",
+            "worker_class": QuickQuitThreadWorker,
             "workers": workers,
             "threads": threads,
             "graceful_timeout": 10,

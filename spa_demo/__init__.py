@@ -4,26 +4,32 @@
 step, no third-party script) on http://localhost:3000. The page runs either flow, side by
 side behind a switch, and narrates the numbered steps as they happen.
 
-Implicit grant (legacy; what the article describes, deprecated by RFC 9700):
-  1. The app initiates the flow and redirects the browser to Auth0, so the user can
-     authenticate (`response_type=token id_token`, `state` and `nonce` kept in sessionStorage).
-  2. Auth0 authenticates the user (a consent page is shown to third-party applications only).
-  3. Auth0 redirects the user to the app with an Access Token and an ID Token in the hash
-     fragment of the URI. The app extracts them, removes them from the address bar with
-     `history.replaceState`, checks `state`, `iss`, the ID token's signature, `nonce`,
-     `at_hash` and expiry, and keeps the tokens in memory only.
-  4. The app uses the Access Token to call the API on behalf of the user.
+Implicit grant (legacy; what the article describes, deprecated by RFC 9700), the article's steps:
+  1. The app initiates the flow and redirects the browser to Auth0, so the user can authenticate.
+  2. Auth0 authenticates the user. The first time the user goes through this flow, and if the
+     application is a third party application, a consent page will be shown where the
+     permissions, that will be given to the Client, are listed (for example, post messages,
+     list contacts, and so forth).
+  3. Auth0 redirects the user to the app with an Access Token (and optionally an ID Token) in
+     the hash fragment of the URI. The app can now extract the tokens from the hash fragment.
+  4. The app can use the Access Token to call the API on behalf of the user.
+The app sends `response_type=token id_token` with `state` and `nonce` kept in sessionStorage;
+at step 3 it removes the response from the address bar with `history.replaceState`, checks
+`state`, `iss`, the ID token's signature, `nonce`, `at_hash` and expiry, and keeps the tokens
+in memory only.
 
-Authorization code + PKCE (recommended):
-  1. The app initiates the flow and redirects the user to Auth0 sending the `code_challenge`
-     (SHA-256 of a random `code_verifier`, WebCrypto) and `code_challenge_method=S256`.
-  2. Auth0 authenticates the user and redirects them to the app with an authorization code in
-     the query string; the app checks `state` and `iss`.
-  3. The app sends the authorization code and the `code_verifier` together with the
-     `redirect_uri` and the `client_id` to Auth0's token endpoint (a `fetch`, CORS).
-  4. Auth0 validates this information and returns an Access Token and an ID Token, which the
-     app checks and keeps in memory only.
-  5. The app uses the Access Token to call the API on behalf of the user.
+Authorization code + PKCE (recommended), the article's PKCE steps ("native app" becomes "app";
+an SPA gets an ID token where a native app may get a refresh token):
+  1. The app initiates the flow and redirects the user to Auth0 sending the code_challenge and
+     code_challenge_method parameters.
+  2. Auth0 redirects the user to the app with an authorization_code in the query string.
+  3. The app sends the authorization_code and code_verifier together with the redirect_uri and
+     the client_id to Auth0.
+  4. Auth0 validates this information and returns an Access Token (and an ID Token).
+  5. The app can use the Access Token to call the API on behalf of the user.
+The `code_challenge` is the SHA-256 of a random `code_verifier` (WebCrypto); at step 2 the app
+checks `state` and `iss`; step 3 is a `fetch` to the token endpoint (CORS); at step 4 it checks
+the ID token and keeps the tokens in memory only.
 
 In both modes, when the access token is about to expire (or the page was reloaded and the
 tokens in memory are gone), the app re-authenticates silently: the same request with

@@ -35,13 +35,14 @@ async function postForm(url, fields) {
 export const codePkce = {
   id: "code",
   name: "Authorization code + PKCE (recommended)",
-  // The article's numbered steps for PKCE (described there for native apps; the same for an SPA).
+  // The article's numbered steps for PKCE, written there for a native app: "native app" becomes
+  // "app", and step 4 names the ID token an SPA gets where a native app may get a refresh token.
   steps: [
     "The app initiates the flow and redirects the user to Auth0 sending the code_challenge and code_challenge_method parameters.",
-    "Auth0 authenticates the user and redirects them to the app with an authorization_code in the query string.",
+    "Auth0 redirects the user to the app with an authorization_code in the query string.",
     "The app sends the authorization_code and code_verifier together with the redirect_uri and the client_id to Auth0.",
     "Auth0 validates this information and returns an Access Token (and an ID Token).",
-    "The app uses the Access Token to call the API on behalf of the user.",
+    "The app can use the Access Token to call the API on behalf of the user.",
   ],
   responseStep: 2,
   apiStep: 5,

@@ -10,12 +10,12 @@ import { checkTokenResponse } from "./tokens.js";
 export const implicitGrant = {
   id: "implicit",
   name: "Implicit grant (legacy)",
-  // The article's numbered steps for a single page application.
+  // The article's numbered steps for a single page application, word for word.
   steps: [
     "The app initiates the flow and redirects the browser to Auth0, so the user can authenticate.",
-    "Auth0 authenticates the user (a consent page is shown to third-party applications only).",
-    "Auth0 redirects the user to the app with an Access Token and an ID Token in the hash fragment of the URI. The app extracts them from the hash fragment.",
-    "The app uses the Access Token to call the API on behalf of the user.",
+    "Auth0 authenticates the user. The first time the user goes through this flow, and if the application is a third party application, a consent page will be shown where the permissions, that will be given to the Client, are listed (for example, post messages, list contacts, and so forth).",
+    "Auth0 redirects the user to the app with an Access Token (and optionally an ID Token) in the hash fragment of the URI. The app can now extract the tokens from the hash fragment.",
+    "The app can use the Access Token to call the API on behalf of the user.",
   ],
   responseStep: 3,
   apiStep: 4,

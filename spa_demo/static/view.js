@@ -134,7 +134,7 @@ export function showSteps(entries) {
           : element("p", { className: "step-title" }, [
               element("span", { className: "step-number", text: `Step ${entry.number} of ${entry.total}` }),
               element("span", { className: "step-flow", text: entry.flowName }),
-              element("span", { text: entry.title }),
+              element("span", { className: "step-text", text: entry.title }),
             ]);
       const item = element("li", { className: `step ${entry.outcome}`, testid: "step" }, [
         heading,

@@ -1,7 +1,8 @@
-"""``shared.flask_auth`` refuses to be set up in ways that would weaken or break its checks."""
+"""``shared.flask_auth`` on an app of its own: it refuses to be set up in ways that would weaken or
+break its checks, and its 403 challenge names every required scope."""
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 
 from shared import flask_auth
 from shared.token_validation import TokenValidator
@@ -33,3 +34,51 @@ def test_each_protected_view_carries_its_requirements():
 
     assert view.auth_requirements == flask_auth.AuthRequirements(scopes=("import:data",), machine_only=True)
     assert view.__name__ == "view"
+
+
+@pytest.fixture
+def two_scope_client(issuer, audience, jwks_server):
+    """A Flask app of its own: one view needing two scopes and a permission."""
+    app = Flask(__name__)
+    flask_auth.init_app(app, TokenValidator(issuer, audience, jwks_url=jwks_server.jwks_url), realm="flowlab")
+
+    @app.get("/report")
+    @flask_auth.require_auth(scopes=["read:messages", "read:imports"], permissions=["read:stats"])
+    def report():
+        return {"sub": g.claims.subject}
+
+    return app.test_client()
+
+
+@pytest.mark.parametrize(
+    ("scope", "permissions", "challenge_scope"),
+    [
+        pytest.param("openid read:messages", ["read:stats"], "read:messages read:imports", id="one-scope-missing"),
+        pytest.param("openid", [], "read:messages read:imports", id="all-missing"),
+        pytest.param("read:messages read:imports", [], "read:stats", id="permission-missing"),
+    ],
+)
+def test_insufficient_scope_names_every_required_scope(two_scope_client, tokens, scope, permissions, challenge_scope):
+    """RFC 6750 3: the "scope" attribute is "a space-delimited list of case-sensitive scope values"."""
+    token = tokens.factory({"scope": scope, "permissions": permissions})
+
+    response = two_scope_client.get("/report", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 403
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="flowlab", error="insufficient_scope", '
+        f'error_description="The access token does not grant the required scope.", scope="{challenge_scope}"'
+    )
+    assert response.get_json() == {
+        "error": "insufficient_scope",
+        "error_description": "The access token does not grant the required scope.",
+    }
+
+
+def test_a_token_with_every_scope_and_permission_passes(two_scope_client, tokens):
+    token = tokens.factory({"scope": "read:messages read:imports", "permissions": ["read:stats"]})
+
+    response = two_scope_client.get("/report", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert "WWW-Authenticate" not in response.headers

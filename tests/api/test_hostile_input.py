@@ -5,6 +5,8 @@ instead of answering 500: every row below passing shows that its input never rea
 internal-error path.
 """
 
+import json
+
 import pytest
 
 from tests.api.conftest import assert_json_error, bearer
@@ -147,6 +149,19 @@ def test_error_descriptions_do_not_echo_the_input(client, tokens):
     assert_json_error(response, 400, "bad_request")
     assert "<script>" not in response.get_data(as_text=True)
     assert "alert" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [("GET", "/api/me", None), ("POST", "/api/messages", {"text": "hi"})])
+def test_a_signed_claim_with_an_unpaired_surrogate_is_invalid_token(client, tokens, database, method, path, body):
+    """Stored as it is, ``"\\ud800"`` in the token's name would make SQLite fail with a 500."""
+    claims = {**tokens.factory.claims(), "scope": "openid write:messages", "name": "x"}
+    token = tokens.factory.raw(tokens.factory.header(), json.dumps(claims).replace('"x"', '"\\ud800"').encode())
+    before = database()
+
+    response = client.open(path, method=method, json=body, headers=bearer(token))
+
+    assert_json_error(response, 401, "invalid_token")
+    assert database() == before
 
 
 def test_a_huge_authorization_header_is_invalid_token(client, database):

@@ -4,6 +4,7 @@ its worker processes."""
 
 import http.client
 import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -16,19 +17,22 @@ INVALID_REQUEST_CHALLENGE = (
 )
 
 
-def raw_get(base_url, path, headers):
-    """GET with exactly these header lines, repeated names included (which requests cannot send)."""
+def raw_exchange(base_url, request: bytes):
+    """Send ``request`` bytes as they are (repeated or malformed headers included, which
+    requests cannot send); the status, headers and body of the answer."""
     address = urlsplit(base_url)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-    try:
-        connection.putrequest("GET", path)
-        for name, value in headers:
-            connection.putheader(name, value)
-        connection.endheaders()
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), json.loads(response.read())
-    finally:
-        connection.close()
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def raw_get(base_url, path, headers):
+    """GET with exactly these header lines; the status, headers and JSON body of the answer."""
+    lines = [f"GET {path} HTTP/1.1", "Host: api", *(f"{name}: {value}" for name, value in headers)]
+    status, answer_headers, body = raw_exchange(base_url, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    return status, answer_headers, json.loads(body)
 
 
 def test_it_serves_real_tokens_and_logs_one_line_per_request(api_process, tokens, jwks_server):
@@ -121,3 +125,41 @@ def test_sigterm_stops_it_cleanly(api_process):
     api_process.process.terminate()
 
     assert api_process.process.wait(timeout=15) == 0
+
+
+# Requests gunicorn refuses before the app sees them, answered in the app's JSON form, not HTML:
+# (what, request, status, error code). One process serves them all.
+GUNICORN_REFUSALS = [
+    ("request line over the limit", b"GET /api/" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: api\r\n\r\n", 414, "request_uri_too_long"),
+    (
+        "Authorization over 16 KiB",
+        b"GET /api/private HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer " + b"A" * 20_000 + b"\r\n\r\n",
+        431,
+        "request_header_fields_too_large",
+    ),
+    (
+        "150 headers",
+        b"GET /api/public HTTP/1.1\r\nHost: api\r\n" + b"".join(b"X-Filler-%d: x\r\n" % n for n in range(150)) + b"\r\n",
+        431,
+        "request_header_fields_too_large",
+    ),
+    ("malformed request line", b"GET /api/public HTTP/1.1 extra\r\nHost: api\r\n\r\n", 400, "bad_request"),
+    ("space in a header name", b"GET /api/public HTTP/1.1\r\nHost: api\r\nBad Header: x\r\n\r\n", 400, "bad_request"),
+    (
+        "two Content-Length headers",
+        b"POST /api/messages HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello",
+        400,
+        "bad_request",
+    ),
+]
+
+
+def test_requests_gunicorn_refuses_get_json_errors(api_process):
+    for what, request_bytes, status, error in GUNICORN_REFUSALS:
+        answer_status, headers, body = raw_exchange(api_process.base_url, request_bytes)
+
+        assert (answer_status, headers["Content-Type"], json.loads(body)["error"]) == (status, "application/json", error), what
+        assert set(json.loads(body)) == {"error", "error_description"}, what
+        assert headers["X-Content-Type-Options"] == "nosniff", what
+        assert b"<html" not in body.lower() and b"AAAA" not in body and b"extra" not in body, what
+    assert requests.get(api_process.base_url + "/api/public", timeout=10).status_code == 200

@@ -105,6 +105,7 @@ def run_process():
             capture_output=True,
             text=True,
             timeout=30,
+            check=False,
         )
 
     return run

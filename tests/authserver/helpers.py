@@ -2,11 +2,13 @@
 
 * :class:`AuthServer`: the Flask app on a threaded werkzeug server bound to port 0, with its own
   tenant file and database; :func:`tenant_text` derives a tenant file from the packaged one.
-* :class:`ServerProcess`: ``python -m authserver`` as a process (gunicorn), default settings.
+* :class:`ServerProcess`: ``python -m authserver`` as a process (gunicorn), default settings, in
+  a process group of its own (:meth:`~ServerProcess.interrupt` is Ctrl-C in its terminal).
 * :class:`Browser`: a cookie jar that follows the server's own redirects, fills its forms by
   their selectors (``input[name=username]``, ``button[name=decision]``...) and stops at the
-  application's callback; :func:`run_code_flow` does a whole code + PKCE flow.
-* :class:`PKCE`, :func:`redirect_parameters`, :func:`forms`, :func:`free_port`.
+  application's callback; :func:`run_code_flow` does a whole code + PKCE flow, :func:`ui_pages`
+  fetches one page of each kind.
+* :class:`PKCE`, :func:`redirect_parameters`, :func:`forms`, :func:`concurrently`, :func:`free_port`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -154,8 +158,13 @@ class ServerProcess(Endpoints):
         environment.pop("AUTHSERVER_TENANT", None)
         environment.pop("AUTHSERVER_DB", None)
         with self.log.open("a") as log:
+            # A process group of its own, as in a terminal: Ctrl-C (:meth:`interrupt`) reaches all of it.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "authserver"], cwd=self.database.parents[1], env=environment, stderr=log
+                [sys.executable, "-m", "authserver"],
+                cwd=self.database.parents[1],
+                env=environment,
+                stderr=log,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -166,6 +175,10 @@ class ServerProcess(Endpoints):
             except requests.ConnectionError:
                 time.sleep(0.1)
         raise AssertionError(f"python -m authserver did not answer within 30 s:\n{self.log.read_text()}")
+
+    def interrupt(self) -> None:
+        """Ctrl-C in the terminal: SIGINT to the whole process group, gunicorn's workers included."""
+        os.killpg(self.process.pid, signal.SIGINT)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -210,7 +223,7 @@ class Browser:
     session: requests.Session = field(default_factory=requests.Session)
 
     def _on_server(self, location: str) -> bool:
-        return location.startswith("/") or location.startswith(self.server.issuer)
+        return location.startswith(("/", self.server.issuer))
 
     def follow(self, response: requests.Response) -> requests.Response:
         """Follow redirects while they stay on the authorization server, as a browser would."""
@@ -276,6 +289,16 @@ def exchange_code(server: Endpoints, code: str, client_id: str, redirect_uri: st
     )
 
 
+def ui_pages(browser: Browser) -> dict[str, requests.Response]:
+    """Every kind of page with UI: login, consent, error, logged out."""
+    pkce = PKCE.new()
+    login = browser.authorize(**code_request("partner-app", NATIVE_CALLBACK, pkce))
+    consent = browser.sign_in(login)
+    error = browser.authorize(**code_request("spa-demo", "https://evil.example/", pkce))
+    logged_out = browser.session.get(browser.server.url("/v2/logout"), timeout=10)
+    return {"login": login, "consent": consent, "error": error, "logged out": logged_out}
+
+
 @dataclass
 class CodeFlow:
     """One completed authorization code flow: the authorization response and the token response."""
@@ -302,6 +325,20 @@ def run_code_flow(
     return CodeFlow(request, authorization, tokens.json())
 
 
+#: How many races a concurrency test runs: one race may by chance not overlap the requests.
+RACES = 3
+
+
+def concurrently(count: int, request) -> list:
+    """``count`` calls of ``request`` released at the same instant, from as many threads."""
+    start = threading.Barrier(count)
+
+    def call(_):
+        start.wait(timeout=10)
+        return request()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(call, range(count)))
 
 
 def free_port() -> int:

@@ -1,7 +1,8 @@
-"""The admin commands, run as processes: users add|block|unblock, clients list, bad settings."""
+"""The admin commands (users add|block|unblock, clients list), the default settings, bad settings."""
 
 import pytest
 
+from authserver.config import app_settings, listen_address
 from tests.authserver.helpers import (
     ALICE,
     API,
@@ -75,6 +76,16 @@ def test_clients_list_shows_the_applications_of_the_tenant(authserver, run_cli):
     assert set(rows) == {"spa-demo", "native-demo", "m2m-demo", "partner-app"}
     assert rows["partner-app"][1:3] == ["native", "no"]
     assert rows["m2m-demo"][1] == "non_interactive"
+
+
+def test_defaults_serve_the_packaged_tenant_on_port_9000_as_localhost(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert listen_address({}) == ("127.0.0.1", 9000)
+    assert app_settings({}) == {
+        "ISSUER": "http://localhost:9000/",
+        "TENANT": None,
+        "DATABASE": str(tmp_path.resolve() / ".data" / "authserver.sqlite3"),
+    }
 
 
 @pytest.mark.parametrize(

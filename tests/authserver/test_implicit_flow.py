@@ -4,6 +4,8 @@ import base64
 import hashlib
 import secrets
 
+import pytest
+
 from tests.authserver.helpers import (
     API,
     SPA_CALLBACK,
@@ -46,9 +48,14 @@ def test_response_type_token_puts_a_short_lived_access_token_in_the_fragment(bro
     assert claims["scope"] == "openid read:messages"
 
 
-def test_response_type_id_token_token_returns_an_id_token_bound_to_nonce_and_access_token(browser, authserver):
+# RFC 6749 §3.1.1: a response type with spaces "is compared as a space-delimited list of values
+# in which the order of values does not matter"; Auth0's SDKs send "token id_token".
+@pytest.mark.parametrize("response_type", ["id_token token", "token id_token"])
+def test_response_type_id_token_token_returns_an_id_token_bound_to_nonce_and_access_token(
+    browser, authserver, response_type
+):
     nonce = secrets.token_urlsafe(12)
-    answer = signed_in_implicit(browser, implicit_request("id_token token", nonce=nonce))
+    answer = signed_in_implicit(browser, implicit_request(response_type, nonce=nonce))
     _, id_claims = verified_claims(authserver, answer["id_token"], "spa-demo")
     assert id_claims["nonce"] == nonce
     digest = hashlib.sha256(answer["access_token"].encode()).digest()

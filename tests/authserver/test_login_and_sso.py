@@ -16,6 +16,7 @@ from tests.authserver.helpers import (
     forms,
     redirect_parameters,
     run_code_flow,
+    ui_pages,
     verified_claims,
 )
 
@@ -33,7 +34,7 @@ class SourceAddressAdapter(HTTPAdapter):
 
 
 def alert(page: requests.Response) -> str:
-    return re.search(r'role="alert">(.*?)</p>', page.text, re.S).group(1).strip()
+    return re.search(r'role="alert">(.*?)</p>', page.text, re.DOTALL).group(1).strip()
 
 
 def spa_request(**extra):
@@ -50,6 +51,15 @@ def test_login_page_form(browser):
     assert form["inputs"]["csrf_token"]["value"]
     assert [button["type"] for button in form["buttons"]] == ["submit"]
     assert "Flowlab SPA demo" in page.text
+
+
+def test_pages_are_plain_html_that_load_nothing_from_elsewhere(browser):
+    for name, page in ui_pages(browser).items():
+        assert page.headers["Content-Type"] == "text/html; charset=utf-8", name
+        assert "<script" not in page.text, name
+        # Only this server's own resources (the stylesheet): no CDN, font or analytics.
+        references = re.findall(r'\b(?:src|href|action)="([^"]*)"', page.text)
+        assert references and all(ref.startswith("/") and not ref.startswith("//") for ref in references), name
 
 
 def test_successful_login_answers_303_back_to_authorize(browser):

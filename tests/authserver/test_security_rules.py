@@ -4,28 +4,36 @@ Each test fails when its rule is removed from the server.
 """
 
 import base64
+import dataclasses
+import re
 import time
+from functools import partial
 
 import pytest
 import requests
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from authserver.tenant import load_tenant, redirect_uri_matches
 from tests.authserver.helpers import (
     ALICE,
     API,
+    CHEAP_HASH_METHOD,
     M2M_SECRET,
     NATIVE_CALLBACK,
     PACKAGED_TENANT,
     PKCE,
+    RACES,
     SPA_CALLBACK,
     SPA_ORIGIN,
+    TEST_TENANT,
     Browser,
     code_request,
+    concurrently,
     exchange_code,
     redirect_parameters,
     run_code_flow,
     tenant_text,
+    ui_pages,
 )
 
 
@@ -162,14 +170,45 @@ def test_authorization_code_is_single_use(browser, authserver, pkce):
     second = exchange_code(authserver, code, "spa-demo", SPA_CALLBACK, pkce.verifier)
     assert second.status_code == 400
     assert second.json()["error"] == "invalid_grant"
+    # Redemptions at the same instant too: several races, each of 8 redemptions of one code.
+    for _ in range(RACES):
+        race = PKCE.new()
+        code = signed_in_code(browser, code_request("spa-demo", SPA_CALLBACK, race))
+        responses = concurrently(8, partial(exchange_code, authserver, code, "spa-demo", SPA_CALLBACK, race.verifier))
+        granted = [response.json() for response in responses if response.status_code == 200]
+        assert len(granted) == 1
+        assert {r.json()["error"] for r in responses if r.status_code != 200} == {"invalid_grant"}
+        # The other redemptions were reuses of the code: what the winner got is revoked too.
+        assert authserver.userinfo(granted[0]["access_token"]).status_code == 401
 
 
-def test_authorization_code_reuse_revokes_the_tokens_issued_from_it(browser, authserver, pkce):
+@pytest.mark.parametrize(
+    "replay",
+    [
+        {},
+        {"code_verifier": None},
+        {"code_verifier": PKCE.new().verifier},
+        {"redirect_uri": "http://127.0.0.1:1/callback"},
+    ],
+    ids=["the same request", "without the verifier", "with another verifier", "with another redirect_uri"],
+)
+def test_authorization_code_reuse_revokes_the_tokens_issued_from_it(browser, authserver, pkce, replay):
     request = code_request("native-demo", NATIVE_CALLBACK, pkce, scope="openid offline_access", audience=API)
     code = signed_in_code(browser, request)
     tokens = exchange_code(authserver, code, "native-demo", NATIVE_CALLBACK, pkce.verifier).json()
     assert authserver.userinfo(tokens["access_token"]).status_code == 200
-    assert exchange_code(authserver, code, "native-demo", NATIVE_CALLBACK, pkce.verifier).status_code == 400
+    # Whoever replays the code (perhaps without the verifier: an attacker who intercepted it), the
+    # tokens of the legitimate exchange are revoked; the replay gets nothing.
+    data = {
+        "grant_type": "authorization_code",
+        "client_id": "native-demo",
+        "code": code,
+        "redirect_uri": NATIVE_CALLBACK,
+        "code_verifier": pkce.verifier,
+    }
+    data.update(replay)
+    replayed = authserver.token({key: value for key, value in data.items() if value is not None})
+    assert replayed.status_code == 400 and "access_token" not in replayed.json()
     assert authserver.userinfo(tokens["access_token"]).status_code == 401
     refresh = authserver.token(
         {"grant_type": "refresh_token", "client_id": "native-demo", "refresh_token": tokens["refresh_token"]}
@@ -244,6 +283,41 @@ def test_client_secrets_are_stored_hashed(start_authserver):
     packaged = start_authserver(PACKAGED_TENANT)
     assert packaged.client_credentials(audience=API).status_code == 200
     assert packaged.client_credentials(audience=API, client_secret=stored).json()["error"] == "invalid_client"
+    # The stored hash is all the server knows: hash another secret there and only that one works.
+    (hash_line,) = re.findall(r'client_secret_hash = "[^"]+"', TEST_TENANT)
+    new_secret = "m2m-demo-rotated-secret"
+    new_hash_line = f'client_secret_hash = "{generate_password_hash(new_secret, method=CHEAP_HASH_METHOD)}"'
+    rotated = start_authserver(tenant_text((hash_line, new_hash_line)))
+    assert rotated.client_credentials(audience=API, client_secret=new_secret).status_code == 200
+    assert rotated.client_credentials(audience=API).json()["error"] == "invalid_client"
+
+
+WRONG_SECRETS = {
+    "same length, last character off": M2M_SECRET[:-1] + "X",
+    "same length, first character off": "X" + M2M_SECRET[1:],
+    "shorter": M2M_SECRET[:5],
+    "longer": M2M_SECRET * 5,
+}
+
+
+@pytest.mark.parametrize("method", ["client_secret_post", "client_secret_basic"])
+def test_client_secrets_are_compared_in_constant_time(authserver, method):
+    # The tenant holds a scrypt hash, never the secret; what is compared (hmac.compare_digest in
+    # werkzeug's check_password_hash) is the digest of the presented secret with it, digests of
+    # one length whatever was sent. So no answer depends on how long or how close a wrong secret is.
+    application = load_tenant(authserver.tenant_path).applications["m2m-demo"]
+    assert application.client_secret_hash.startswith("scrypt:")
+    assert M2M_SECRET not in repr(dataclasses.asdict(application))
+    answers = set()
+    for secret in WRONG_SECRETS.values():
+        if method == "client_secret_post":
+            response = authserver.client_credentials(audience=API, client_secret=secret)
+        else:
+            form = {"grant_type": "client_credentials", "audience": API}
+            response = authserver.token(form, auth=("m2m-demo", secret))
+        answers.add((response.status_code, response.text, response.headers.get("WWW-Authenticate")))
+    (answer,) = answers
+    assert answer[0] == 401 and '"invalid_client"' in answer[1]
 
 
 @pytest.mark.parametrize(
@@ -274,18 +348,8 @@ def test_token_responses_are_not_cached(authserver):
         assert response.headers["Cache-Control"] == "no-store"
 
 
-def ui_pages(browser, authserver):
-    """Every kind of page with UI: login, consent, error, logged out."""
-    pkce = PKCE.new()
-    login = browser.authorize(**code_request("partner-app", NATIVE_CALLBACK, pkce))
-    consent = browser.sign_in(login)
-    error = browser.authorize(**code_request("spa-demo", "https://evil.example/", pkce))
-    logged_out = browser.session.get(authserver.url("/v2/logout"), timeout=10)
-    return {"login": login, "consent": consent, "error": error, "logged out": logged_out}
-
-
-def test_pages_with_ui_cannot_be_framed(browser, authserver):
-    pages = ui_pages(browser, authserver)
+def test_pages_with_ui_cannot_be_framed(browser):
+    pages = ui_pages(browser)
     assert "username" in pages["login"].text and "decision" in pages["consent"].text
     for name, page in pages.items():
         assert page.headers["X-Frame-Options"] == "DENY", name
@@ -307,6 +371,10 @@ def test_prompt_none_responses_may_be_framed_by_the_allowed_web_origins_only(bro
     # Without prompt=none the same redirect is not framable at all.
     plain = browser.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new()))
     assert "frame-ancestors 'none'" in plain.headers["Content-Security-Policy"]
+    # A prompt=none request that shows a page after all (the error page) is not framable either.
+    shown = browser.authorize(**code_request("spa-demo", "https://evil.example/", PKCE.new(), prompt="none"))
+    assert shown.status_code == 400 and shown.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in shown.headers["Content-Security-Policy"]
 
 
 @pytest.mark.parametrize(
@@ -324,12 +392,21 @@ def test_cors_answers_allowed_web_origins_on_api_endpoints_only(authserver, meth
         headers = {"Origin": origin, "Access-Control-Request-Method": method}
         return requests.options(authserver.url(url_path), headers=headers, timeout=10)
 
-    allowed = preflight(SPA_ORIGIN, path)
-    assert allowed.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
-    assert "Access-Control-Allow-Origin" not in preflight("https://evil.example", path).headers
-    assert "Access-Control-Allow-Origin" not in preflight("http://localhost:3001", path).headers
+    def actual(origin, url_path, request_method=method):
+        return requests.request(
+            request_method, authserver.url(url_path), headers={"Origin": origin}, allow_redirects=False, timeout=10
+        )
+
+    for answer in (preflight(SPA_ORIGIN, path), actual(SPA_ORIGIN, path)):
+        assert answer.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+        # Cross-origin callers never get this server's cookies (the SSO session) along.
+        assert "Access-Control-Allow-Credentials" not in answer.headers
+    for origin in ("https://evil.example", "http://localhost:3001", "null"):
+        assert "Access-Control-Allow-Origin" not in preflight(origin, path).headers
+        assert "Access-Control-Allow-Origin" not in actual(origin, path).headers
     for page in ("/authorize", "/u/login", "/u/consent", "/v2/logout"):
         assert "Access-Control-Allow-Origin" not in preflight(SPA_ORIGIN, page).headers
+        assert "Access-Control-Allow-Origin" not in actual(SPA_ORIGIN, page, "GET").headers
 
 
 IMPLICIT = {"client_id": "spa-demo", "response_type": "token", "redirect_uri": SPA_CALLBACK}

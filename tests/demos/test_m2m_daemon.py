@@ -4,18 +4,17 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from m2m_demo.backoff import RetryPolicy
+from m2m_demo.daemon import build_parser
 from m2m_demo.feed import read_feed
 from m2m_demo.state import SourceState, StateFile
 from tests.demos.conftest import M2M_SECRET
 from tests.demos.scripted_server import Reply
+from tests.e2e.demo_process import DemoProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FAST_FAILURE = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=8.0)
@@ -149,51 +148,44 @@ def start_daemon(m2m, *arguments, **environ):
         "PYTHONUNBUFFERED": "1",
         **environ,
     }
-    command = [
-        sys.executable,
-        "-m",
+    return DemoProcess(
         "m2m_demo",
         "--source",
         str(m2m.feed_path),
         "--state",
         str(m2m.state_path),
         *arguments,
-    ]
-    return subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        env=env,
+        cwd=PROJECT_ROOT,
     )
 
 
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_during_backoff_exits_0_promptly_and_keeps_the_batch_pending(m2m, signal_number):
+def test_a_signal_during_backoff_exits_0_at_once_and_keeps_the_batch_pending(m2m, signal_number):
     m2m.server.script("POST", "/api/imports", UNAVAILABLE)
-    process = start_daemon(m2m, "--interval", "60", "--backoff-base", "30", "--backoff-max", "60")
-    wait_for(lambda: len(posts(m2m)) == 1)
-    time.sleep(0.2)
-    process.send_signal(signal_number)
-    started = time.monotonic()
-    _, log = process.communicate(timeout=10)
-    assert process.returncode == 0
-    assert time.monotonic() - started < 5
+    # The first retry would wait 300 to 600 s; finish() gives up after 60.
+    process = start_daemon(m2m, "--interval", "600", "--backoff-base", "600", "--backoff-max", "1200")
+    try:
+        process.wait_for_line(r"delivery failed; retrying")
+        process.deliver_signal(signal_number)
+        assert process.finish(timeout=60) == 0
+    finally:
+        process.kill()
     assert state_of(m2m).pending_end == 2
-    assert "batch left pending for the next start" in log
+    assert "batch left pending for the next start" in process.stderr
     assert len(posts(m2m)) == 1
 
 
 def test_a_signal_between_cycles_exits_0_after_the_delivered_batch(m2m):
-    process = start_daemon(m2m, "--interval", "60")
-    wait_for(lambda: state_of(m2m) == SourceState(position=2))
-    process.send_signal(signal.SIGTERM)
-    _, log = process.communicate(timeout=10)
-    assert process.returncode == 0
-    assert "stopped by signal; exiting" in log
+    process = start_daemon(m2m, "--interval", "600")
+    try:
+        process.wait_for_line(r"batch delivered")
+        process.deliver_signal(signal.SIGTERM)
+        assert process.finish(timeout=60) == 0
+    finally:
+        process.kill()
+    assert state_of(m2m) == SourceState(position=2)
+    assert "stopped by signal; exiting" in process.stderr
 
 
 def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m):
@@ -209,13 +201,13 @@ def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m):
         ),
     )
     process = start_daemon(m2m, "--once")
-    stdout, log = process.communicate(timeout=20)
-    assert process.returncode == 1
+    assert process.finish() == 1
+    log = process.stderr
     lines = log.splitlines()
     assert len(lines) >= 8
     assert [line for line in lines if not LOG_LINE.fullmatch(line)] == []
     assert not any(line.startswith("FORGED") for line in lines)
-    assert M2M_SECRET not in log + stdout
+    assert M2M_SECRET not in process.output
     assert (
         "Step 1. The Application authenticates" in log
         and "Step 3. The Application can use the Access Token" in log
@@ -225,26 +217,36 @@ def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m):
 def test_a_damaged_state_file_stops_the_daemon_with_status_2(m2m):
     m2m.state_path.write_text("{half")
     process = start_daemon(m2m, "--once")
-    _, log = process.communicate(timeout=20)
-    assert process.returncode == 2
-    assert "state file error" in log and "not valid JSON" in log
+    assert process.finish() == 2
+    assert "state file error" in process.stderr and "not valid JSON" in process.stderr
     assert posts(m2m) == []
 
 
 def test_a_remote_issuer_without_a_client_secret_stops_the_daemon_with_status_2(m2m):
     process = start_daemon(m2m, "--once", AUTH_ISSUER="", AUTH0_DOMAIN="flowlab.eu.auth0.com")
-    _, log = process.communicate(timeout=20)
-    assert process.returncode == 2
-    assert log.strip().endswith(
+    assert process.finish() == 2
+    assert process.stderr.strip().endswith(
         "configuration error: AUTH_CLIENT_SECRET is required for the client credentials grant"
     )
 
 
 def test_an_unusable_setting_stops_the_daemon_with_status_2(m2m):
     process = start_daemon(m2m, "--once", AUTH_ISSUER="http://tenant.example/")
-    _, log = process.communicate(timeout=20)
-    assert process.returncode == 2
-    assert log.strip().endswith(
+    assert process.finish() == 2
+    assert process.stderr.strip().endswith(
         "configuration error: AUTH_ISSUER must use https (plain http only for localhost)"
     )
     assert m2m.server.received == []
+
+
+@pytest.mark.parametrize("size", ["1", "1000"])
+def test_a_batch_size_the_api_accepts_is_taken(size):
+    assert build_parser().parse_args(["--batch-size", size]).batch_size == int(size)
+
+
+@pytest.mark.parametrize("size", ["0", "1001"])
+def test_a_batch_size_the_api_would_refuse_stops_the_daemon_before_it_starts(size, capsys):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--batch-size", size])
+    assert exited.value.code == 2
+    assert "--batch-size" in capsys.readouterr().err

@@ -1,9 +1,10 @@
-"""`python -m native_demo login` as a real process against a scripted token endpoint: what it
-sends at the code exchange, and how it refuses an ID token that does not validate.
+"""`python -m native_demo` as a real process against a scripted token endpoint and API: what it
+sends at the code exchange, how it refuses an ID token that does not validate, at login or from a
+refresh, and how `call` refreshes a kept session once on 401.
 
 The real authorization server always issues valid ID tokens, so the end-to-end tests cannot show
 the refusal; here the issuer's discovery document and JWKS come from the support JWKS server and
-the token endpoint answers whatever ID token the test mints.
+the token endpoint answers whatever ID tokens the test mints.
 """
 
 import os
@@ -13,10 +14,13 @@ import pytest
 import requests
 
 from native_demo.pkce import code_challenge_s256
+from native_demo.session import Session, SessionFile
 from tests.demos.scripted_server import Reply
 from tests.e2e.demo_process import DemoProcess
+from tests.support.fixtures import DEFAULT_USER_SUB
 
 AUTHORIZE_URL = r"^(http://\S+\?\S*code_challenge=\S+)$"
+ANOTHER_USER = "auth0|another-user-entirely"
 
 
 @pytest.fixture
@@ -37,26 +41,33 @@ def provider(jwks_server, scripted):
     return scripted
 
 
-def log_in(provider, tmp_path, issuer, mint_id_token):
-    """Start the CLI, let ``mint_id_token(query)`` make the token endpoint's ID token, play the redirect."""
-    env = {**os.environ, "AUTH_ISSUER": issuer, "API_URL": provider.base_url, "PYTHONUNBUFFERED": "1"}
-    cli = DemoProcess("native_demo", "login", "--no-browser", "--timeout", "20", env=env, cwd=tmp_path)
+def token_answer(id_token, access_token="opaque-access", refresh_token=None):
+    body = {"access_token": access_token, "token_type": "Bearer", "expires_in": 600, "id_token": id_token}
+    if refresh_token:
+        body["refresh_token"] = refresh_token
+    return Reply(200, body)
+
+
+def client_env(provider, issuer):
+    return {**os.environ, "AUTH_ISSUER": issuer, "API_URL": provider.base_url, "PYTHONUNBUFFERED": "1"}
+
+
+def log_in(provider, tmp_path, issuer, token_replies, *arguments):
+    """Start the CLI, script the token endpoint with ``token_replies(query)``, play the redirect."""
+    cli = DemoProcess(
+        "native_demo",
+        "login",
+        "--no-browser",
+        "--timeout",
+        "20",
+        *arguments,
+        env=client_env(provider, issuer),
+        cwd=tmp_path,
+    )
     try:
         url = cli.wait_for_line(AUTHORIZE_URL).group(1)
         query = {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
-        provider.script(
-            "POST",
-            "/oauth/token",
-            Reply(
-                200,
-                {
-                    "access_token": "opaque-access",
-                    "token_type": "Bearer",
-                    "expires_in": 600,
-                    "id_token": mint_id_token(query),
-                },
-            ),
-        )
+        provider.script("POST", "/oauth/token", *token_replies(query))
         requests.get(
             query["redirect_uri"],
             params={"code": "the-code", "state": query["state"], "iss": issuer},
@@ -68,12 +79,17 @@ def log_in(provider, tmp_path, issuer, mint_id_token):
     return status, cli, query
 
 
+def answering(mint_id_token):
+    """Token replies for a login whose code exchange answers the ID token ``mint_id_token(query)``."""
+    return lambda query: [token_answer(mint_id_token(query))]
+
+
 def test_a_valid_id_token_completes_the_login(provider, tmp_path, token_factory, issuer):
     status, cli, _ = log_in(
         provider,
         tmp_path,
         issuer,
-        lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"]),
+        answering(lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])),
     )
     assert status == 0, cli.output
     assert [
@@ -89,7 +105,7 @@ def test_the_code_exchange_proves_pkce_with_the_verifier_of_the_challenge(
         provider,
         tmp_path,
         issuer,
-        lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"]),
+        answering(lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])),
     )
     (exchange,) = provider.requests_to("POST", "/oauth/token")
     form = exchange.form
@@ -124,8 +140,166 @@ def test_an_id_token_that_does_not_validate_ends_the_login_before_the_api_is_cal
     provider, tmp_path, token_factory, issuer, second_rsa_key, mint
 ):
     status, cli, _ = log_in(
-        provider, tmp_path, issuer, lambda query: mint(token_factory, second_rsa_key, query)
+        provider, tmp_path, issuer, answering(lambda query: mint(token_factory, second_rsa_key, query))
     )
     assert status == 1
     assert cli.stderr.splitlines()[-1].startswith("error: ID token rejected: ")
     assert provider.requests_to("GET", "/api/me") == []
+
+
+# -- the refreshed ID token (OpenID Connect Core 1.0 §12.2) -----------------------------------
+
+def login_id_token_claims(issuer):
+    """The claims of the ID token validated at login, as the kept session holds them."""
+    return {
+        "iss": issuer,
+        "sub": DEFAULT_USER_SUB,
+        "aud": "native-demo",
+        "iat": 1700000000,
+        "exp": 1700036000,
+        "nonce": "n-1",
+    }
+
+
+def refreshed_id_token(factory, key=None, **claims):
+    """An ID token as a refresh returns it: no nonce (§12.2), the login's user unless ``claims`` say otherwise."""
+    return factory.id_token(client_id="native-demo", nonce="", claims=claims, key=key, drop_claims=("nonce",))
+
+
+def keep_session(path, issuer):
+    """A session kept by an earlier `login --keep`."""
+    SessionFile(path).save(
+        Session(issuer, "native-demo", "opaque-access", "rt-kept", None, "openid", login_id_token_claims(issuer))
+    )
+
+
+def run_kept(provider, tmp_path, issuer, *arguments):
+    """Run a command (`call`, `refresh`) with the session in ``tmp_path``; its status and process."""
+    cli = DemoProcess(
+        "native_demo",
+        *arguments,
+        "--session",
+        str(tmp_path / "session.json"),
+        env=client_env(provider, issuer),
+        cwd=tmp_path,
+    )
+    try:
+        return cli.finish(), cli
+    finally:
+        cli.kill()
+
+
+REFRESHED_ID_TOKENS = {
+    # name: (the refresh's ID token, the reason printed)
+    "another user": (
+        lambda factory, other_key: refreshed_id_token(factory, sub=ANOTHER_USER),
+        f"refreshed ID token sub '{ANOTHER_USER}' differs from the original's",
+    ),
+    "forged signature": (
+        lambda factory, other_key: refreshed_id_token(factory, key=other_key.with_kid("rsa-key-1")),
+        "signature does not verify with key 'rsa-key-1'",
+    ),
+}
+
+
+def login_then_refresh(factory, mint_refreshed):
+    """Token replies: the code exchange (with a refresh token), then the refresh answering the ID
+    token ``mint_refreshed()`` makes, after the login's (a refreshed ID token is never older)."""
+
+    def replies(query):
+        login = token_answer(factory.id_token(client_id="native-demo", nonce=query["nonce"]), refresh_token="rt-login")
+        refresh = token_answer(mint_refreshed(), access_token="opaque-access-2", refresh_token="rt-rotated")
+        return [login, refresh]
+
+    return replies
+
+
+def refused(reason):
+    return f"error: refreshed ID token rejected: {reason}; its tokens were discarded, log in again"
+
+
+def test_a_refreshed_id_token_of_the_same_user_is_accepted(provider, tmp_path, token_factory, issuer):
+    status, cli, _ = log_in(
+        provider, tmp_path, issuer, login_then_refresh(token_factory, lambda: refreshed_id_token(token_factory))
+    )
+    assert status == 0, cli.output
+    assert "Refreshed ID token valid" in cli.stdout
+    assert [request.headers["Authorization"] for request in provider.requests_to("GET", "/api/me")] == [
+        "Bearer opaque-access",
+        "Bearer opaque-access-2",
+    ]
+
+
+@pytest.mark.parametrize("case", REFRESHED_ID_TOKENS.values(), ids=REFRESHED_ID_TOKENS.keys())
+def test_login_refuses_a_refreshed_id_token_that_does_not_match_the_login(
+    provider, tmp_path, token_factory, issuer, second_rsa_key, case
+):
+    mint, reason = case
+    session_path = tmp_path / "session.json"
+    status, cli, _ = log_in(
+        provider,
+        tmp_path,
+        issuer,
+        login_then_refresh(token_factory, lambda: mint(token_factory, second_rsa_key)),
+        "--keep",
+        "--session",
+        str(session_path),
+    )
+    assert status == 1
+    assert cli.stderr.splitlines()[-1] == refused(reason)
+    # The refreshed access token was never used, and no session was kept.
+    assert len(provider.requests_to("GET", "/api/me")) == 1
+    assert not session_path.exists()
+
+
+@pytest.mark.parametrize("case", REFRESHED_ID_TOKENS.values(), ids=REFRESHED_ID_TOKENS.keys())
+def test_refresh_refuses_an_id_token_that_does_not_match_the_kept_login(
+    provider, tmp_path, token_factory, issuer, second_rsa_key, case
+):
+    mint, reason = case
+    session_path = tmp_path / "session.json"
+    keep_session(session_path, issuer)
+    kept = session_path.read_text()
+    provider.script(
+        "POST", "/oauth/token", token_answer(mint(token_factory, second_rsa_key), refresh_token="rt-rotated")
+    )
+    status, cli = run_kept(provider, tmp_path, issuer, "refresh")
+    assert status == 1
+    assert cli.stderr == refused(reason) + "\n"
+    assert provider.requests_to("POST", "/oauth/token")[0].form["refresh_token"] == "rt-kept"
+    assert session_path.read_text() == kept
+
+
+# -- call with the kept session ---------------------------------------------------------------
+
+def test_call_refreshes_once_on_401_and_retries(provider, tmp_path, token_factory, issuer):
+    keep_session(tmp_path / "session.json", issuer)
+    provider.script("GET", "/api/messages", Reply(401, {"error": "invalid_token"}), Reply(200, {"messages": []}))
+    provider.script(
+        "POST",
+        "/oauth/token",
+        token_answer(refreshed_id_token(token_factory), access_token="opaque-access-2", refresh_token="rt-rotated"),
+    )
+    status, cli = run_kept(provider, tmp_path, issuer, "call", "/api/messages")
+    assert status == 0, cli.output
+    assert [request.headers["Authorization"] for request in provider.requests_to("GET", "/api/messages")] == [
+        "Bearer opaque-access",
+        "Bearer opaque-access-2",
+    ]
+    kept = SessionFile(tmp_path / "session.json").load(issuer, "native-demo")
+    assert (kept.access_token, kept.refresh_token) == ("opaque-access-2", "rt-rotated")
+
+
+def test_call_refused_again_after_the_refresh_ends_with_status_1(provider, tmp_path, token_factory, issuer):
+    keep_session(tmp_path / "session.json", issuer)
+    provider.script("GET", "/api/messages", Reply(401, {"error": "invalid_token"}))
+    provider.script(
+        "POST",
+        "/oauth/token",
+        token_answer(refreshed_id_token(token_factory), access_token="opaque-access-2", refresh_token="rt-rotated"),
+    )
+    status, cli = run_kept(provider, tmp_path, issuer, "call", "/api/messages")
+    assert status == 1
+    assert cli.stderr == "error: the API answered 401 to GET /api/messages\n"
+    assert len(provider.requests_to("POST", "/oauth/token")) == 1
+    assert len(provider.requests_to("GET", "/api/messages")) == 2

@@ -1,12 +1,27 @@
 """The native demo's one-shot loopback listener (RFC 8252 §7.3), over real HTTP."""
 
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from native_demo.loopback import LoginTimeout, LoopbackListener
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The command line's worst case: it stops the moment the response arrives (an error such as
+# access_denied ends the login at once), without a chance to finish anything else.
+EXIT_AS_SOON_AS_THE_RESPONSE_ARRIVES = """
+import os
+from native_demo.loopback import LoopbackListener
+with LoopbackListener() as listener:
+    print(listener.redirect_uri, flush=True)
+    listener.wait(60)
+    os._exit(1)
+"""
 
 
 @pytest.fixture
@@ -61,7 +76,7 @@ def test_wait_times_out_with_a_clear_message(listener):
         LoginTimeout, match=r"login timed out: no response from the browser within 0.2 seconds"
     ):
         listener.wait(0.2)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10
 
 
 def test_a_silent_connection_does_not_block_the_callback(listener):
@@ -76,3 +91,23 @@ def test_the_port_is_closed_after_the_login():
         redirect_uri = listener.redirect_uri
     with pytest.raises(requests.ConnectionError):
         requests.get(redirect_uri, timeout=2)
+
+
+def test_the_browser_gets_the_whole_page_even_when_the_command_line_exits_at_once():
+    process = subprocess.Popen(
+        [sys.executable, "-c", EXIT_AS_SOON_AS_THE_RESPONSE_ARRIVES],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        redirect_uri = process.stdout.readline().strip()
+        answer = requests.get(
+            redirect_uri, params={"error": "access_denied", "state": "s"}, timeout=30
+        )
+        assert process.wait(timeout=30) == 1
+    finally:
+        process.kill()
+        process.communicate()
+    assert answer.status_code == 200
+    assert "You can close this tab" in answer.text

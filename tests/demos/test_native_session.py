@@ -12,6 +12,15 @@ from native_demo.session import Session, SessionError, SessionFile
 from shared.oidc_client import TokenResponse
 
 ISSUER = "http://localhost:9000/"
+ID_TOKEN_CLAIMS = {
+    "iss": ISSUER,
+    "sub": "auth0|5f7c8ec7c33c6c004bbafe82",
+    "aud": "native-demo",
+    "iat": 1700000000,
+    "exp": 1700036000,
+    "nonce": "n-1",
+    "auth_time": 1699999990,
+}
 
 
 def session(**overrides):
@@ -22,6 +31,7 @@ def session(**overrides):
         refresh_token="rt-1",
         expires_at=None,
         scope="openid",
+        id_token_claims=ID_TOKEN_CLAIMS,
     )
     values.update(overrides)
     return Session(**values)
@@ -88,8 +98,26 @@ def test_missing_session_tells_how_to_make_one(tmp_path):
         json.dumps({"issuer": ISSUER}),
         json.dumps({**asdict(session()), "expires_at": "tomorrow"}),
         json.dumps({**asdict(session()), "refresh_token": 42}),
+        json.dumps({name: value for name, value in asdict(session()).items() if name != "id_token_claims"}),
+        json.dumps({**asdict(session()), "id_token_claims": {}}),
+        json.dumps({**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "iat": "yesterday"}}),
+        json.dumps({**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "aud": ["native-demo", 7]}}),
+        json.dumps({**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "nonce": None}}),
+        json.dumps({**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "auth_time": "earlier"}}),
     ],
-    ids=["garbage", "array", "fields-missing", "string-expiry", "number-refresh-token"],
+    ids=[
+        "garbage",
+        "array",
+        "fields-missing",
+        "string-expiry",
+        "number-refresh-token",
+        "no-id-token-claims",
+        "empty-id-token-claims",
+        "string-iat",
+        "number-in-aud",
+        "null-nonce",
+        "string-auth-time",
+    ],
 )
 def test_a_damaged_session_file_is_refused(tmp_path, content):
     path = tmp_path / "session.json"
@@ -100,10 +128,25 @@ def test_a_damaged_session_file_is_refused(tmp_path, content):
         SessionFile(path).load(ISSUER, "native-demo")
 
 
-def test_refresh_replaces_the_rotated_refresh_token():
-    refreshed = session().refreshed(TokenResponse("at-2", 600, "openid", "rt-2", None))
+def test_a_session_file_that_cannot_be_read_is_one_clear_error(tmp_path):
+    folder = tmp_path / "session.json"
+    folder.mkdir(mode=0o700)
+    with pytest.raises(SessionError, match=f"cannot read the session file {folder}"):
+        SessionFile(folder).load(ISSUER, "native-demo")
+
+
+def test_a_session_file_that_cannot_be_written_is_one_clear_error(tmp_path):
+    blocking_file = tmp_path / "not-a-folder"
+    blocking_file.write_text("")
+    with pytest.raises(SessionError, match="cannot write the session file"):
+        SessionFile(blocking_file / "session.json").save(session())
+
+
+def test_refresh_replaces_the_rotated_refresh_token_and_keeps_the_original_id_token_claims():
+    refreshed = session().refreshed(TokenResponse("at-2", 600, "openid", "rt-2", "new.id.token"))
     assert (refreshed.access_token, refreshed.refresh_token) == ("at-2", "rt-2")
     assert refreshed.expires_at is not None and not refreshed.access_token_expired()
+    assert refreshed.id_token_claims == ID_TOKEN_CLAIMS
 
 
 def test_refresh_without_rotation_keeps_the_refresh_token():

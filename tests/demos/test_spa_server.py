@@ -242,10 +242,10 @@ def test_python_m_spa_demo_serves_the_page_with_a_production_server():
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while True:
             try:
-                response = requests.get(f"http://127.0.0.1:{port}/callback", timeout=1)
+                response = requests.get(f"http://127.0.0.1:{port}/callback", timeout=10)
                 break
             except requests.ConnectionError:
                 assert process.poll() is None and time.monotonic() < deadline, "spa_demo did not start"

@@ -10,6 +10,7 @@ Browser tests drive Debian's Chromium through Playwright; no browser is download
 
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +59,8 @@ class Service:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # Its own process group, as a terminal gives it: `interrupt` is Ctrl-C.
+            start_new_session=True,
         )
         log.close()
         self._wait_until_ready()
@@ -85,6 +88,10 @@ class Service:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def interrupt(self):
+        """Ctrl-C: SIGINT to the whole process group, the master and its workers alike."""
+        os.killpg(self.process.pid, signal.SIGINT)
 
     def logs(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -197,9 +204,16 @@ def stack(tmp_path_factory):
         running.stop()
 
 
+# Generous: CI runs the whole suite on two busy cores; a wait that succeeds returns at once.
+BROWSER_WAIT_MS = 30_000
+
+
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # `expect(...)` assertions retry until this timeout (Playwright's default is 5 s).
+    expect.set_options(timeout=BROWSER_WAIT_MS)
 
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `make test` (it installs Debian's chromium) or set CHROMIUM_PATH")
@@ -212,7 +226,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context()
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(BROWSER_WAIT_MS)
     opened = context.new_page()
     yield opened
     context.close()

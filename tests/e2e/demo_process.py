@@ -1,6 +1,7 @@
 """A demo client (`python -m native_demo` / `python -m m2m_demo`) as a real process whose output
 the test reads line by line while it runs."""
 
+import pathlib
 import queue
 import re
 import signal
@@ -74,6 +75,24 @@ class DemoProcess:
     def terminate(self):
         self.process.send_signal(signal.SIGTERM)
         return self.finish()
+
+    def deliver_signal(self, signal_number, timeout=10.0):
+        """Send a signal and return once the process has taken it (it is no longer pending).
+
+        The kernel keeps a signal pending until it enters the process's handler, so when this
+        returns while the process is blocked in a request, the signal arrived mid-request: no
+        sleep has to guess how long delivery takes. Linux: read from /proc/<pid>/status."""
+        self.process.send_signal(signal_number)
+        bit = 1 << (signal_number - 1)
+        deadline = time.monotonic() + timeout
+        while True:
+            status = pathlib.Path(f"/proc/{self.process.pid}/status").read_text()
+            masks = dict(line.split(":\t", 1) for line in status.splitlines() if line.startswith(("SigPnd", "ShdPnd")))
+            if not any(int(mask, 16) & bit for mask in masks.values()):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"signal {signal_number} still pending after {timeout:g} s")
+            time.sleep(0.01)
 
     def kill(self):
         if self.process.poll() is None:

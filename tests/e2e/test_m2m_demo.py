@@ -1,14 +1,21 @@
 """The m2m daemon end to end: `python -m m2m_demo` as a real process against the real
-authorization server and API; what was imported is read back from `GET /api/imports`."""
+authorization server and API; what was imported is read back from `GET /api/imports`.
+
+Besides the issue's three scenarios (one import, nothing twice, an API outage), the daemon's
+promises about a batch in flight are tested with the imports gate (tests/e2e/imports_gate.py)
+holding the request: a signal lets the batch finish, and a `kill -9` loses nothing and
+duplicates nothing, whether the API had imported the batch or not."""
 
 import json
 import re
+import signal
 
 import pytest
 import requests
 
 from m2m_demo.state import SourceState, StateFile
 from tests.e2e.demo_process import DemoProcess
+from tests.e2e.imports_gate import ImportsGate
 
 M2M_CLIENT = {"client_id": "m2m-demo", "client_secret": "m2m-demo-local-secret"}
 SAMPLE_BATCH = "sample_feed.json:0-5"
@@ -41,10 +48,9 @@ def batches_named(listing, batch_id):
     return [batch for batch in listing["imports"] if batch["batch_id"] == batch_id]
 
 
-def daemon(stack, tmp_path, *arguments, state="state.json"):
-    return DemoProcess(
-        "m2m_demo", "--state", str(tmp_path / state), *arguments, env=stack.client_env(), cwd=tmp_path
-    )
+def daemon(stack, tmp_path, *arguments, state="state.json", api_url=None):
+    env = stack.client_env(**({"API_URL": api_url} if api_url else {}))
+    return DemoProcess("m2m_demo", "--state", str(tmp_path / state), *arguments, env=env, cwd=tmp_path)
 
 
 def run_once(stack, tmp_path, *arguments, state="state.json"):
@@ -74,8 +80,17 @@ def test_once_imports_the_sample_batch(sample_import):
     assert sample_import["after"]["records"] == sample_import["before"]["records"] + 5
 
 
-def test_once_narrates_the_three_steps_on_one_line_each(sample_import):
+# The article's steps for a machine-to-machine application, word for word.
+ARTICLE_STEPS = [
+    "Step 1. The Application authenticates with the Authorization Server using its Client ID and Client Secret.",
+    "Step 2. The Authorization Server validates this information and returns an Access Token.",
+    "Step 3. The Application can use the Access Token to call the Resource Server on behalf of itself.",
+]
+
+
+def test_once_narrates_the_articles_three_steps_on_one_line_each(sample_import):
     log = sample_import["process"].stderr
+    assert [line.split(" m2m_demo ", 1)[1] for line in log.splitlines() if " m2m_demo Step " in line] == ARTICLE_STEPS
     assert all(
         re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING) m2m_demo ", line)
         for line in log.splitlines()
@@ -145,3 +160,51 @@ def test_a_batch_failing_while_the_api_is_down_is_delivered_once_when_it_is_back
     assert len(batches_named(listing, "outage_feed.json:3-5")) == 1
     assert listing["records"] == before["records"] + 5
     assert "stopped by signal; exiting" in running.stderr
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_mid_delivery_lets_the_batch_finish_and_exits_0(stack, tmp_path, signal_number):
+    feed = tmp_path / f"signal_{signal_number.name}_feed.json"
+    write_feed(feed, 1, 4)
+    before = imports(stack)
+    with ImportsGate(stack.api_url, api_first=True) as gate:
+        running = daemon(stack, tmp_path, "--source", str(feed), "--interval", "60", api_url=gate.url)
+        try:
+            assert gate.arrived.wait(30), running.output
+            running.deliver_signal(signal_number)
+            gate.release.set()
+            status = running.finish()
+        finally:
+            running.kill()
+    assert status == 0, running.output
+    log = running.stderr
+    assert log.index("batch delivered") < log.index("stopped by signal; exiting")
+    assert StateFile(tmp_path / "state.json").load(feed.name) == SourceState(position=4)
+    listing = imports(stack)
+    assert len(batches_named(listing, f"{feed.name}:0-4")) == 1
+    assert listing["records"] == before["records"] + 4
+
+
+@pytest.mark.parametrize("api_first", [True, False], ids=["answer-lost", "request-lost"])
+def test_a_crash_mid_delivery_loses_nothing_and_imports_nothing_twice(stack, tmp_path, api_first):
+    feed = tmp_path / f"crash_{'answer' if api_first else 'request'}_lost_feed.json"
+    write_feed(feed, 1, 3)
+    before = imports(stack)
+    with ImportsGate(stack.api_url, api_first=api_first) as gate:
+        crashed = daemon(stack, tmp_path, "--source", str(feed), "--once", api_url=gate.url)
+        try:
+            assert gate.arrived.wait(30), crashed.output
+        finally:
+            crashed.kill()  # SIGKILL, mid-delivery: no handler, no cleanup
+    pending = StateFile(tmp_path / "state.json").load(feed.name)
+    assert (pending.position, pending.pending_end) == (0, 3)
+    assert len(batches_named(imports(stack), f"{feed.name}:0-3")) == (1 if api_first else 0)
+
+    status, restarted = run_once(stack, tmp_path, "--source", str(feed))
+    assert status == 0, restarted.output
+    assert f'"idempotency_key":"{pending.idempotency_key}"' in restarted.stderr
+    assert ('"replayed":true' if api_first else '"replayed":false') in restarted.stderr
+    assert StateFile(tmp_path / "state.json").load(feed.name) == SourceState(position=3)
+    listing = imports(stack)
+    assert len(batches_named(listing, f"{feed.name}:0-3")) == 1
+    assert listing["records"] == before["records"] + 3

@@ -6,11 +6,14 @@ import json
 import os
 import re
 import stat
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
+from native_demo.session import Session, SessionFile
 from tests.e2e.demo_process import DemoProcess
 from tests.e2e.helpers import USERS, login
 
@@ -71,8 +74,19 @@ def test_login_completes_and_the_browser_is_told_to_close_the_tab(alice_login):
     assert "You can close this tab" in alice_login["closing_page"]
 
 
-def test_login_narrates_the_five_steps_and_the_refresh_in_order(alice_login):
+# The article's steps for a native app, word for word.
+ARTICLE_STEPS = [
+    "Step 1. The native app initiates the flow and redirects the user to Auth0 sending the code_challenge and code_challenge_method parameters.",
+    "Step 2. Auth0 redirects the user to the native app with an authorization_code in the query string.",
+    "Step 3. The native app sends the authorization_code and code_verifier together with the redirect_uri and the client_id to Auth0.",
+    "Step 4. Auth0 validates this information and returns an Access Token (and optionally a Refresh Token).",
+    "Step 5. The native app can use the Access Token to call the API on behalf of the user.",
+]
+
+
+def test_login_narrates_the_articles_steps_and_the_refresh_in_order(alice_login):
     stdout = alice_login["cli"].stdout
+    assert [line for line in stdout.splitlines() if line.startswith("Step ") and line[5].isdigit()] == ARTICLE_STEPS
     markers = [
         "Step 1. ",
         "Step 2. ",
@@ -81,6 +95,7 @@ def test_login_narrates_the_five_steps_and_the_refresh_in_order(alice_login):
         "ID token valid",
         "Step 5. ",
         "Step refresh. ",
+        "Refreshed ID token valid",
         "Refresh token rotated",
         "Done.",
     ]
@@ -132,6 +147,21 @@ def test_call_shows_a_refused_scope_and_exits_1(alice_login, stack):
     assert cli.stderr.strip() == "error: the API answered 403 to POST /api/messages"
 
 
+def test_call_refreshes_an_expired_access_token_first(alice_login, stack):
+    path = alice_login["tmp_path"] / "session.json"
+    kept = json.loads(path.read_text())
+    SessionFile(path).save(Session(**{**kept, "expires_at": time.time() - 1}))
+    status, cli = run_command(stack, alice_login["tmp_path"], "call", "/api/me")
+    assert status == 0, cli.output
+    stdout = cli.stdout
+    api_call = stdout.index(f"-> GET {stack.api_url}/api/me")
+    assert stdout.index("Step refresh. ") < stdout.index("Refreshed ID token valid") < api_call
+    assert "<- 200 OK" in stdout[api_call:]
+    after = json.loads(path.read_text())
+    assert after["refresh_token"] != kept["refresh_token"] and after["expires_at"] > time.time()
+    assert after["id_token_claims"] == kept["id_token_claims"]
+
+
 def test_refresh_rotates_the_kept_refresh_token_and_the_old_one_is_dead(alice_login, stack):
     path = alice_login["tmp_path"] / "session.json"
     before = json.loads(path.read_text())
@@ -164,7 +194,9 @@ def test_third_party_app_shows_consent_and_deny_ends_with_access_denied(stack, p
         page.wait_for_selector("button[name=decision][value=deny]")
         assert "Partner App" in page.text_content("body")
         page.click("button[name=decision][value=deny]")
+        # The loopback listener answers the error response too, before the CLI stops.
         page.wait_for_url(CALLBACK_URL)
+        expect(page.locator("body")).to_contain_text("You can close this tab")
         status = cli.finish()
     finally:
         cli.kill()
@@ -225,10 +257,11 @@ def test_a_forged_redirect_is_refused_before_any_code_exchange(stack, tmp_path, 
             "iss": stack.issuer,
             **forged,
         }
-        requests.get(redirect_uri_of(url), params=parameters, timeout=5)
+        answer = requests.get(redirect_uri_of(url), params=parameters, timeout=30)
         status = cli.finish()
     finally:
         cli.kill()
+    assert answer.status_code == 200 and "You can close this tab" in answer.text
     assert status == 1
     assert cli.stderr == message.format(issuer=stack.issuer)
     assert "Step 3." not in cli.stdout and "-> POST" not in cli.stdout

@@ -17,7 +17,7 @@ fixtures (names and signatures are stable):
     ``jwks_url``, ``base_url``; ``publish(*keys)``; ``cache_control = "max-age=N"``;
     ``misbehave(name)`` with ``"500"``, ``"garbage"``, ``"oversized"`` (2 MiB),
     ``"oversized-undeclared"``, ``"hang"``, ``"trickle"``, ``"no-keys"``, ``"keys"``;
-    ``answer_after(seconds)`` delays every JWKS response;
+    ``hold()`` keeps JWKS requests unanswered until ``answer_held()``;
     ``trickle_interval`` (seconds between trickled bytes);
     ``serve_json(path, document)``; ``serve_redirect(path, location)``; ``count(path=JWKS_PATH)`` requests per path, ``paths``
     (every path requested, in order), ``total_requests``. It also serves the issuer's
@@ -43,7 +43,8 @@ fixtures (names and signatures are stable):
       the header's, so ``header={"alg": "none"}`` yields an unsigned token).
     - ``token_factory.raw(header, payload, *, key=None, alg=None)``: header and payload as
       dicts or raw JSON bytes (duplicate keys, non-objects), signed.
-    - ``token_factory.id_token(*, client_id, nonce, claims=None, key=None)``: an OIDC ID token.
+    - ``token_factory.id_token(*, client_id, nonce, claims=None, key=None, drop_claims=())``:
+      an OIDC ID token.
     - ``token_factory.claims(machine=False)`` / ``token_factory.header(key=None)``: the defaults.
 
 Plain helpers: ``tests.support.keys.b64url``, ``compact(header, payload, key, alg)``,

@@ -95,8 +95,17 @@ class TokenFactory:
         signing_alg = alg or (signing_key.alg if isinstance(signing_key, SigningKey) else "HS256")
         return compact(header, payload, signing_key, signing_alg)
 
-    def id_token(self, *, client_id: str, nonce: str, claims: dict[str, Any] | None = None, key: SigningKey | None = None) -> str:
-        """An Auth0-shaped OpenID Connect ID token for ``client_id``."""
+    def id_token(
+        self,
+        *,
+        client_id: str,
+        nonce: str,
+        claims: dict[str, Any] | None = None,
+        key: SigningKey | None = None,
+        drop_claims: tuple[str, ...] = (),
+    ) -> str:
+        """An Auth0-shaped OpenID Connect ID token for ``client_id``, updated with ``claims``,
+        minus the ``drop_claims`` names."""
         now = int(time.time())
         payload = {
             "iss": self.issuer,
@@ -111,6 +120,8 @@ class TokenFactory:
             "email_verified": True,
             **(claims or {}),
         }
+        for name in drop_claims:
+            payload.pop(name)
         signing_key = key or self.key
         return compact(self.header(signing_key), payload, signing_key, signing_key.alg)
 

@@ -29,13 +29,14 @@ class JWKSServer:
         self.keys: list[SigningKey] = []
         self.cache_control: str | None = None
         self.behaviour = "keys"
-        self.delay = 0.0
         self.trickle_interval = 0.05
         self.documents: dict[str, Any] = {}
         self.redirects: dict[str, str] = {}
         self.hits: Counter[str] = Counter()
         self.paths: list[str] = []
         self.release = threading.Event()
+        self._answering = threading.Event()
+        self._answering.set()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
@@ -75,9 +76,15 @@ class JWKSServer:
         with ``{"keys": []}``)."""
         self.behaviour = behaviour
 
-    def answer_after(self, seconds: float) -> None:
-        """Make every JWKS response wait ``seconds`` first (a slow endpoint)."""
-        self.delay = seconds
+    def hold(self) -> None:
+        """Keep every JWKS request waiting, counted but unanswered, until ``answer_held()``
+        (a slow endpoint whose slowness the test ends, not a clock)."""
+        self._answering.clear()
+
+    def answer_held(self) -> None:
+        """Answer the held JWKS requests (with the behaviour and keys set now), and answer
+        new ones at once again."""
+        self._answering.set()
 
     def serve_json(self, path: str, document: Any) -> None:
         """Serve ``document`` as JSON at ``path`` (replaces the discovery document if that path)."""
@@ -115,6 +122,7 @@ class JWKSServer:
 
     def close(self) -> None:
         self.release.set()
+        self._answering.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -146,9 +154,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error":"not_found"}')
 
     def _serve_jwks(self, state: JWKSServer) -> None:
-        behaviour = state.behaviour
-        if state.release.wait(state.delay):
+        state._answering.wait()
+        if state.release.is_set():
             return
+        behaviour = state.behaviour
         if behaviour == "keys":
             self._send_json(state.jwks_document(), cache_control=state.cache_control)
         elif behaviour == "500":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shared.token_validation import InvalidToken, TokenValidator
@@ -127,3 +129,10 @@ def test_claims_header_is_read_only(token_factory, validator: TokenValidator) ->
     with pytest.raises(TypeError):
         claims.header["alg"] = "none"  # type: ignore[index]
     assert validator.validate(token_factory()).header["alg"] == "RS256"
+
+
+def test_escaped_surrogate_pair_is_one_character(token_factory, validator: TokenValidator) -> None:
+    """Only unpaired surrogates are refused: an escaped pair is a character like any other."""
+    claims = token_factory.claims()
+    payload = json.dumps({**claims, "name": "x"}).replace('"x"', '"Ada \\ud83d\\ude00"').encode()
+    assert validator.validate(token_factory.raw(token_factory.header(), payload))["name"] == "Ada \U0001f600"

@@ -245,6 +245,16 @@ ATTACKS = [
         "payload is not valid JSON: 'utf-8' codec",
         id="payload-not-utf8",
     ),
+    pytest.param(
+        lambda kit: kit.token.raw(kit.token.header(), json.dumps({**kit.token.claims(), "name": "x"}).replace('"x"', '"\\ud800"').encode()),
+        "payload has a string with an unpaired surrogate",
+        id="payload-lone-surrogate",
+    ),
+    pytest.param(
+        lambda kit: kit.token.raw(json.dumps({**kit.token.header(), "x-note": "x"}).replace('"x"', '"\\udead"').encode(), kit.token.claims()),
+        "header has a string with an unpaired surrogate",
+        id="header-lone-surrogate",
+    ),
     pytest.param(lambda kit: b64url(b'["RS256"]') + "." + kit.token().split(".", 1)[1], "header is not a JSON object", id="header-json-array"),
     pytest.param(lambda kit: kit.token.raw(kit.token.header(), b'"sub"'), "payload is not a JSON object", id="payload-json-string"),
     pytest.param(lambda kit: kit.token.raw(kit.token.header(), b"[" * 2000 + b"]" * 2000), "payload is not valid JSON", id="payload-deeply-nested"),

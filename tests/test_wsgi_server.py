@@ -1,0 +1,46 @@
+"""Ctrl-C stops every Flowlab server at once, as `shared/wsgi_server.py` serves them.
+
+A terminal's Ctrl-C reaches the whole process group: gunicorn's master and its workers. gunicorn's
+own quick shutdown of a threaded worker can hang on a request thread that waits for a client, until
+the master SIGKILLs it after the graceful timeout; Flowlab's worker ends at once instead.
+"""
+
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Service, Stack, free_port
+
+# Below the graceful timeout (10 s) after which gunicorn would SIGKILL a worker that hangs on.
+PROMPT_EXIT_SECONDS = 8
+
+
+@pytest.mark.parametrize(
+    "module, port_variable, ready_path",
+    [("api", "API_PORT", "/healthz"), ("spa_demo", "SPA_PORT", "/")],
+)
+def test_ctrl_c_stops_the_server_while_a_client_holds_half_a_request(tmp_path, module, port_variable, ready_path):
+    port = free_port()
+    service = Service(
+        module,
+        module,
+        Stack._base_env() | {port_variable: str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}"},
+        f"http://127.0.0.1:{port}{ready_path}",
+        tmp_path / f"{module}.log",
+    )
+    service.start()
+    try:
+        address = urlsplit(service.ready_url)
+        with socket.create_connection((address.hostname, address.port), timeout=10) as half_request:
+            half_request.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            # Answered after the half request was taken: the listen queue is first in, first out.
+            assert requests.get(service.ready_url, timeout=10).status_code == 200
+            service.interrupt()
+            returncode = service.process.wait(timeout=PROMPT_EXIT_SECONDS)
+    finally:
+        service.stop()
+    log = service.logs()
+    assert returncode == 0, log
+    assert "SIGKILL" not in log
