@@ -25,8 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shared.settings import LOCAL_AUDIENCE, ConfigurationError, issuer_from_settings
+from shared.settings import (
+    LOCAL_AUDIENCE,
+    ORIGIN_PATTERN,
+    ConfigurationError,
+    issuer_from_settings,
+    port_number,
+)
 from shared.token_validation import TokenValidator
+from shared.wsgi_server import bind_address
 
 DEFAULT_CORS_ORIGINS = "http://localhost:3000"
 DEFAULT_DATABASE_URL = "sqlite:///.data/api.sqlite3"
@@ -45,9 +52,7 @@ SETTING_NAMES = (
     "API_PORT",
 )
 
-ORIGIN_PATTERN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](?::[0-9]{1,5})?")
 SQLITE_URL_PREFIX = "sqlite:///"
-PORT_PATTERN = re.compile(r"[0-9]{1,5}")
 AUDIENCE_PATTERN = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 
 
@@ -133,10 +138,7 @@ def _bind(host: str | None, port: str | None) -> str:
         address = ipaddress.ip_address(host or DEFAULT_HOST)
     except ValueError:
         raise ConfigurationError("API_HOST must be an IP address such as 127.0.0.1 (0.0.0.0 in a container)") from None
-    port = port or DEFAULT_PORT
-    if not PORT_PATTERN.fullmatch(port) or int(port) > 65535:
-        raise ConfigurationError("API_PORT must be a port number between 0 and 65535")
-    return f"[{address}]:{int(port)}" if address.version == 6 else f"{address}:{int(port)}"
+    return bind_address(str(address), port_number("API_PORT", port or DEFAULT_PORT))
 
 
 def token_validator(settings: Settings) -> TokenValidator:

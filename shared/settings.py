@@ -13,6 +13,10 @@ LOCAL_AUDIENCE = "https://api.flowlab.local"
 LOCAL_API_URL = "http://localhost:3010"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+# A browser origin: scheme, host (name or bracketed IPv6 literal) and optional port; no path.
+ORIGIN_PATTERN = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?")
+PORT_PATTERN = re.compile(r"[0-9]{1,5}")
+
 DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 DOMAIN_PATTERN = re.compile(rf"{DOMAIN_LABEL}(?:\.{DOMAIN_LABEL})+")
 
@@ -40,3 +44,10 @@ def issuer_from_settings(issuer: str | None, auth0_domain: str | None) -> str:
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
         raise ConfigurationError("AUTH_ISSUER must use https (plain http only for localhost)")
     return issuer
+
+
+def port_number(name: str, value: str) -> int:
+    """The port setting ``name`` as a number from 0 (any free port) to 65535."""
+    if not PORT_PATTERN.fullmatch(value) or int(value) > 65535:
+        raise ConfigurationError(f"{name} must be a port number between 0 and 65535")
+    return int(value)

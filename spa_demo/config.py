@@ -10,7 +10,6 @@ each must be a plain origin (scheme, host, port): anything else stops the start 
 naming the setting, rather than loosening the policy.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,8 +17,10 @@ from urllib.parse import urlsplit
 from shared.settings import (
     LOCAL_API_URL,
     LOCAL_AUDIENCE,
+    ORIGIN_PATTERN,
     ConfigurationError,
     issuer_from_settings,
+    port_number,
 )
 
 DEFAULT_CLIENT_ID = "spa-demo"
@@ -30,8 +31,6 @@ DEFAULT_PORT = "3000"
 # With Auth0 RBAC on, the access token only carries the ones the user is permitted.
 SCOPE = "openid profile email read:messages write:messages"
 
-ORIGIN_PATTERN = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?")
-PORT_PATTERN = re.compile(r"[0-9]{1,5}")
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,7 @@ def _plain_origin(name, url):
 
 
 def _port(environ):
-    port = _setting(environ, "SPA_PORT") or DEFAULT_PORT
-    if not PORT_PATTERN.fullmatch(port) or int(port) > 65535:
-        raise ConfigurationError("SPA_PORT must be a port number between 0 and 65535")
-    return int(port)
+    return port_number("SPA_PORT", _setting(environ, "SPA_PORT") or DEFAULT_PORT)
 
 
 def load_config(environ: Mapping[str, str]) -> SpaConfig:
