@@ -775,14 +775,7 @@ class TokenValidator:
         try:
             header, payload = self._verified_parts(token)
             self._check_access_token_type(header)
-            now = time.time()
-            _check_required(payload)
-            _check_exp(payload, now, self.leeway)
-            _check_iat(payload, now, self.leeway)
-            _check_nbf(payload, now, self.leeway)
-            _check_iss(payload, self.issuer)
-            _check_aud(payload, self.audience)
-            _check_sub(payload)
+            self._check_registered_claims(payload)
             _check_string_claims(payload, _ACCESS_TOKEN_STRING_CLAIMS)
             _check_permissions(payload)
             _check_not_id_token(payload)
@@ -870,20 +863,13 @@ class TokenValidator:
         # token).
         if header.media_type == _ACCESS_TOKEN_TYPE:
             raise InvalidToken("an access token (typ at+jwt) was presented as an ID token")
-        now = time.time()
-        _check_required(payload)
-        # 3.1.3.7 (9): "The current time MUST be before the time represented by the exp Claim."
-        _check_exp(payload, now, self.leeway)
-        _check_iat(payload, now, self.leeway)
-        _check_nbf(payload, now, self.leeway)
         # 3.1.3.7 (2): "The Issuer Identifier for the OpenID Provider (which is typically
         # obtained during Discovery) MUST exactly match the value of the iss (issuer) Claim."
-        _check_iss(payload, self.issuer)
         # 3.1.3.7 (3): "The Client MUST validate that the aud (audience) Claim contains its
         # client_id value registered at the Issuer identified by the iss (issuer) Claim as an
         # audience."
-        _check_aud(payload, self.audience)
-        _check_sub(payload)
+        # 3.1.3.7 (9): "The current time MUST be before the time represented by the exp Claim."
+        self._check_registered_claims(payload)
         _check_string_claims(payload, ("azp", "nonce"))
         # 2: "auth_time ... Its value is a JSON number representing the number of seconds from
         # 1970-01-01T00:00:00Z as measured in UTC until the date/time."
@@ -898,6 +884,19 @@ class TokenValidator:
         if "azp" in payload and payload["azp"] != self.audience:
             raise InvalidToken(f"ID token azp {_short(payload['azp'])} is not {self.audience!r}")
         return header, payload
+
+    def _check_registered_claims(self, payload: dict[str, Any]) -> None:
+        """The claims every token of this validator carries, access token or ID token: required
+        and well typed, in their time window (with ``leeway``), from our issuer, for our
+        audience, about a subject."""
+        now = time.time()
+        _check_required(payload)
+        _check_exp(payload, now, self.leeway)
+        _check_iat(payload, now, self.leeway)
+        _check_nbf(payload, now, self.leeway)
+        _check_iss(payload, self.issuer)
+        _check_aud(payload, self.audience)
+        _check_sub(payload)
 
     def _verified_parts(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
         """Parse a compact JWS once, check its header (once per distinct header segment),

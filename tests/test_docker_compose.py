@@ -17,7 +17,12 @@ import pytest
 import requests
 import yaml
 
-from tests.e2e.conftest import PROJECT_ROOT, Service, Stack, free_port
+from tests.support.processes import (
+    PROJECT_ROOT,
+    Service,
+    free_port,
+    service_environment,
+)
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 
@@ -71,7 +76,7 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
         return "127.0.0.1" if value == "0.0.0.0" else value
 
     def environment(name):
-        env = Stack._base_env() | {key: localize(value) for key, value in services[name]["environment"].items()}
+        env = service_environment(**{key: localize(value) for key, value in services[name]["environment"].items()})
         port_variable = next((key for key in env if key.endswith("_PORT")), None)
         if port_variable:
             env[port_variable] = str(local_ports[name])

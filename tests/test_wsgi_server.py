@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.e2e.conftest import Service, Stack, free_port
+from tests.support.processes import Service, free_port, service_environment
 
 # Below the graceful timeout (10 s) after which gunicorn would SIGKILL a worker that hangs on.
 PROMPT_EXIT_SECONDS = 8
@@ -26,7 +26,7 @@ def test_ctrl_c_stops_the_server_while_a_client_holds_half_a_request(tmp_path, m
     service = Service(
         module,
         module,
-        Stack._base_env() | {port_variable: str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}"},
+        service_environment(**{port_variable: str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}"}),
         f"http://127.0.0.1:{port}{ready_path}",
         tmp_path / f"{module}.log",
     )

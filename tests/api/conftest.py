@@ -7,7 +7,6 @@ issuer's keys through its discovery document on ``jwks_server`` (127.0.0.1, ephe
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -26,8 +25,8 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from api.__main__ import WORKERS
+from tests.support.processes import service_environment
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REALM = "https://api.flowlab.local"
 SPA_ORIGIN = "http://localhost:3000"
 TABLES = ("users", "messages", "import_batches", "imported_records")
@@ -189,24 +188,12 @@ class APIProcess:
             time.sleep(0.05)
 
 
-def _api_environment(**settings: str) -> dict[str, str]:
-    """This environment without any API setting, plus ``settings``."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AUTH_", "AUTH0_", "API_", "CORS_", "DATABASE_"))
-    }
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), environment.get("PYTHONPATH")]))
-    environment["PYTHONUNBUFFERED"] = "1"
-    return environment | settings
-
-
 def run_api(cwd: Path, **settings: str) -> subprocess.Popen:
     """Start ``python -m api`` in ``cwd`` with only ``settings`` configured; output on stdout."""
     return subprocess.Popen(
         [sys.executable, "-m", "api"],
         cwd=cwd,
-        env=_api_environment(**settings),
+        env=service_environment(**settings),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -9,17 +9,16 @@ Browser tests drive Debian's Chromium through Playwright; no browser is download
 """
 
 import os
-import pathlib
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
-import requests
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.processes import (
+    PROJECT_ROOT,
+    Service,
+    free_port,
+    service_environment,
+)
+
 AUDIENCE = "https://api.flowlab.local"
 PACKAGED_SPA_ORIGIN = "http://localhost:3000"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -30,73 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STARTUP_TIMEOUT = 30.0
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Service:
-    """One `python -m <module>` process, its log file and the URL that says it is ready."""
-
-    def __init__(self, name, module, env, ready_url, log_path):
-        self.name = name
-        self.module = module
-        self.env = env
-        self.ready_url = ready_url
-        self.log_path = log_path
-        self.process = None
-
-    def start(self):
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            cwd=self.log_path.parent,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Its own process group, as a terminal gives it: `interrupt` is Ctrl-C.
-            start_new_session=True,
-        )
-        log.close()
-        self._wait_until_ready()
-
-    def _wait_until_ready(self):
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.logs()}")
-            try:
-                if requests.get(self.ready_url, timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} was not ready at {self.ready_url} in {STARTUP_TIMEOUT:.0f}s:\n{self.logs()}")
-
-    def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def interrupt(self):
-        """Ctrl-C: SIGINT to the whole process group, the master and its workers alike."""
-        os.killpg(self.process.pid, signal.SIGINT)
-
-    def logs(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
 class Stack:
     """The authorization server, the API and the SPA server of one test session."""
 
@@ -112,7 +44,7 @@ class Stack:
         tenant_path = tmp_path / "tenant.toml"
         tenant_path.write_text(tenant.replace(PACKAGED_SPA_ORIGIN, self.spa_url))
 
-        base_env = self._base_env()
+        base_env = service_environment()
         self.services = {
             "authserver": Service(
                 "authserver",
@@ -157,17 +89,6 @@ class Stack:
             ),
         }
 
-    @staticmethod
-    def _base_env():
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("AUTH_", "AUTH0_", "AUTHSERVER_", "API_", "SPA_"))
-        }
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
-
     def start(self):
         for service in self.services.values():
             service.start()
@@ -179,7 +100,7 @@ class Stack:
     def client_env(self, **extra):
         """The environment a demo client runs with against this stack."""
         return (
-            self._base_env()
+            service_environment()
             | {"AUTH_ISSUER": self.issuer, "AUTH_AUDIENCE": self.audience, "API_URL": self.api_url}
             | extra
         )
