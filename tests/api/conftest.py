@@ -178,12 +178,13 @@ class APIProcess:
     def log(self) -> str:
         return "".join(self.log_lines)
 
-    def request_lines(self, count: int, timeout: float = 5.0) -> list[str]:
-        """The last ``count`` request log lines, waiting for the reader thread to catch up."""
+    def request_lines(self, count: int, last_path: str, timeout: float = 10.0) -> list[str]:
+        """The last ``count`` request log lines once the line of ``last_path`` has been read
+        (the reader thread reads the process's output asynchronously)."""
         deadline = time.monotonic() + timeout
         while True:
             lines = [line for line in self.log_lines if "api.requests:" in line]
-            if len(lines) >= count and "/healthz" not in lines[-count] or time.monotonic() > deadline:
+            if (lines and f" {last_path} " in lines[-1]) or time.monotonic() > deadline:
                 return lines[-count:]
             time.sleep(0.05)
 

@@ -165,26 +165,16 @@ def test_several_spaces_may_separate_scheme_and_token(client, tokens):
 
 
 @pytest.mark.parametrize("endpoint", PROTECTED_ENDPOINTS, ids=str)
-def test_a_token_in_the_query_string_is_invalid_request(client, tokens, database, endpoint):
-    token = tokens.for_endpoint(endpoint)
-    before = database()
-
-    response = call(client, endpoint, query_string={"access_token": token})
-
-    assert_json_error(response, 400, "invalid_request")
-    assert response.headers["WWW-Authenticate"] == INVALID_REQUEST_CHALLENGE
-    assert database() == before
-
-
-@pytest.mark.parametrize("endpoint", PROTECTED_ENDPOINTS, ids=str)
-def test_a_token_in_the_query_string_is_refused_even_beside_a_valid_header(client, tokens, database, endpoint):
+@pytest.mark.parametrize("with_header", [False, True], ids=["alone", "beside-a-valid-header"])
+def test_a_token_in_the_query_string_is_invalid_request(client, tokens, database, endpoint, with_header):
     """RFC 6750 2: "Clients MUST NOT use more than one method to transmit the token"."""
     token = tokens.for_endpoint(endpoint)
     before = database()
 
-    response = call(client, endpoint, bearer(token), query_string={"access_token": token})
+    response = call(client, endpoint, bearer(token) if with_header else None, query_string={"access_token": token})
 
     assert_json_error(response, 400, "invalid_request")
+    assert response.headers["WWW-Authenticate"] == INVALID_REQUEST_CHALLENGE
     assert database() == before
 
 
