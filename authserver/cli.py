@@ -25,10 +25,11 @@ from datetime import UTC, datetime
 
 from werkzeug.security import generate_password_hash
 
+from shared.settings import ConfigurationError
 from shared.wsgi_server import bind_address, serve
 
 from . import create_app, keys
-from .config import ConfigurationError, app_settings, listen_address
+from .config import app_settings, listen_address
 from .models import User
 from .storage import Storage, UserExists
 from .tenant import Tenant, TenantError, load_tenant

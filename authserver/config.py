@@ -20,14 +20,11 @@ from urllib.parse import urlsplit
 
 from authlib.common.security import is_secure_transport
 
+from shared.settings import LOCAL_ISSUER, ConfigurationError, port_number
+
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 9000
-DEFAULT_ISSUER = "http://localhost:9000/"
+DEFAULT_PORT = "9000"
 DEFAULT_DATABASE = ".data/authserver.sqlite3"
-
-
-class ConfigurationError(ValueError):
-    """An environment setting is unusable; the message names it."""
 
 
 def check_issuer(issuer: str) -> str:
@@ -46,7 +43,7 @@ def check_issuer(issuer: str) -> str:
 def app_settings(environ: Mapping[str, str] = os.environ) -> dict:
     """The settings :func:`authserver.create_app` needs."""
     return {
-        "ISSUER": check_issuer(environ.get("AUTHSERVER_ISSUER") or DEFAULT_ISSUER),
+        "ISSUER": check_issuer(environ.get("AUTHSERVER_ISSUER") or LOCAL_ISSUER),
         "TENANT": environ.get("AUTHSERVER_TENANT") or None,
         "DATABASE": str(Path(environ.get("AUTHSERVER_DB") or DEFAULT_DATABASE).resolve()),
     }
@@ -54,7 +51,4 @@ def app_settings(environ: Mapping[str, str] = os.environ) -> dict:
 
 def listen_address(environ: Mapping[str, str] = os.environ) -> tuple[str, int]:
     host = environ.get("AUTHSERVER_HOST") or DEFAULT_HOST
-    port = environ.get("AUTHSERVER_PORT") or str(DEFAULT_PORT)
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigurationError("AUTHSERVER_PORT must be a port number (1-65535)")
-    return host, int(port)
+    return host, port_number("AUTHSERVER_PORT", environ.get("AUTHSERVER_PORT") or DEFAULT_PORT)

@@ -249,9 +249,6 @@ class OpenIDImplicitGrant(Auth0AuthorizationMixin, Auth0IDToken, oidc.OpenIDImpl
     RESPONSE_MODE = "fragment"
     ISSUES_REFRESH_TOKENS = ImplicitGrant.ISSUES_REFRESH_TOKENS
 
-    def exists_nonce(self, nonce: str, request) -> bool:
-        return self.server.storage().nonce_used(request.payload.client_id, nonce)
-
 
 class ClientCredentialsGrant(Auth0GrantMixin, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -315,11 +312,13 @@ class RefreshTokenGrant(Auth0GrantMixin, grants.RefreshTokenGrant):
         user = self.server.storage().find_user(token.user_id)
         if user is None or user.blocked:
             raise InvalidGrantError("The user is blocked.")
+        self.request.user = user.signed_in_at(token.auth_time)
         self.request.grant_id = token.grant_id
         self.request.resource_server = self.server.api_or_userinfo(token.audience)
 
     def authenticate_user(self, refresh_token):
-        return self.server.storage().find_user(refresh_token.user_id).signed_in_at(refresh_token.auth_time)
+        # The user validate_token_request found and checked for this refresh token.
+        return self.request.user
 
     def revoke_old_credential(self, refresh_token) -> None:
         # Rotation: the used refresh token is invalidated atomically. If another request used it

@@ -45,8 +45,8 @@ def signing_key(storage: Storage) -> KeySet:
     return KeySet([_import(row["kid"], row["private_key"])])
 
 
-def published_jwks(storage: Storage, now: int) -> dict:
-    """The JWKS document: current, next, and previous keys still covering unexpired tokens."""
+def published_keys(storage: Storage, now: int) -> list[RSAKey]:
+    """The published keys: current, next, and previous keys still covering unexpired tokens."""
     order = {CURRENT: 0, NEXT: 1, PREVIOUS: 2}
     rows = [
         row
@@ -54,7 +54,12 @@ def published_jwks(storage: Storage, now: int) -> dict:
         if row["state"] != PREVIOUS or row["published_until"] > now
     ]
     rows.sort(key=lambda row: order[row["state"]])
-    return {"keys": [_import(row["kid"], row["private_key"]).as_dict(private=False) for row in rows]}
+    return [_import(row["kid"], row["private_key"]) for row in rows]
+
+
+def published_jwks(storage: Storage, now: int) -> dict:
+    """The JWKS document: the public parts of :func:`published_keys`."""
+    return {"keys": [key.as_dict(private=False) for key in published_keys(storage, now)]}
 
 
 def rotate_signing_keys(storage: Storage, now: int, longest_token_lifetime: int) -> dict[str, str]:

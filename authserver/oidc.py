@@ -41,6 +41,9 @@ class Auth0IDToken:
         claims["auth_time"] = request.user.auth_time
         return claims
 
+    def exists_nonce(self, nonce: str, request) -> bool:
+        return self.server.storage().nonce_used(request.payload.client_id, nonce)
+
     def generate_user_info(self, user, scope: str) -> oidc.UserInfo:
         return user.claims().filter(scope)
 
@@ -61,9 +64,6 @@ class OpenIDCode(TokenEndpointIDToken, oidc.OpenIDCode):
     def __init__(self, server):
         super().__init__(require_nonce=False)
         self.server = server
-
-    def exists_nonce(self, nonce: str, request) -> bool:
-        return self.server.storage().nonce_used(request.payload.client_id, nonce)
 
 
 class OpenIDRefreshToken(TokenEndpointIDToken, oidc.OpenIDToken):

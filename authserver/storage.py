@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -132,6 +132,11 @@ def _user(row: sqlite3.Row) -> User:
     )
 
 
+def _permissions_json(permissions: Mapping[str, Iterable[str]]) -> str:
+    """How a user's permissions (API identifier to scopes) are stored; :func:`_user` reads them."""
+    return json.dumps({audience: list(scopes) for audience, scopes in permissions.items()})
+
+
 _USER_COLUMNS = "users.id, email, email_verified, name, nickname, picture, permissions, blocked, updated_at"
 
 
@@ -216,7 +221,7 @@ class Storage:
                         "nickname": user.nickname,
                         "picture": user.picture,
                         "password_hash": user.password_hash,
-                        "permissions": json.dumps({aud: list(s) for aud, s in user.permissions.items()}),
+                        "permissions": _permissions_json(user.permissions),
                         "now": now,
                     },
                 )
@@ -237,7 +242,7 @@ class Storage:
                     user.nickname,
                     user.picture,
                     password_hash,
-                    json.dumps({aud: list(s) for aud, s in user.permissions.items()}),
+                    _permissions_json(user.permissions),
                     user.updated_at,
                 ),
             )

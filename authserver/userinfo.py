@@ -28,7 +28,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):
         self.server = server
 
     def get_jwks(self) -> KeySet:
-        return KeySet.import_key_set(keys.published_jwks(self.server.storage(), int(time.time())))
+        return KeySet(keys.published_keys(self.server.storage(), int(time.time())))
 
     def validate_token(self, token, scopes, request, **kwargs) -> None:
         super().validate_token(token, scopes, request, **kwargs)

@@ -17,11 +17,11 @@ import requests
 from m2m_demo.backoff import RetryPolicy, send_with_retries
 from shared.oidc_client import (
     ClientConfig,
-    ConfigurationError,
     Narrator,
     TokenEndpoint,
     fetch_provider_metadata,
 )
+from shared.settings import ConfigurationError
 
 RENEW_MARGIN_SECONDS = 60
 RENEW_MARGIN_FRACTION = 0.1

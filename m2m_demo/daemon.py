@@ -26,10 +26,10 @@ from m2m_demo.imports import ImportsClient
 from m2m_demo.state import DEFAULT_STATE_PATH, SourceState, StateError, StateFile
 from shared.oidc_client import (
     ClientConfig,
-    ConfigurationError,
     Narrator,
     OIDCClientError,
 )
+from shared.settings import ConfigurationError
 
 CLIENT_ID = "m2m-demo"
 # The local authorization server's demo secret (authserver/tenant.toml). A real deployment sets

@@ -12,7 +12,7 @@ never half of each.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from shared.files import write_atomically
@@ -52,11 +52,7 @@ class StateFile:
 
     def save(self, source: str, state: SourceState) -> None:
         sources = self._read()
-        sources[source] = {
-            "position": state.position,
-            "pending_end": state.pending_end,
-            "idempotency_key": state.idempotency_key,
-        }
+        sources[source] = asdict(state)
         content = json.dumps({"version": STATE_VERSION, "sources": sources}, indent=2, sort_keys=True)
         try:
             write_atomically(self.path, content + "\n")

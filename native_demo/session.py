@@ -100,7 +100,6 @@ class SessionFile:
             )
         return session
 
-
     def _read_private(self) -> str:
         """The file's text, once the open file (not the path, which could be swapped) proves
         that only this user can read it."""

@@ -32,7 +32,6 @@ DEFAULT_PORT = "3000"
 SCOPE = "openid profile email read:messages write:messages"
 
 
-
 @dataclass(frozen=True)
 class SpaConfig:
     issuer: str

@@ -6,8 +6,7 @@
 import { newState } from "./authorization.js";
 import * as base64url from "./base64url.js";
 import { FlowError } from "./errors.js";
-import { validateIdToken } from "./id_token.js";
-import { checkTokenResponse, shorten } from "./tokens.js";
+import { acceptTokenResponse, shorten } from "./tokens.js";
 
 // RFC 7636 §4.2: code_challenge = BASE64URL-ENCODE(SHA256(ASCII(code_verifier))).
 export async function codeChallenge(codeVerifier) {
@@ -96,16 +95,6 @@ export const codePkce = {
       throw new FlowError(answer.body.error || "token_request_failed", answer.body.error_description || `The token endpoint answered ${answer.status}.`);
     }
     log.begin(this, 4, [`${answer.status} from the token endpoint: ${Object.keys(answer.body).join(", ")}`]);
-    const tokens = checkTokenResponse(answer.body);
-    log.add(`✓ token_type Bearer, expires_in ${tokens.expiresIn} s`);
-    const idClaims = await validateIdToken(tokens.idToken, {
-      issuer: settings.issuer,
-      clientId: settings.clientId,
-      nonce: pending.nonce,
-      keySet: settings.keySet,
-    });
-    log.add("✓ ID token: RS256 signature with the issuer's key, iss, aud = our client id, exp, iat");
-    log.add("✓ ID token nonce = the one saved before the redirect");
-    return { ...tokens, idClaims, scope: answer.body.scope ?? null };
+    return acceptTokenResponse(answer.body, pending, settings, log);
   },
 };

@@ -4,8 +4,7 @@
 
 import { newState } from "./authorization.js";
 import { randomValue } from "./base64url.js";
-import { validateIdToken } from "./id_token.js";
-import { checkTokenResponse } from "./tokens.js";
+import { acceptTokenResponse } from "./tokens.js";
 
 export const implicitGrant = {
   id: "implicit",
@@ -39,18 +38,6 @@ export const implicitGrant = {
   },
 
   async complete(response, pending, settings, log) {
-    const tokens = checkTokenResponse(Object.fromEntries(response));
-    log.add(`✓ token_type Bearer, expires_in ${tokens.expiresIn} s`);
-    const idClaims = await validateIdToken(tokens.idToken, {
-      issuer: settings.issuer,
-      clientId: settings.clientId,
-      nonce: pending.nonce,
-      keySet: settings.keySet,
-      accessToken: tokens.accessToken,
-    });
-    log.add("✓ ID token: RS256 signature with the issuer's key, iss, aud = our client id, exp, iat");
-    log.add("✓ ID token nonce = the one saved before the redirect (no replayed token)");
-    log.add("✓ ID token at_hash = hash of the access token (the two tokens belong together)");
-    return { ...tokens, idClaims, scope: response.get("scope") };
+    return acceptTokenResponse(Object.fromEntries(response), pending, settings, log, { bindsAccessToken: true });
   },
 };

@@ -1,6 +1,8 @@
-// The token response fields both flows check the same way (RFC 6749 §4.2.2 and §5.1).
+// The token response fields both flows check the same way (RFC 6749 §4.2.2 and §5.1), and the
+// ID token that comes with them.
 
 import { FlowError } from "./errors.js";
+import { validateIdToken } from "./id_token.js";
 
 export function checkTokenResponse({ access_token, id_token, token_type, expires_in }) {
   if (!access_token || !id_token) throw new FlowError("invalid_response", "The response lacks the access token or the ID token.");
@@ -9,6 +11,25 @@ export function checkTokenResponse({ access_token, id_token, token_type, expires
   const expiresIn = Number(expires_in);
   if (!Number.isInteger(expiresIn) || expiresIn <= 0) throw new FlowError("invalid_response", "expires_in is missing or not a positive number of seconds.");
   return { accessToken: access_token, idToken: id_token, expiresIn };
+}
+
+// Both flows end alike: the token response checked, then its ID token validated against the
+// nonce kept before the redirect. `bindsAccessToken`: the ID token came beside the access token
+// from the authorization endpoint (implicit grant), so its at_hash must match that token.
+export async function acceptTokenResponse(fields, pending, settings, log, { bindsAccessToken = false } = {}) {
+  const tokens = checkTokenResponse(fields);
+  log.add(`✓ token_type Bearer, expires_in ${tokens.expiresIn} s`);
+  const idClaims = await validateIdToken(tokens.idToken, {
+    issuer: settings.issuer,
+    clientId: settings.clientId,
+    nonce: pending.nonce,
+    keySet: settings.keySet,
+    accessToken: bindsAccessToken ? tokens.accessToken : undefined,
+  });
+  log.add("✓ ID token: RS256 signature with the issuer's key, iss, aud = our client id, exp, iat");
+  log.add("✓ ID token nonce = the one saved before the redirect (no replayed token)");
+  if (bindsAccessToken) log.add("✓ ID token at_hash = hash of the access token (the two tokens belong together)");
+  return { ...tokens, idClaims, scope: fields.scope ?? null };
 }
 
 // Enough of a token to recognise it in the steps panel, never the whole of it.

@@ -18,7 +18,6 @@
 """
 
 import io
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from authserver import cli
-from tests.authserver.helpers import PKCE, PROJECT_ROOT, AuthServer, Browser
+from tests.authserver.helpers import PKCE, AuthServer, Browser
+from tests.support.processes import PROJECT_ROOT, service_environment
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +101,7 @@ def run_process():
         return subprocess.run(
             [sys.executable, "-m", "authserver", *args],
             cwd=PROJECT_ROOT,
-            env={**os.environ, **server.settings(), **(changes or {})},
+            env=service_environment(**(server.settings() | (changes or {}))),
             capture_output=True,
             text=True,
             timeout=30,

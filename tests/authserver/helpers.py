@@ -2,29 +2,24 @@
 
 * :class:`AuthServer`: the Flask app on a threaded werkzeug server bound to port 0, with its own
   tenant file and database; :func:`tenant_text` derives a tenant file from the packaged one.
-* :class:`ServerProcess`: ``python -m authserver`` as a process (gunicorn), default settings, in
-  a process group of its own (:meth:`~ServerProcess.interrupt` is Ctrl-C in its terminal).
+* :class:`ServerProcess`: ``python -m authserver`` as a process (gunicorn), default settings: a
+  :class:`tests.support.processes.Service` (:meth:`~ServerProcess.interrupt` is Ctrl-C in its terminal).
 * :class:`Browser`: a cookie jar that follows the server's own redirects, fills its forms by
   their selectors (``input[name=username]``, ``button[name=decision]``...) and stops at the
   application's callback; :func:`run_code_flow` does a whole code + PKCE flow, :func:`ui_pages`
   fetches one page of each kind.
-* :class:`PKCE`, :func:`redirect_parameters`, :func:`forms`, :func:`concurrently`, :func:`free_port`.
+* :class:`PKCE`, :func:`redirect_parameters`, :func:`forms`, :func:`concurrently`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -38,8 +33,8 @@ from werkzeug.serving import make_server
 
 from authserver import create_app
 from authserver.tenant import DEFAULT_TENANT_FILE
+from tests.support.processes import Service, free_port, service_environment
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 API = "https://api.flowlab.local"
 SPA_CALLBACK = "http://localhost:3000/callback"
 SPA_ORIGIN = "http://localhost:3000"
@@ -143,47 +138,21 @@ class AuthServer(Endpoints):
         self._socket.close()
 
 
-class ServerProcess(Endpoints):
-    """``python -m authserver`` exactly as a learner starts it (gunicorn), with the packaged tenant."""
+class ServerProcess(Service, Endpoints):
+    """``python -m authserver`` exactly as a learner starts it (gunicorn): no setting but its port
+    and issuer, so the packaged tenant and ``.data/authserver.sqlite3`` under ``directory``."""
 
     def __init__(self, directory: Path):
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}/"
         self.database = directory / ".data" / "authserver.sqlite3"
-        self.log = directory / "authserver.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        environment = {**os.environ, "AUTHSERVER_PORT": str(self.port), "AUTHSERVER_ISSUER": self.issuer}
-        environment.pop("AUTHSERVER_TENANT", None)
-        environment.pop("AUTHSERVER_DB", None)
-        with self.log.open("a") as log:
-            # A process group of its own, as in a terminal: Ctrl-C (:meth:`interrupt`) reaches all of it.
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "authserver"],
-                cwd=self.database.parents[1],
-                env=environment,
-                stderr=log,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if requests.get(self.url("/.well-known/openid-configuration"), timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise AssertionError(f"python -m authserver did not answer within 30 s:\n{self.log.read_text()}")
-
-    def interrupt(self) -> None:
-        """Ctrl-C in the terminal: SIGINT to the whole process group, gunicorn's workers included."""
-        os.killpg(self.process.pid, signal.SIGINT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
+        super().__init__(
+            "authserver",
+            "authserver",
+            service_environment(AUTHSERVER_PORT=str(self.port), AUTHSERVER_ISSUER=self.issuer),
+            self.url("/.well-known/openid-configuration"),
+            directory / "authserver.log",
+        )
 
 
 class _FormParser(HTMLParser):
@@ -339,11 +308,6 @@ def concurrently(count: int, request) -> list:
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(call, range(count)))
-
-
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
 
 
 def verified_claims(server: Endpoints, token: str, audience: str) -> tuple[dict, dict]:

@@ -1,5 +1,7 @@
 """The authorization code flow with PKCE: the SPA and the native app (article steps 1-5)."""
 
+import secrets
+
 import pytest
 
 from tests.authserver.helpers import (
@@ -99,3 +101,11 @@ def test_each_pkce_pair_belongs_to_its_own_request(browser, authserver):
     response = exchange_code(authserver, code, "spa-demo", SPA_CALLBACK, second.verifier)
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_grant", "error_description": "Code challenge failed."}
+
+
+def test_a_nonce_cannot_be_used_twice(browser):
+    nonce = secrets.token_urlsafe(12)
+    run_code_flow(browser, nonce=nonce)
+    replay = redirect_parameters(browser.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new(), nonce=nonce)))
+    assert replay["error"] == "invalid_request"
+    assert "code" not in replay

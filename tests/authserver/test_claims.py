@@ -14,6 +14,7 @@ from tests.authserver.helpers import (
     run_code_flow,
     verified_claims,
 )
+from tests.support.keys import compact
 
 ISO_8601_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -102,6 +103,16 @@ def test_userinfo_refuses_tokens_that_are_not_for_it(browser, authserver):
         response = authserver.userinfo(token)
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_userinfo_refuses_a_token_not_signed_by_a_published_key(browser, authserver, second_rsa_key):
+    token = run_code_flow(browser, scope="openid").tokens["access_token"]
+    header, claims = verified_claims(authserver, token, f"{authserver.issuer}userinfo")
+    forged = compact(header, claims, second_rsa_key, header["alg"])
+    assert authserver.userinfo(token).status_code == 200
+    response = authserver.userinfo(forged)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_implicit_access_token_is_shaped_like_the_code_flow_one(browser, authserver):

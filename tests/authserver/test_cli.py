@@ -94,6 +94,7 @@ def test_defaults_serve_the_packaged_tenant_on_port_9000_as_localhost(tmp_path, 
         ("AUTHSERVER_ISSUER", "http://localhost:9000", "must end with '/'"),
         ("AUTHSERVER_ISSUER", "http://auth.example/", "must use https"),
         ("AUTHSERVER_PORT", "port", "AUTHSERVER_PORT must be a port number"),
+        ("AUTHSERVER_PORT", "\u00b2", "AUTHSERVER_PORT must be a port number"),
         ("AUTHSERVER_TENANT", "/nonexistent/tenant.toml", "cannot read tenant file"),
     ],
 )

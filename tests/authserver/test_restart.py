@@ -63,7 +63,7 @@ def test_every_request_is_logged_on_stderr(server_process):
     server_process.client_credentials(audience=API, client_secret="wrong")
     Browser(server_process).authorize(**code_request("spa-demo", "http://localhost:3000/callback", PKCE.new()))
     server_process.stop()
-    log = server_process.log.read_text()
+    log = server_process.logs()
     assert '"POST /oauth/token" 401' in log
     assert '"GET /authorize" 302' in log
     assert '"GET /u/login" 200' in log
@@ -81,7 +81,7 @@ def test_ctrl_c_stops_the_server_at_once_while_a_client_holds_a_connection(serve
         server_process.interrupt()
         # Before gunicorn's graceful timeout, after which it would SIGKILL a worker that hangs on.
         returncode = server_process.process.wait(timeout=GRACEFUL_TIMEOUT)
-    log = server_process.log.read_text()
+    log = server_process.logs()
     assert returncode == 0, log
     assert "Handling signal: int" in log
     assert "SIGKILL" not in log

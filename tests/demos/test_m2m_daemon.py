@@ -1,7 +1,6 @@
 """The m2m daemon's cycles, state and process behaviour (signals, exit status, one-line logs)."""
 
 import json
-import os
 import re
 import signal
 from pathlib import Path
@@ -15,6 +14,7 @@ from m2m_demo.state import SourceState, StateFile
 from tests.demos.conftest import M2M_SECRET
 from tests.demos.scripted_server import Reply
 from tests.e2e.demo_process import DemoProcess
+from tests.support.processes import service_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FAST_FAILURE = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=8.0)
@@ -141,13 +141,7 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING|ERROR) m2m
 
 
 def start_daemon(m2m, *arguments, **environ):
-    env = {
-        **os.environ,
-        "AUTH_ISSUER": m2m.server.issuer,
-        "API_URL": m2m.server.base_url,
-        "PYTHONUNBUFFERED": "1",
-        **environ,
-    }
+    env = service_environment(**{"AUTH_ISSUER": m2m.server.issuer, "API_URL": m2m.server.base_url, **environ})
     return DemoProcess(
         "m2m_demo",
         "--source",

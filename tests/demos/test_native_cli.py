@@ -1,7 +1,6 @@
 """The native demo's command line: what it refuses before any network traffic."""
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from native_demo.cli import api_path
+from tests.support.processes import service_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_anything_but_a_path_on_the_api_is_refused_so_the_token_goes_nowhere_els
 
 
 def run(*arguments, **environ):
-    env = {**os.environ, **environ}
+    env = service_environment(**environ)
     return subprocess.run(
         [sys.executable, "-m", "native_demo", *arguments],
         cwd=PROJECT_ROOT,

@@ -7,7 +7,6 @@ the refusal; here the issuer's discovery document and JWKS come from the support
 the token endpoint answers whatever ID tokens the test mints.
 """
 
-import os
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,6 +17,7 @@ from native_demo.session import Session, SessionFile
 from tests.demos.scripted_server import Reply
 from tests.e2e.demo_process import DemoProcess
 from tests.support.fixtures import DEFAULT_USER_SUB
+from tests.support.processes import service_environment
 
 AUTHORIZE_URL = r"^(http://\S+\?\S*code_challenge=\S+)$"
 ANOTHER_USER = "auth0|another-user-entirely"
@@ -49,7 +49,7 @@ def token_answer(id_token, access_token="opaque-access", refresh_token=None):
 
 
 def client_env(provider, issuer):
-    return {**os.environ, "AUTH_ISSUER": issuer, "API_URL": provider.base_url, "PYTHONUNBUFFERED": "1"}
+    return service_environment(AUTH_ISSUER=issuer, API_URL=provider.base_url)
 
 
 def log_in(provider, tmp_path, issuer, token_replies, *arguments):

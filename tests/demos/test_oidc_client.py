@@ -9,7 +9,6 @@ import requests
 
 from shared.oidc_client import (
     ClientConfig,
-    ConfigurationError,
     DiscoveryError,
     Narrator,
     TokenEndpoint,
@@ -17,6 +16,7 @@ from shared.oidc_client import (
     fetch_provider_metadata,
     redact,
 )
+from shared.settings import ConfigurationError
 from tests.demos.conftest import discovery_document
 from tests.demos.scripted_server import Reply
 

@@ -5,9 +5,7 @@ is driven through its test client, and `python -m spa_demo` once as a real proce
 """
 
 import html.parser
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,9 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.oidc_client import ConfigurationError
+from shared.settings import ConfigurationError
 from spa_demo import create_app
 from spa_demo.config import SCOPE, load_config
+from tests.support.processes import free_port, service_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATIC = PROJECT_ROOT / "spa_demo" / "static"
@@ -221,23 +220,11 @@ def test_scripts_import_only_their_siblings_and_never_use_html_sinks_or_local_st
         assert forbidden not in source, forbidden
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def spa_environment(**settings):
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AUTH", "API_", "SPA_"))}
-    environment["PYTHONPATH"] = str(PROJECT_ROOT)
-    return environment | settings
-
-
 def test_python_m_spa_demo_serves_the_page_with_a_production_server():
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "spa_demo"],
-        env=spa_environment(SPA_PORT=str(port)),
+        env=service_environment(SPA_PORT=str(port)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -263,7 +250,7 @@ def test_python_m_spa_demo_serves_the_page_with_a_production_server():
 def test_python_m_spa_demo_stops_with_one_line_naming_a_bad_setting():
     result = subprocess.run(
         [sys.executable, "-m", "spa_demo"],
-        env=spa_environment(API_URL="https://api.example;script-src *"),
+        env=service_environment(API_URL="https://api.example;script-src *"),
         capture_output=True,
         text=True,
         timeout=15,

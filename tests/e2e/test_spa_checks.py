@@ -32,6 +32,21 @@ VALIDATE_ID_TOKEN = """async ({ token, jwks, jwksUri, accessToken }) => {
   }
 }""" % (ISSUER, CLIENT_ID, NONCE)
 
+COMPLETE_IMPLICIT_GRANT = """async ({ fields, jwks, jwksUri }) => {
+  const { KeySet } = await import("/static/jwt.js");
+  const { implicitGrant } = await import("/static/implicit_grant.js");
+  const keySet = new KeySet(jwksUri);
+  keySet.keys = jwks;
+  const settings = { issuer: "%s", clientId: "%s", keySet };
+  const log = { add() {} };
+  try {
+    const tokens = await implicitGrant.complete(new URLSearchParams(fields), { nonce: "%s" }, settings, log);
+    return { accepted: tokens.idClaims.email };
+  } catch (error) {
+    return { code: error.code, description: error.description };
+  }
+}""" % (ISSUER, CLIENT_ID, NONCE)
+
 CHECK_AUTHORIZATION_RESPONSE = """async ({ response, pending, issSupported }) => {
   const { checkAuthorizationResponse } = await import("/static/authorization.js");
   const settings = { issuer: "%s", metadata: { authorization_response_iss_parameter_supported: issSupported } };
@@ -141,6 +156,22 @@ def test_a_bad_id_token_is_refused(spa_page, stack, rsa_key, sign_id_token, atta
     assert "claims" not in result
     assert result["code"] in ("invalid_id_token", "invalid_token")
     assert refusal in result["description"]
+
+
+@pytest.mark.parametrize("access_token, accepted", [(ACCESS_TOKEN, True), ("another-access-token", False)])
+def test_the_implicit_flow_binds_the_access_token_to_the_id_token(spa_page, stack, rsa_key, sign_id_token, access_token, accepted):
+    """OpenID Connect Core 3.2.2.9: the access token of an implicit response must match the ID
+    token's at_hash; the implicit flow itself must ask for that check."""
+    fields = {"access_token": access_token, "id_token": sign_id_token({}, {}, "issuer", "RS256"), "token_type": "Bearer", "expires_in": "7200"}
+    result = spa_page.evaluate(
+        COMPLETE_IMPLICIT_GRANT,
+        {"fields": fields, "jwks": [rsa_key.jwk], "jwksUri": f"{stack.issuer}.well-known/jwks.json"},
+    )
+    if accepted:
+        assert result == {"accepted": "alice@flowlab.test"}
+    else:
+        assert result["code"] in ("invalid_id_token", "invalid_token")
+        assert "at_hash" in result["description"]
 
 
 PENDING = {"flow": "code", "state": "the-state-we-sent", "nonce": NONCE}
