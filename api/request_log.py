@@ -1,18 +1,17 @@
 """One log line per request: method, path, status, duration, who called, and why it was refused.
 
 The query string is never logged (a client may have put an access token in it, which the API
-refuses but must not record), and the path is percent-encoded so that a hostile path cannot
-forge log lines.
+refuses but must not record), and the path is percent-encoded (``shared.log_safety``) so that a
+hostile path cannot forge log lines.
 """
 
 import logging
 import time
-from urllib.parse import quote
-
 from flask import Flask, Response, g, request
 
+from shared.log_safety import loggable_path
+
 logger = logging.getLogger("api.requests")
-LOGGABLE_PATH_CHARACTERS = "/:@!$&'()*+,;=-._~"
 
 
 def start_timer() -> None:
@@ -27,7 +26,7 @@ def log_request(response: Response) -> Response:
     logger.info(
         "%s %s %d %.1fms%s%s",
         request.method,
-        quote(request.path, safe=LOGGABLE_PATH_CHARACTERS),
+        loggable_path(request.path),
         response.status_code,
         elapsed_ms,
         caller,

@@ -29,6 +29,8 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc import core as oidc
 from authlib.oidc.core.grants.util import validate_request_prompt
 
+from shared.log_safety import escaped
+
 from .models import AuthorizationCode
 from .oidc import Auth0IDToken
 from .storage import secret_hash
@@ -56,7 +58,7 @@ class Auth0GrantMixin:
             return None
         api = self.server.tenant.find_api(identifier)
         if api is None:
-            log.info("client %s asked for unknown audience %r", data.get("client_id"), identifier)
+            log.info("client %s asked for unknown audience %s", escaped(data.get("client_id")), escaped(identifier))
             raise AccessDeniedError("Service not found: the audience is not an API of this tenant.")
         return api
 
@@ -118,7 +120,7 @@ class Auth0AuthorizationMixin(Auth0GrantMixin):
         # error and MUST NOT automatically redirect the user-agent to the invalid redirection URI."
         # The error carries no redirect_uri, so it is shown on the error page, not redirected.
         if not client.check_redirect_uri(redirect_uri):
-            log.info("client %s: unregistered redirect_uri %r", client.client_id, redirect_uri)
+            log.info("client %s: unregistered redirect_uri %s", escaped(client.client_id), escaped(redirect_uri))
             raise InvalidRequestError("The redirect_uri is not registered for this application.")
         return redirect_uri
 

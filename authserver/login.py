@@ -9,6 +9,8 @@ import logging
 
 from flask import Blueprint, redirect, render_template, request
 
+from shared.log_safety import escaped
+
 from . import sessions
 from .authentication import LoginOutcome, authenticate
 from .flow import authorization_request_url
@@ -55,8 +57,8 @@ def login():
         server.storage(), email, password, source=request.remote_addr, threshold=server.tenant.brute_force_threshold
     )
     if outcome is not LoginOutcome.SIGNED_IN:
-        log.info("login failed for %s from %s: %s", email, request.remote_addr, outcome.value)
+        log.info("login failed for %s from %s: %s", escaped(email), escaped(request.remote_addr), outcome.value)
         return _login_page(MESSAGES[outcome], email, 400)
     sessions.sign_in(user, server.tenant.session_lifetime)
-    log.info("login of auth0|%s from %s", user.id, request.remote_addr)
+    log.info("login of %s from %s", escaped(user.get_user_id()), escaped(request.remote_addr))
     return redirect(authorization_request_url("authorize.authorize", satisfied_prompt="login"), 303)

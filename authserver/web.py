@@ -6,22 +6,27 @@
 * A strict Content Security Policy: no scripts at all, styles from this server only.
 * ``Cache-Control: no-store`` unless a view says otherwise (discovery, JWKS, the stylesheet).
 * CORS only on the token, revocation, userinfo, discovery and JWKS endpoints, only for the
-  tenant's allowed web origins.
+  tenant's allowed web origins; their answers all carry ``Vary: Origin``.
 * Errors are a generic JSON body (API endpoints) or page (everything else): never a traceback.
+* One log line per request; what the client sent is escaped (``shared.log_safety``, CWE-117).
 """
 
 import logging
+import re
 import time
 
 from flask import g, jsonify, make_response, render_template, request
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from shared.log_safety import escaped, loggable_path
+
 log = logging.getLogger("authserver.http")
 
 PAGE_POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 API_PATH_PREFIXES = ("/oauth/", "/userinfo", "/.well-known/")
 CORS_RESOURCES = (r"/oauth/token", r"/oauth/revoke", r"/userinfo", r"/\.well-known/(openid-configuration|jwks\.json)")
+_CORS_PATH = re.compile("|".join(CORS_RESOURCES))
 
 
 def allow_framing_by(response, origins):
@@ -53,6 +58,12 @@ def _finish(response):
     # credentials, or other sensitive information". authlib sets it on token responses; this
     # covers authorization responses (codes and tokens in Location) and pages too.
     headers.setdefault("Cache-Control", "no-store")
+    # Fetch Standard §3.2.5 (CORS protocol and HTTP caches): "If CORS protocol requirements are
+    # more complicated than setting `Access-Control-Allow-Origin` to * or a static origin, `Vary`
+    # is to be used." These answers carry the caller's origin, or none: every one says so, with
+    # or without an Origin header, so no cache hands one origin's answer to another.
+    if _CORS_PATH.fullmatch(request.path):
+        response.vary.add("Origin")
     if "Content-Security-Policy" not in headers:
         # RFC 9700 §4.16: "Authorization servers MUST prevent clickjacking attacks. Multiple
         # countermeasures are described in [RFC6819], including the use of the X-Frame-Options
@@ -61,7 +72,14 @@ def _finish(response):
         headers["Content-Security-Policy"] = PAGE_POLICY
         headers["X-Frame-Options"] = "DENY"
     elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    log.info('%s "%s %s" %s %.0fms', request.remote_addr, request.method, request.path, response.status_code, elapsed)
+    log.info(
+        '%s "%s %s" %s %.0fms',
+        escaped(request.remote_addr),
+        escaped(request.method),
+        loggable_path(request.path),
+        response.status_code,
+        elapsed,
+    )
     return response
 
 
@@ -76,7 +94,7 @@ def _http_error(error: HTTPException):
 
 
 def _unexpected_error(error: Exception):
-    log.exception("unexpected error on %s %s", request.method, request.path)
+    log.exception("unexpected error on %s %s", escaped(request.method), loggable_path(request.path))
     return _error_response(InternalServerError.code, "server_error", "Something went wrong on our side.")
 
 
@@ -93,6 +111,8 @@ def init_app(app, allowed_web_origins) -> None:
         origins=list(allowed_web_origins),
         methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "Auth0-Client"],
+        # A browser application may read when to try again after a 429 (authserver.throttle).
+        expose_headers=["Retry-After"],
         always_send=False,
         max_age=600,
     )

@@ -29,6 +29,7 @@ from shared.oidc_client import (
     Narrator,
     OIDCClientError,
 )
+from shared.log_safety import escaped
 from shared.settings import ConfigurationError
 
 CLIENT_ID = "m2m-demo"
@@ -44,12 +45,13 @@ logger = logging.getLogger("m2m_demo")
 
 
 class OneLineFormatter(logging.Formatter):
-    """One log line per event: line breaks inside a message (e.g. from a server's error text) are escaped."""
+    """One log line per event: what would break the line inside a message (e.g. from a server's
+    error text: CR, LF, U+2028 ...) is escaped by ``shared.log_safety``."""
 
     converter = time.gmtime
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\r", "\\r").replace("\n", "\\n")
+        return escaped(super().format(record))
 
 
 class ImportDaemon:
@@ -105,7 +107,7 @@ class ImportDaemon:
                 "resending the batch left pending by an earlier cycle", batch_id=batch.batch_id
             )
             if batch.idempotency_key != state.idempotency_key:
-                # The API still imports each (source, external_id) once, whatever the key.
+                # The API still imports each (source, external_id) of this client once, whatever the key.
                 self.narrator.warning(
                     "the pending records changed in the source; sending them under a new key",
                     batch_id=batch.batch_id,
