@@ -1,5 +1,7 @@
-"""``GET /api/admin/stats``: counts of the API's data, for users holding the Auth0 RBAC
-permission ``read:stats`` (the ``permissions`` claim, not the ``scope`` claim)."""
+"""``GET /api/admin/stats``: counts of the API's data, for callers holding the Auth0 RBAC
+permission ``read:stats`` (the ``permissions`` claim) whose application was granted the scope
+``read:stats`` too (the ``scope`` claim): the permission says the user may, the scope that the user
+let this application do it for them (see api/README.md, "Scopes and permissions")."""
 
 from flask import Blueprint
 
@@ -10,7 +12,7 @@ bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
 
 @bp.get("/stats")
-@require_auth(permissions=["read:stats"])
+@require_auth(scopes=["read:stats"], permissions=["read:stats"])
 def stats():
     # One statement, so the four counts come from one consistent snapshot.
     row = (

@@ -168,7 +168,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImportBatch"}}},
         },
         "responses": {
-            "201": _json("ImportResult", "First delivery: records stored (created counts the new ones)"),
+            "201": _json(
+                "ImportResult",
+                "First delivery: records stored, owned by the calling client (created counts the ones new to"
+                " this client; another client's record with the same source and external_id is another record)",
+            ),
             "200": _json("ImportResult", "Replay of an already delivered batch: nothing written"),
             **{code: ERROR_RESPONSES[code] for code in ("400", "413", "415", "422")},
         },
@@ -185,7 +189,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 
 
 def _security(requirements: AuthRequirements) -> dict[str, Any]:
-    names = list(requirements.scopes + requirements.permissions)
+    names = list(dict.fromkeys(requirements.scopes + requirements.permissions))
     operation: dict[str, Any] = {
         "security": [{"oauth2": names}, {"bearerAuth": names}],
         "x-required-scopes": list(requirements.scopes),

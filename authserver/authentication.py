@@ -5,6 +5,9 @@ per account and IP address; at the threshold (10) that account is blocked for th
 an administrator unblocks it (here: ``python -m authserver users unblock EMAIL``). Other
 addresses can still log in. Unknown email addresses are counted and blocked the same way, and
 cost the same password hashing work, so neither reveals which addresses are accounts.
+
+Each attempt is counted before its password is checked, in one transaction with the check of
+the block, so parallel attempts cannot get more than the threshold of passwords checked.
 """
 
 import enum
@@ -14,6 +17,8 @@ import secrets
 import time
 
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from shared.log_safety import escaped
 
 from .models import User
 from .storage import Storage
@@ -35,14 +40,19 @@ def _unknown_user_password_hash() -> str:
 
 def authenticate(storage: Storage, email: str, password: str, source: str, threshold: int):
     """Check the credentials; returns the outcome and, when signed in, the user."""
-    if storage.login_blocked(email, source):
+    if not storage.count_login_attempt(email, source, threshold, int(time.time())):
         return LoginOutcome.BLOCKED_FROM_SOURCE, None
     credentials = storage.find_credentials(email)
     password_hash = credentials[1] if credentials else _unknown_user_password_hash()
     password_matches = check_password_hash(password_hash, password)
     if credentials is None or not password_matches:
-        if storage.record_failed_login(email, source, threshold, int(time.time())):
-            log.warning("brute-force protection: %s blocked for %s after %d failed logins", email, source, threshold)
+        if storage.block_failed_login(email, source, threshold, int(time.time())):
+            log.warning(
+                "brute-force protection: %s blocked for %s after %d failed logins",
+                escaped(email),
+                escaped(source),
+                threshold,
+            )
         return LoginOutcome.WRONG_CREDENTIALS, None
     storage.clear_failed_logins(email, source)
     user: User = credentials[0]

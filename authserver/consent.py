@@ -1,9 +1,12 @@
 """The consent page, ``/u/consent``: a third-party application asks the user for scopes.
 
-Consent is asked for third-party applications (and whenever ``prompt=consent``), lists the scopes
-the application would get, and is remembered per user, application and API: a later request for
-the same or fewer scopes goes through without asking. "Deny" answers ``access_denied`` to the
-application; both answers are sent with 303 (See Other) after the POST.
+Consent is asked for third-party applications (and whenever ``prompt=consent``), lists exactly
+what the application's token would carry (its scopes, and with RBAC the same permissions), and
+is remembered per user, application and API: a later request for the same or fewer scopes goes
+through without asking. A third-party application without a stored consent of the user for that
+API is always asked, whatever it asks for (no scope, unknown scopes, ``openid`` alone). "Deny"
+answers ``access_denied`` to the application; both answers are sent with 303 (See Other) after
+the POST.
 """
 
 import time
@@ -16,6 +19,7 @@ from . import sessions
 from .flow import authorization_error, authorization_request_url
 from .server import current_server
 from .tenant import OIDC_SCOPES
+from .tokens import token_permissions
 from .web import error_page
 
 bp = Blueprint("consent", __name__)
@@ -28,9 +32,16 @@ def consent_required(grant, user) -> bool:
         return True
     if client.is_first_party:
         return False
-    scopes = set(scope_to_list(grant.scope_for(user, grant.request.scope)))
     api = grant.request.resource_server
-    return not scopes <= current_server().storage().consented_scopes(user.id, client.client_id, api.identifier)
+    consented = current_server().storage().consented_scopes(user.id, client.client_id, api.identifier)
+    # OIDC Core §3.1.2.4: "Once the End-User is authenticated, the Authorization Server MUST
+    # obtain an authorization decision before releasing information to the Relying Party."
+    # No stored decision of this user for this application and API: ask, even when the request
+    # names no scope the API knows (the token would still say who the user is, for this API).
+    if consented is None:
+        return True
+    scopes = set(scope_to_list(grant.scope_for(user, grant.request.scope)))
+    return not scopes <= consented
 
 
 def _scope_descriptions(api, scope: str) -> list[tuple[str, str]]:
@@ -55,7 +66,9 @@ def consent():
             "consent.html",
             application=grant.request.client,
             user=user,
+            api=api,
             scopes=_scope_descriptions(api, scope),
+            permissions=token_permissions(api, grant.request.client, user, scope),
             csrf_token=sessions.csrf_token(),
         )
     if not sessions.csrf_token_valid(request.form):

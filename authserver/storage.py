@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS failed_logins (
     source TEXT NOT NULL,
     failures INTEGER NOT NULL,
     blocked_at INTEGER,
+    last_attempt_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (email, source)
 );
 CREATE TABLE IF NOT EXISTS sessions (
@@ -109,6 +110,13 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 """
 
 
+#: Consecutive failed logins are forgotten after a day without attempts (a block stays until an
+#: administrator lifts it, as Auth0's does).
+FAILED_LOGIN_MEMORY = 86400
+#: At most this many (email, source) pairs are tracked; beyond it the least recently tried goes.
+MAX_FAILED_LOGIN_ROWS = 100_000
+
+
 class UserExists(Exception):
     """A user with that id or email address is already stored."""
 
@@ -163,6 +171,10 @@ class Storage:
     def initialize(self) -> None:
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
+        # A database of an earlier version lacks failed_logins.last_attempt_at: add it.
+        columns = {row["name"] for row in self.db.execute("PRAGMA table_info(failed_logins)")}
+        if "last_attempt_at" not in columns:
+            self.db.execute("ALTER TABLE failed_logins ADD COLUMN last_attempt_at INTEGER NOT NULL DEFAULT 0")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -276,31 +288,50 @@ class Storage:
 
     # -- brute-force protection -------------------------------------------------------------
 
-    def login_blocked(self, email: str, source: str) -> bool:
-        row = self._one(
-            "SELECT blocked_at FROM failed_logins WHERE email = ? AND source = ?", email, source
-        )
-        return row is not None and row["blocked_at"] is not None
+    def count_login_attempt(self, email: str, source: str, threshold: int, now: int) -> bool:
+        """Count an attempt before its password is checked; False when it may not be checked.
 
-    def record_failed_login(self, email: str, source: str, threshold: int, now: int) -> bool:
-        """Count one more consecutive failure; True when this one blocks the email for the source."""
+        The attempt counts as a failure until :meth:`clear_failed_logins` says it succeeded, so
+        however many attempts arrive at once, at most ``threshold`` of them are checked.
+        """
         with self.transaction():
             row = self._one(
-                """
-                INSERT INTO failed_logins (email, source, failures) VALUES (?, ?, 1)
-                ON CONFLICT (email, source) DO UPDATE SET failures = failures + 1
-                RETURNING failures
-                """,
-                email,
-                source,
+                "SELECT failures, blocked_at FROM failed_logins WHERE email = ? AND source = ?", email, source
             )
-            if row["failures"] < threshold:
+            if row is not None and (row["blocked_at"] is not None or row["failures"] >= threshold):
                 return False
+            if row is None:
+                self._make_room_for_a_failed_login()
             self.db.execute(
-                "UPDATE failed_logins SET blocked_at = ? WHERE email = ? AND source = ?",
-                (now, email, source),
+                """
+                INSERT INTO failed_logins (email, source, failures, last_attempt_at) VALUES (?, ?, 1, ?)
+                ON CONFLICT (email, source) DO UPDATE SET failures = failures + 1, last_attempt_at = ?
+                """,
+                (email, source, now, now),
             )
             return True
+
+    def _make_room_for_a_failed_login(self) -> None:
+        (count,) = self._one("SELECT count(*) FROM failed_logins")
+        if count >= MAX_FAILED_LOGIN_ROWS:
+            self.db.execute(
+                """
+                DELETE FROM failed_logins WHERE rowid IN
+                    (SELECT rowid FROM failed_logins ORDER BY last_attempt_at, rowid LIMIT ?)
+                """,
+                (count - MAX_FAILED_LOGIN_ROWS + 1,),
+            )
+
+    def block_failed_login(self, email: str, source: str, threshold: int, now: int) -> bool:
+        """After a failed attempt: block at the threshold; True when this failure blocked it."""
+        cursor = self.db.execute(
+            """
+            UPDATE failed_logins SET blocked_at = ?
+            WHERE email = ? AND source = ? AND failures >= ? AND blocked_at IS NULL
+            """,
+            (now, email, source, threshold),
+        )
+        return cursor.rowcount == 1
 
     def clear_failed_logins(self, email: str, source: str) -> None:
         self.db.execute("DELETE FROM failed_logins WHERE email = ? AND source = ?", (email, source))
@@ -461,18 +492,19 @@ class Storage:
 
     # -- consents -------------------------------------------------------------------------
 
-    def consented_scopes(self, user_id: str, client_id: str, audience: str) -> frozenset[str]:
+    def consented_scopes(self, user_id: str, client_id: str, audience: str) -> frozenset[str] | None:
+        """The scopes the user consented to for the application and API; None: never asked."""
         row = self._one(
             "SELECT scope FROM consents WHERE user_id = ? AND client_id = ? AND audience = ?",
             user_id,
             client_id,
             audience,
         )
-        return frozenset(row["scope"].split()) if row else frozenset()
+        return frozenset(row["scope"].split()) if row else None
 
     def save_consent(self, user_id: str, client_id: str, audience: str, scopes: Iterable[str], now: int) -> None:
         with self.transaction():
-            granted = self.consented_scopes(user_id, client_id, audience) | set(scopes)
+            granted = (self.consented_scopes(user_id, client_id, audience) or frozenset()) | set(scopes)
             self.db.execute(
                 """
                 INSERT INTO consents (user_id, client_id, audience, scope, granted_at)
@@ -504,12 +536,17 @@ class Storage:
     # -- housekeeping ---------------------------------------------------------------------
 
     def purge_expired(self, now: int, grant_lifetime: int) -> None:
-        """Forget what can no longer be used: expired codes, tokens, sessions, retired keys."""
+        """Forget what can no longer be used: expired codes, tokens, sessions, retired keys, and
+        failed logins that blocked nothing and saw no attempt for :data:`FAILED_LOGIN_MEMORY`."""
         with self.transaction():
             self.db.execute("DELETE FROM authorization_codes WHERE expires_at <= ?", (now,))
             self.db.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", (now,))
             self.db.execute("DELETE FROM access_tokens WHERE expires_at <= ?", (now,))
             self.db.execute("DELETE FROM sessions WHERE expires_at <= ? OR ended_at IS NOT NULL", (now,))
+            self.db.execute(
+                "DELETE FROM failed_logins WHERE blocked_at IS NULL AND last_attempt_at <= ?",
+                (now - FAILED_LOGIN_MEMORY,),
+            )
             self.db.execute("DELETE FROM grants WHERE created_at <= ?", (now - grant_lifetime,))
             self.db.execute(
                 "DELETE FROM signing_keys WHERE state = 'previous' AND published_until <= ?", (now,)

@@ -9,7 +9,8 @@ Auth0's access token for a user::
 ``aud`` is the API alone when ``openid`` was not asked for, and ``<issuer>userinfo`` alone when the
 login named no API. A machine's token has ``sub: <client_id>@clients`` and
 ``gty: client-credentials``. ``permissions`` appears when the API has RBAC and "add permissions in
-the access token" on. ``client_id`` is the RFC 9068 claim, kept beside Auth0's ``azp``.
+the access token" on (:func:`token_permissions`). ``client_id`` is the RFC 9068 claim, kept beside
+Auth0's ``azp``.
 """
 
 import secrets
@@ -20,6 +21,26 @@ from joserfc.jwk import KeySet
 
 from .keys import ALGORITHM
 from .tenant import ResourceServer
+
+
+def token_permissions(api: ResourceServer, client, user, scope: str) -> list[str] | None:
+    """The ``permissions`` claim of a token for ``api``; None when the API puts none in tokens.
+
+    A first-party application's user token carries all the user's permissions for the API, as
+    Auth0's does; a machine's, the scopes of its client grant. A third-party application's token
+    carries only the permissions the user consented to, which are the token's scopes.
+    """
+    if not (api.enable_rbac and api.add_permissions_in_the_access_token):
+        return None
+    granted = scope_to_list(scope) or []
+    if user is None:
+        return granted
+    if client.is_first_party:
+        return list(user.permissions_for(api.identifier))
+    # RFC 9700 §2.3: "The privileges associated with an access token SHOULD be restricted to the
+    # minimum required for the particular application or use case. This prevents clients from
+    # exceeding the privileges authorized by the resource owner."
+    return [permission for permission in user.permissions_for(api.identifier) if permission in granted]
 
 
 def _refresh_token(**_) -> str:
@@ -50,7 +71,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         if user is None:
             claims["sub"] = f"{client.get_client_id()}@clients"
             claims["gty"] = "client-credentials"
-        if self.api.enable_rbac and self.api.add_permissions_in_the_access_token:
-            granted = user.permissions_for(self.api.identifier) if user else scope_to_list(scope)
-            claims["permissions"] = list(granted)
+        permissions = token_permissions(self.api, client, user, scope)
+        if permissions is not None:
+            claims["permissions"] = permissions
         return claims

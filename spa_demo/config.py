@@ -29,7 +29,7 @@ DEFAULT_PORT = "3000"
 
 # The OpenID scopes for the ID token's profile claims, and the API scopes this app asks for.
 # With Auth0 RBAC on, the access token only carries the ones the user is permitted.
-SCOPE = "openid profile email read:messages write:messages"
+SCOPE = "openid profile email read:messages write:messages read:stats"
 
 
 @dataclass(frozen=True)

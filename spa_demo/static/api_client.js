@@ -7,7 +7,7 @@ export const ENDPOINTS = [
   { id: "messages", method: "GET", path: "/api/messages", needs: "scope read:messages", sendsToken: true },
   { id: "post-message", method: "POST", path: "/api/messages", needs: "scope write:messages", sendsToken: true },
   { id: "me", method: "GET", path: "/api/me", needs: "a user's token", sendsToken: true },
-  { id: "admin-stats", method: "GET", path: "/api/admin/stats", needs: "permission read:stats", sendsToken: true },
+  { id: "admin-stats", method: "GET", path: "/api/admin/stats", needs: "scope + permission read:stats", sendsToken: true },
 ];
 
 export async function callApi(apiUrl, endpoint, accessToken, body) {

@@ -63,7 +63,7 @@ PROTECTED_ENDPOINTS = [
     Endpoint("GET", "/api/me", kind="user"),
     Endpoint("POST", "/api/imports", scopes=("import:data",), kind="machine", body=IMPORT_BATCH, success=201),
     Endpoint("GET", "/api/imports", scopes=("read:imports",)),
-    Endpoint("GET", "/api/admin/stats", permissions=("read:stats",)),
+    Endpoint("GET", "/api/admin/stats", scopes=("read:stats",), permissions=("read:stats",)),
 ]
 SCOPED_ENDPOINTS = [endpoint for endpoint in PROTECTED_ENDPOINTS if endpoint.scopes or endpoint.permissions]
 KIND_RESTRICTED_ENDPOINTS = [endpoint for endpoint in PROTECTED_ENDPOINTS if endpoint.kind != "any"]

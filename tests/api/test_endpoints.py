@@ -152,7 +152,9 @@ def test_admin_stats_count_every_table(client, tokens):
         headers=bearer(tokens.machine(("import:data",))),
     )
 
-    response = client.get("/api/admin/stats", headers=bearer(tokens.user(permissions=("read:stats",))))
+    response = client.get(
+        "/api/admin/stats", headers=bearer(tokens.user(scopes=("read:stats",), permissions=("read:stats",)))
+    )
 
     assert response.status_code == 200
     assert response.get_json() == {"users": 1, "messages": 1, "import_batches": 1, "imported_records": 2}

@@ -77,7 +77,8 @@ def test_rbac_permissions_are_told_apart_from_scopes(document):
     operation = document["paths"]["/api/admin/stats"]["get"]
 
     assert operation["x-required-permissions"] == ["read:stats"]
-    assert operation["x-required-scopes"] == []
+    assert operation["x-required-scopes"] == ["read:stats"]
+    assert document["paths"]["/api/messages"]["get"]["x-required-permissions"] == []
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/openapi.json", "/api/public"])

@@ -1,8 +1,11 @@
 """Consent: a third-party application (partner-app) asks the user for the scopes it gets."""
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from tests.authserver.helpers import (
+    ALICE,
     API,
     BOB,
     NATIVE_CALLBACK,
@@ -12,6 +15,7 @@ from tests.authserver.helpers import (
     forms,
     redirect_parameters,
     run_code_flow,
+    verified_claims,
 )
 
 SCOPE = "openid profile read:messages write:messages"
@@ -98,3 +102,71 @@ def test_consent_form_requires_the_csrf_token_of_the_session(browser, pkce, csrf
     response = browser.session.post(page.url, data=data, allow_redirects=False, timeout=10)
     assert response.status_code == 400
     assert browser.authorize(**partner_request(PKCE.new())).status_code == 200
+
+
+# A third-party application gets nothing without a stored consent of the user for that
+# application and API, whatever it asks for: no scope, an empty one, only unknown scopes,
+# openid alone; for the API, or for /userinfo (no audience).
+SCOPES_WITHOUT_AN_API_SCOPE = [
+    pytest.param(None, id="scope-missing"),
+    pytest.param("", id="scope-empty"),
+    pytest.param("unknown:scope", id="scope-unknown"),
+    pytest.param("openid", id="openid-only"),
+]
+
+
+@pytest.mark.parametrize("audience", [API, None], ids=["api", "userinfo"])
+@pytest.mark.parametrize("scope", SCOPES_WITHOUT_AN_API_SCOPE)
+def test_a_third_party_application_without_consent_is_asked_whatever_the_scope(browser, pkce, scope, audience):
+    page = consent_page(browser, partner_request(pkce, scope=scope, audience=audience), ALICE)
+    assert urlsplit(page.url).path == "/u/consent" and "decision" in page.text
+
+
+@pytest.mark.parametrize("scope", SCOPES_WITHOUT_AN_API_SCOPE)
+def test_prompt_none_without_consent_answers_consent_required_whatever_the_scope(browser, pkce, scope):
+    run_code_flow(browser)
+    request = partner_request(pkce, scope=scope, prompt="none")
+    answer = redirect_parameters(browser.authorize(**request))
+    assert answer["error"] == "consent_required" and "code" not in answer
+
+
+def partner_tokens(browser, authserver, scope: str, check_page=None) -> dict:
+    """Alice consents to partner-app's request for ``scope`` (``check_page`` sees the page first)."""
+    pkce = PKCE.new()
+    page = consent_page(browser, partner_request(pkce, scope=scope), ALICE)
+    if check_page is not None:
+        check_page(page)
+    answer = redirect_parameters(browser.follow(browser.decide(page, "allow")))
+    tokens = exchange_code(authserver, answer["code"], "partner-app", NATIVE_CALLBACK, pkce.verifier)
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+def test_a_consent_to_openid_alone_gives_a_third_party_token_no_permission(browser, authserver):
+    tokens = partner_tokens(browser, authserver, "openid")
+    _, claims = verified_claims(authserver, tokens["access_token"], API)
+    # Alice holds read:stats, but she let partner-app know who she is, nothing more.
+    assert claims["scope"] == "openid"
+    assert claims["permissions"] == []
+
+
+def shows_exactly_read_messages(page):
+    assert "Permissions its access token will carry:\n<code>read:messages</code>." in page.text
+    assert "read:stats" not in page.text
+
+
+def test_a_third_party_token_carries_only_the_consented_permissions(browser, authserver):
+    tokens = partner_tokens(browser, authserver, "openid read:messages", check_page=shows_exactly_read_messages)
+    _, claims = verified_claims(authserver, tokens["access_token"], API)
+    assert claims["scope"] == "openid read:messages"
+    assert claims["permissions"] == ["read:messages"]
+
+
+def test_a_refreshed_third_party_token_keeps_to_the_consented_permissions(browser, authserver):
+    tokens = partner_tokens(browser, authserver, "openid offline_access read:messages")
+    refreshed = authserver.token(
+        {"grant_type": "refresh_token", "client_id": "partner-app", "refresh_token": tokens["refresh_token"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    _, claims = verified_claims(authserver, refreshed.json()["access_token"], API)
+    assert claims["permissions"] == ["read:messages"]

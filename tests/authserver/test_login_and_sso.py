@@ -1,10 +1,18 @@
 """Universal Login, the SSO session, prompt handling, brute-force protection and logout."""
 
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from werkzeug.security import check_password_hash
+
+from authserver import authentication
+from authserver import storage as storage_module
+from authserver.storage import FAILED_LOGIN_MEMORY, Storage
 
 from tests.authserver.helpers import (
     ALICE,
@@ -95,6 +103,60 @@ def test_brute_force_protection_blocks_the_account_for_that_source_until_unblock
     unblocked = run_cli(authserver, "users", "unblock", ALICE[0])
     assert unblocked.returncode == 0, unblocked.stderr
     assert "code" in redirect_parameters(attacker.sign_in(attacker.authorize(**spa_request())))
+
+
+def test_parallel_logins_get_no_more_passwords_checked_than_the_threshold(authserver, monkeypatch):
+    checked = []
+
+    def counting_check(password_hash, password):
+        checked.append(password)
+        return check_password_hash(password_hash, password)
+
+    monkeypatch.setattr(authentication, "check_password_hash", counting_check)
+    attackers = [Browser(authserver) for _ in range(40)]
+    pages = [attacker.authorize(**spa_request()) for attacker in attackers]
+    released = threading.Barrier(len(attackers))
+
+    def guess(index):
+        released.wait(timeout=10)
+        return attackers[index].login(pages[index], ALICE[0], f"guess-{index}")
+
+    with ThreadPoolExecutor(max_workers=len(attackers)) as pool:
+        answers = list(pool.map(guess, range(len(attackers))))
+    assert {answer.status_code for answer in answers} == {400}
+    # Threshold 10: every attempt is counted before its password is checked.
+    assert len(checked) == 10
+    assert sum("blocked after multiple consecutive login attempts" in alert(a) for a in answers) == 30
+    assert "blocked after" in alert(attackers[0].login(pages[0], *ALICE))
+
+
+def test_failed_logins_that_blocked_nothing_are_forgotten_after_a_day(authserver):
+    browser = Browser(authserver)
+    browser.login(browser.authorize(**spa_request()), "nobody@flowlab.test", "guess-password")
+    storage = Storage.open(authserver.database)
+    try:
+        (before,) = storage.db.execute("SELECT count(*) FROM failed_logins").fetchone()
+        storage.purge_expired(int(time.time()) + FAILED_LOGIN_MEMORY - 60, grant_lifetime=10**9)
+        (kept,) = storage.db.execute("SELECT count(*) FROM failed_logins").fetchone()
+        storage.purge_expired(int(time.time()) + FAILED_LOGIN_MEMORY + 60, grant_lifetime=10**9)
+        (after,) = storage.db.execute("SELECT count(*) FROM failed_logins").fetchone()
+    finally:
+        storage.close()
+    assert (before, kept, after) == (1, 1, 0)
+
+
+def test_failed_logins_are_bounded_in_number(authserver, monkeypatch):
+    monkeypatch.setattr(storage_module, "MAX_FAILED_LOGIN_ROWS", 3)
+    browser = Browser(authserver)
+    page = browser.authorize(**spa_request())
+    for index in range(5):
+        page = browser.login(page, f"nobody-{index}@flowlab.test", "guess-password")
+    storage = Storage.open(authserver.database)
+    try:
+        emails = [row[0] for row in storage.db.execute("SELECT email FROM failed_logins ORDER BY rowid")]
+    finally:
+        storage.close()
+    assert emails == ["nobody-2@flowlab.test", "nobody-3@flowlab.test", "nobody-4@flowlab.test"]
 
 
 def test_sso_session_lets_a_second_application_in_without_a_prompt(browser, authserver):
