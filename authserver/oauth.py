@@ -1,22 +1,23 @@
 """The endpoints applications call directly: ``/oauth/token``, ``/oauth/revoke``, ``/userinfo``.
 
-Parameters come as a form or, as Auth0 accepts, a JSON object; anything else is refused with
-``invalid_request`` before authlib sees it. Token responses carry ``Cache-Control: no-store``
-(authlib's token response headers, RFC 6749 §5.1).
+Parameters come as a form or, as Auth0 accepts, a JSON object; anything else, and a parameter
+given more than once, is refused with ``invalid_request`` before authlib sees it. Token
+responses carry ``Cache-Control: no-store`` (authlib's token response headers, RFC 6749 §5.1).
 """
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint, request
 
-from .server import body_parameters, current_server
+from .server import current_server, request_parameters
 
 bp = Blueprint("oauth", __name__)
 
 
 @bp.before_request
-def refuse_malformed_body():
-    if request.method == "POST" and body_parameters(request) is None:
-        error = InvalidRequestError("The body must be a form or a JSON object of strings.")
+def refuse_malformed_parameters():
+    try:
+        request_parameters(request)
+    except InvalidRequestError as error:
         return current_server().handle_error_response(None, error)
     return None
 

@@ -3,10 +3,15 @@
 It registers the grants of :mod:`authserver.grants`, token revocation (RFC 7009), the UserInfo
 endpoint (OpenID Connect Core §5.3) and the ``iss`` authorization response parameter
 (RFC 9207), and signs access tokens for the API each request names (:mod:`authserver.tokens`).
+It reads every request's parameters (none may be repeated) and authenticates clients: one
+method per request, the same digest work whether the client exists or not, and a limit on
+failures (:mod:`authserver.throttle`).
 """
 
 import json
+import logging
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
@@ -16,14 +21,18 @@ from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
+    OAuth2Error,
     OAuth2Payload,
     OAuth2Request,
 )
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import current_app
 from flask import request as flask_request
 from joserfc.jws import extract_compact
 from werkzeug.datastructures import MultiDict
+
+from shared.log_safety import escaped
 
 from . import keys
 from .db import get_storage
@@ -37,22 +46,53 @@ from .grants import (
 )
 from .oidc import OpenIDCode, OpenIDRefreshToken
 from .revocation import RevocationEndpoint
-from .tenant import ResourceServer, Tenant
+from .tenant import Application, ResourceServer, Tenant, client_secret_matches
+from .throttle import ClientAuthenticationThrottle
 from .tokens import AccessTokenGenerator
 from .userinfo import UserInfoEndpoint
 
+log = logging.getLogger(__name__)
 
-def body_parameters(request) -> MultiDict | None:
-    """A POST body's parameters: a form, or (as Auth0 accepts) a JSON object of strings.
 
-    None when a JSON body is anything else.
-    """
+def _not_repeated(parameters: MultiDict) -> MultiDict:
+    # RFC 6749 §3.1 (authorization endpoint) and §3.2 (token endpoint): "Request and response
+    # parameters MUST NOT be included more than once."
+    for name, values in parameters.lists():
+        if len(values) > 1:
+            log.info("request refused: parameter %s given %d times", escaped(name), len(values))
+            raise InvalidRequestError("Request parameters must not be included more than once.")
+    return parameters
+
+
+class _JSONMembers(list):
+    """A JSON object as its (name, value) members, in order, a repeated name kept repeated."""
+
+
+def _body_parameters(request) -> MultiDict:
+    """A POST body's parameters: a form, or (as Auth0 accepts) a JSON object of strings."""
     if not request.is_json:
-        return request.form
-    document = request.get_json(silent=True)
-    if not isinstance(document, dict) or not all(isinstance(v, str) for v in document.values()):
-        return None
-    return MultiDict(document)
+        return _not_repeated(request.form)
+    try:
+        document = json.loads(request.get_data(), object_pairs_hook=_JSONMembers)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, _JSONMembers) or not all(isinstance(value, str) for _, value in document):
+        raise InvalidRequestError("The body must be a form or a JSON object of strings.")
+    return _not_repeated(MultiDict(document))
+
+
+def request_parameters(request) -> MultiDict:
+    """The OAuth parameters of a request; InvalidRequestError when malformed or repeated.
+
+    Authorization requests travel in the query string (of /authorize, and of the login and
+    consent pages that continue them); the token and revocation endpoints read the POST body;
+    userinfo reads nothing but its Authorization header.
+    """
+    if request.blueprint != "oauth":
+        return _not_repeated(request.args)
+    if request.method != "POST":
+        return MultiDict()
+    return _body_parameters(request)
 
 
 class Parameters(OAuth2Payload):
@@ -94,6 +134,68 @@ class Auth0Request(OAuth2Request):
         return self._parameters
 
 
+@dataclass(frozen=True)
+class ClientCredentials:
+    """How a request authenticates its client: the one method it uses, the client id, the secret."""
+
+    method: str
+    client_id: str | None
+    client_secret: str = ""
+
+
+def _basic_credentials(request) -> tuple[str | None, str | None] | None:
+    """The client id and secret of an HTTP Basic ``Authorization`` header; None without one."""
+    scheme, _, _ = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return extract_basic_authorization(request.headers)
+    except UnicodeDecodeError as error:
+        # RFC 6749 §2.3.1: HTTP Basic client credentials are UTF-8 once base64-decoded; authlib
+        # lets the decoding error of anything else escape.
+        raise InvalidClientError(status_code=401, description="Malformed client credentials.") from error
+
+
+def presented_credentials(request) -> ClientCredentials:
+    """The client authentication a request presents; InvalidRequestError when more than one."""
+    body = request.payload.data
+    body_client_id, body_secret = body.get("client_id"), body.get("client_secret")
+    basic = _basic_credentials(request)
+    if basic is None:
+        if body_secret:
+            return ClientCredentials("client_secret_post", body_client_id, body_secret)
+        return ClientCredentials("none", body_client_id)
+    client_id, client_secret = basic
+    # RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each
+    # request." The secret in the body as well as in the Authorization header is two.
+    if body_secret:
+        log.info("client %s: secret both in the Authorization header and the body", escaped(client_id))
+        raise InvalidRequestError("Use one client authentication method only.")
+    # A body client_id naming the client of the Authorization header is allowed (many SDKs send
+    # it); naming another would make one request speak for two clients.
+    if body_client_id is not None and body_client_id != client_id:
+        log.info("client %s: body names client_id %s", escaped(client_id), escaped(body_client_id))
+        raise InvalidRequestError("The client_id differs from the authenticated client.")
+    return ClientCredentials("client_secret_basic", client_id, client_secret or "")
+
+
+class TooManyAttemptsError(OAuth2Error):
+    """Auth0's answer once too many attempts failed: 429 ``too_many_attempts``."""
+
+    error = "too_many_attempts"
+    status_code = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__("Too many failed attempts. Try again later.")
+        self.retry_after = retry_after
+
+    def get_headers(self):
+        # RFC 6585 §4: "The response representations SHOULD include details explaining the
+        # condition, and MAY include a Retry-After header indicating how long to wait before
+        # making a new request."
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
 class IssuerParameterInResponseMode(IssuerParameter):
     """RFC 9207 ``iss``, put where the other response parameters are (query or fragment)."""
 
@@ -119,6 +221,7 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
         self.issuer = issuer
         self.userinfo_api = tenant.userinfo_api(issuer)
         self.issuer_parameter = IssuerParameterInResponseMode(issuer)
+        self.throttle = ClientAuthenticationThrottle()
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
         self.register_grant(ImplicitGrant)
         self.register_grant(OpenIDImplicitGrant)
@@ -148,21 +251,54 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
     def query_client(self, client_id: str):
         return self.tenant.find_application(client_id)
 
-    def authenticate_client(self, request, methods, endpoint="token"):
-        try:
-            return super().authenticate_client(request, methods, endpoint)
-        except UnicodeDecodeError as error:
-            # RFC 6749 §2.3.1: HTTP Basic client credentials are UTF-8 once base64-decoded; authlib
-            # lets the decoding error of anything else escape.
-            raise InvalidClientError(status_code=401, description="Malformed client credentials.") from error
+    def authenticate_client(self, request, methods, endpoint="token") -> Application:
+        """The client the request authenticates with the one method it uses, out of ``methods``."""
+        credentials = presented_credentials(request)
+        address = flask_request.remote_addr
+        # RFC 6749 §2.3.1: "Since this client authentication method involves a password, the
+        # authorization server MUST protect any endpoint utilizing it against brute force
+        # attacks." At a limit of throttle.py, no secret is checked at all.
+        retry_after = self.throttle.retry_after(credentials.client_id, address)
+        if retry_after is not None:
+            log.warning(
+                "client %s from %s: refused for %d s after too many failed authentications",
+                escaped(credentials.client_id),
+                escaped(address),
+                retry_after,
+            )
+            raise TooManyAttemptsError(retry_after)
+        client, failure = self._check_credentials(credentials, methods, endpoint)
+        if client is None:
+            self.throttle.record_failure(credentials.client_id, address)
+            client_id = escaped(credentials.client_id)
+            log.info("client %s from %s: authentication failed: %s", client_id, escaped(address), failure)
+            # The same answer for every failure: it tells nobody which client ids exist.
+            raise InvalidClientError(status_code=401, description="Client authentication failed.")
+        request.auth_method = credentials.method
+        return client
+
+    def _check_credentials(self, credentials: ClientCredentials, methods, endpoint) -> tuple[Application | None, str]:
+        """The client ``credentials`` authenticate, or None and why not (for the log)."""
+        client = self.query_client(credentials.client_id)
+        secret_matches = True
+        if credentials.method != "none":
+            # A secret costs one digest whether its client exists or not (timing tells nothing).
+            if client is None:
+                secret_matches = client_secret_matches(None, credentials.client_secret)
+            else:
+                secret_matches = client.check_client_secret(credentials.client_secret)
+        if client is None:
+            return None, "unknown client"
+        if credentials.method not in methods or not client.check_endpoint_auth_method(credentials.method, endpoint):
+            return None, f"{credentials.method} is not allowed for this client here"
+        if not secret_matches:
+            return None, "the client secret does not match"
+        return client, ""
 
     def create_oauth2_request(self, request) -> Auth0Request:
-        # Authorization requests travel in the query string (of /authorize, and of the login and
-        # consent pages that continue them); the token, revocation and userinfo endpoints read
-        # the POST body (their blueprint refuses malformed bodies before this point).
-        if flask_request.blueprint == "oauth":
-            return Auth0Request(flask_request, self.issuer, body_parameters(flask_request))
-        return Auth0Request(flask_request, self.issuer, flask_request.args)
+        # The blueprint of the token, revocation and userinfo endpoints refuses malformed or
+        # repeated parameters before this point; the views of authorization requests catch it.
+        return Auth0Request(flask_request, self.issuer, request_parameters(flask_request))
 
     def get_authorization_grant(self, request):
         # RFC 6749 §4.1.2.1: error_description "MUST NOT include characters outside the set

@@ -6,6 +6,11 @@ client grants (which machine-to-machine application may call which API with whic
 seed users. The file is validated when it is read; a mistake names the entry and the key.
 """
 
+import base64
+import hashlib
+import hmac
+import re
+import secrets
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -14,7 +19,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from werkzeug.security import check_password_hash
 
 DEFAULT_TENANT_FILE = resources.files("authserver") / "tenant.toml"
 
@@ -36,12 +40,56 @@ GRANT_TYPES_BY_APPLICATION_TYPE = {
 }
 IMPLICIT_RESPONSE_TYPES = frozenset({"token", "id_token", "id_token token"})
 
-# RFC 8252 §7.3: the loopback IP literals whose redirect URIs may use any port.
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]"})
-
-
 class TenantError(ValueError):
     """``tenant.toml`` is not a valid tenant; the message names the entry and the key."""
+
+
+# A client secret is made by `python -m authserver clients secret`, never chosen by a person.
+# RFC 6819 §5.1.4.2.2: "When creating secrets not intended for usage by human users (e.g.,
+# client secrets or token handles), the authorization server should include a reasonable level
+# of entropy in order to mitigate the risk of guessing attacks." §5.1.4.1.3: "If the credential
+# lacks a reasonable entropy level (because it is a user password), an additional salt will
+# harden the storage". A 256-bit secret needs no slow hash (scrypt stays for user passwords):
+# the tenant keeps an HMAC-SHA256 of it, under a random key of its own.
+CLIENT_SECRET_HASH_METHOD = "hmac-sha256"
+CLIENT_SECRET_HASH_FORMAT = re.compile(r"hmac-sha256\$([A-Za-z0-9_-]{43})\$([0-9a-f]{64})")
+
+
+def client_secret_digest(key: bytes, client_secret: str) -> str:
+    """HMAC-SHA256 of ``client_secret`` under ``key``, in hex."""
+    return hmac.new(key, client_secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def hash_client_secret(client_secret: str) -> str:
+    """``hmac-sha256$<random 256-bit key, base64url>$<hex digest of the secret under it>``."""
+    key = secrets.token_bytes(32)
+    encoded_key = base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+    return f"{CLIENT_SECRET_HASH_METHOD}${encoded_key}${client_secret_digest(key, client_secret)}"
+
+
+def parse_client_secret_hash(text: str) -> tuple[bytes, str] | None:
+    """The key and the hex digest of a ``client_secret_hash``; None when not in that format."""
+    match = CLIENT_SECRET_HASH_FORMAT.fullmatch(text)
+    if match is None:
+        return None
+    encoded_key, digest = match.groups()
+    return base64.urlsafe_b64decode(encoded_key + "="), digest
+
+
+#: What a secret is checked against when there is no hash to check it against.
+_NO_CLIENT_SECRET_HASH = hash_client_secret(secrets.token_urlsafe(32))
+
+
+def client_secret_matches(client_secret_hash: str | None, client_secret: str) -> bool:
+    """Whether ``client_secret`` is the secret of ``client_secret_hash``, in constant time.
+
+    Without a hash (an unknown client, a public one) the secret is checked against a random one
+    all the same: every presented secret costs one digest and one comparison, so how long the
+    answer takes does not tell which client ids exist.
+    """
+    key, digest = parse_client_secret_hash(client_secret_hash or _NO_CLIENT_SECRET_HASH)
+    matches = hmac.compare_digest(client_secret_digest(key, client_secret), digest)
+    return matches and client_secret_hash is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +106,16 @@ class ResourceServer:
     allow_offline_access: bool = False
 
 
+_LOOPBACK_REDIRECT_URI = re.compile(r"(http://(?:127\.0\.0\.1|\[::1\]))(?::[0-9]+)?(/.*)", re.DOTALL)
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+
+
+def _without_port(redirect_uri: str) -> tuple[str, str] | None:
+    """A loopback IP redirect URI as (scheme and host, path and what follows), the port left out."""
+    match = _LOOPBACK_REDIRECT_URI.fullmatch(redirect_uri)
+    return match.groups() if match else None
+
+
 def redirect_uri_matches(registered: str, requested: str, *, any_loopback_port: bool) -> bool:
     """Exact string comparison, except for the port of a loopback IP redirect URI.
 
@@ -65,26 +123,23 @@ def redirect_uri_matches(registered: str, requested: str, *, any_loopback_port: 
     authorization servers MUST utilize exact string matching except for port numbers in
     localhost redirection URIs of native apps". RFC 8252 §7.3: "The authorization server MUST
     allow any port to be specified at the time of the request for loopback IP redirect URIs";
-    everything else (scheme, host, path, query) must be identical.
+    everything else is compared as the raw strings, character for character: no parsing, so no
+    normalisation (of the scheme's case, an empty query or fragment, white space) can make two
+    different strings equal.
     """
     if requested == registered:
         return True
     if not any_loopback_port:
         return False
-    try:
-        wanted, given = urlsplit(registered), urlsplit(requested)
-        given_port = given.port
-    except ValueError:
+    wanted = _without_port(registered)
+    if wanted is None:
         return False
-    wanted_host = wanted.netloc.rsplit(":", 1)[0] if wanted.port else wanted.netloc
-    if wanted.scheme != "http" or wanted_host not in LOOPBACK_HOSTS:
+    prefix, rest = wanted
+    if not (requested.startswith(prefix + ":") and requested.endswith(rest)):
         return False
-    return (
-        given.scheme == "http"
-        and given_port  # a real port: neither absent nor 0
-        and given.netloc == f"{wanted_host}:{given_port}"
-        and (given.path, given.query, given.fragment) == (wanted.path, wanted.query, wanted.fragment)
-    )
+    port = requested[len(prefix) + 1 : len(requested) - len(rest)]
+    # A real port, written plainly: digits without a leading zero, from 1 to 65535.
+    return _PORT.fullmatch(port) is not None and int(port) <= 65535
 
 
 @dataclass(frozen=True)
@@ -135,11 +190,10 @@ class Application(ClientMixin):
 
     def check_client_secret(self, client_secret: str) -> bool:
         # RFC 6819 §5.1.4.1.3: "The authorization server should not store credentials in clear
-        # text." The tenant keeps a scrypt hash; werkzeug's check_password_hash recomputes it and
-        # compares the digests in constant time (hmac.compare_digest).
-        if self.client_secret_hash is None:
-            return False
-        return check_password_hash(self.client_secret_hash, client_secret)
+        # text." The tenant keeps an HMAC-SHA256 of the secret; the digest of the presented one
+        # is compared with it in constant time (hmac.compare_digest), and a public application
+        # (no hash) costs the same work as a wrong secret.
+        return client_secret_matches(self.client_secret_hash, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         # RFC 6749 §2.3: confidential clients authenticate with their secret (Basic or POST body);
@@ -279,6 +333,11 @@ class _Entry:
 
 
 def _check_url(url: str, where: str, *, origin: bool = False) -> str:
+    # RFC 3986 §2: "A URI is composed from a limited set of characters consisting of digits,
+    # letters, and a few graphic symbols." Registered URIs are compared as raw strings, so one
+    # with white space or a control character (which urlsplit would quietly strip) is refused.
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise TenantError(f"{where}: {url!r} must not contain white space or control characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
         raise TenantError(f"{where}: {url!r} must be an absolute http(s) URL without a fragment")
@@ -314,6 +373,11 @@ def _read_application(entry: _Entry) -> Application:
     secret_hash = entry.text("client_secret_hash")
     if (application_type in CONFIDENTIAL_APPLICATION_TYPES) != (secret_hash is not None):
         raise TenantError(f"{entry.where}: confidential applications, and only they, need client_secret_hash")
+    if secret_hash is not None and parse_client_secret_hash(secret_hash) is None:
+        raise TenantError(
+            f"{entry.where}: 'client_secret_hash' must be an {CLIENT_SECRET_HASH_METHOD} hash as "
+            "`python -m authserver clients secret` prints it (scrypt is for user passwords only)"
+        )
     return Application(
         client_id=entry.text("client_id", _REQUIRED),
         name=entry.text("name", _REQUIRED),

@@ -8,6 +8,8 @@
     A :class:`~tests.authserver.helpers.Browser` on ``authserver``.
 ``pkce``
     A fresh S256 :class:`~tests.authserver.helpers.PKCE` pair.
+``digests``
+    The client secrets the server computed a digest of (``authserver.tenant.client_secret_digest``), in order.
 ``run_cli``
     ``run_cli(server, *args, input="")`` runs an admin command (``authserver.cli.main``) in this
     process on the server's database and tenant, ``input`` as standard input; returns a
@@ -26,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from authserver import cli
+from authserver import tenant as tenant_module
 from tests.authserver.helpers import PKCE, AuthServer, Browser
 from tests.support.processes import PROJECT_ROOT, service_environment
 
@@ -68,6 +71,20 @@ def browser(authserver) -> Browser:
 @pytest.fixture
 def pkce() -> PKCE:
     return PKCE.new()
+
+
+@pytest.fixture
+def digests(monkeypatch):
+    """The secrets the server computed a digest of, in order."""
+    computed = []
+    original = tenant_module.client_secret_digest
+
+    def counting(key, client_secret):
+        computed.append(client_secret)
+        return original(key, client_secret)
+
+    monkeypatch.setattr(tenant_module, "client_secret_digest", counting)
+    return computed
 
 
 @dataclass(frozen=True)

@@ -55,11 +55,11 @@ CHEAP_HASH_METHOD = "scrypt:1024:8:1"
 
 def _cheaply_hashed(match: re.Match) -> str:
     key, stored = match.groups()
-    (secret,) = [secret for secret in (ALICE[1], BOB[1], M2M_SECRET) if check_password_hash(stored, secret)]
+    (secret,) = [secret for secret in (ALICE[1], BOB[1]) if check_password_hash(stored, secret)]
     return f'{key} = "{generate_password_hash(secret, method=CHEAP_HASH_METHOD)}"'
 
 
-TEST_TENANT = re.sub(r'(password_hash|client_secret_hash) = "([^"]+)"', _cheaply_hashed, PACKAGED_TENANT)
+TEST_TENANT = re.sub(r'(password_hash) = "([^"]+)"', _cheaply_hashed, PACKAGED_TENANT)
 
 
 def tenant_text(*replacements: tuple[str, str], append: str = "") -> str:
@@ -259,13 +259,20 @@ def exchange_code(server: Endpoints, code: str, client_id: str, redirect_uri: st
 
 
 def ui_pages(browser: Browser) -> dict[str, requests.Response]:
-    """Every kind of page with UI: login, consent, error, logged out."""
+    """Every kind of page with UI: login, consent, error, logout confirmation, logged out."""
     pkce = PKCE.new()
     login = browser.authorize(**code_request("partner-app", NATIVE_CALLBACK, pkce))
     consent = browser.sign_in(login)
     error = browser.authorize(**code_request("spa-demo", "https://evil.example/", pkce))
+    confirm_logout = browser.session.get(browser.server.url("/oidc/logout"), timeout=10)
     logged_out = browser.session.get(browser.server.url("/v2/logout"), timeout=10)
-    return {"login": login, "consent": consent, "error": error, "logged out": logged_out}
+    return {
+        "login": login,
+        "consent": consent,
+        "error": error,
+        "confirm logout": confirm_logout,
+        "logged out": logged_out,
+    }
 
 
 @dataclass

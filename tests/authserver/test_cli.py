@@ -1,4 +1,6 @@
-"""The admin commands (users add|block|unblock, clients list), the default settings, bad settings."""
+"""The admin commands (users add|block|unblock, clients list|secret), the default settings, bad settings."""
+
+import re
 
 import pytest
 
@@ -8,9 +10,11 @@ from tests.authserver.helpers import (
     API,
     PKCE,
     SPA_CALLBACK,
+    TEST_TENANT,
     code_request,
     redirect_parameters,
     run_code_flow,
+    tenant_text,
     verified_claims,
 )
 
@@ -76,6 +80,32 @@ def test_clients_list_shows_the_applications_of_the_tenant(authserver, run_cli):
     assert set(rows) == {"spa-demo", "native-demo", "m2m-demo", "partner-app"}
     assert rows["partner-app"][1:3] == ["native", "no"]
     assert rows["m2m-demo"][1] == "non_interactive"
+
+
+def test_clients_secret_makes_a_random_secret_and_the_hash_line_the_server_accepts(
+    authserver, start_authserver, run_cli
+):
+    first, second = (run_cli(authserver, "clients", "secret") for _ in range(2))
+    assert first.returncode == 0, first.stderr
+    secret = re.fullmatch(r"client secret: ([A-Za-z0-9_-]+)", first.stdout.splitlines()[0]).group(1)
+    # 32 random bytes (256 bits) in base64url; a new secret, and a new key, every time.
+    assert len(secret) == 43 and secret not in second.stdout
+    hash_line = first.stdout.splitlines()[-1]
+    assert re.fullmatch(r'client_secret_hash = "hmac-sha256\$[A-Za-z0-9_-]{43}\$[0-9a-f]{64}"', hash_line)
+    assert hash_line.split("$")[1] != second.stdout.splitlines()[-1].split("$")[1]
+    (packaged_line,) = re.findall(r'client_secret_hash = "[^"]+"', TEST_TENANT)
+    rotated = start_authserver(tenant_text((packaged_line, hash_line)))
+    assert rotated.client_credentials(audience=API, client_secret=secret).status_code == 200
+    assert rotated.client_credentials(audience=API).json()["error"] == "invalid_client"
+
+
+def test_clients_secret_needs_no_valid_tenant_file(authserver, run_cli):
+    # The command that makes the hash a refused tenant file asks for must work while it is refused.
+    authserver.tenant_path.write_text(TEST_TENANT.replace("hmac-sha256$", "scrypt:32768:8:1$"))
+    assert "must be an hmac-sha256 hash" in run_cli(authserver, "clients", "list").stderr
+    result = run_cli(authserver, "clients", "secret")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("client secret: ")
 
 
 def test_defaults_serve_the_packaged_tenant_on_port_9000_as_localhost(tmp_path, monkeypatch):

@@ -2,11 +2,10 @@
 
 import pytest
 import requests
-from werkzeug.security import generate_password_hash
 
+from authserver.tenant import hash_client_secret
 from tests.authserver.helpers import (
     API,
-    CHEAP_HASH_METHOD,
     M2M_SECRET,
     tenant_text,
     verified_claims,
@@ -17,7 +16,7 @@ UNGRANTED_CLIENT = f"""
 client_id = "m2m-ungranted"
 name = "A daemon without a client grant"
 application_type = "non_interactive"
-client_secret_hash = "{generate_password_hash(M2M_SECRET, method=CHEAP_HASH_METHOD)}"
+client_secret_hash = "{hash_client_secret(M2M_SECRET)}"
 grant_types = ["client_credentials"]
 """
 

@@ -7,17 +7,23 @@ import base64
 import dataclasses
 import re
 import time
+import tomllib
 from functools import partial
 
 import pytest
 import requests
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from authserver.tenant import load_tenant, redirect_uri_matches
+from authserver.tenant import (
+    TenantError,
+    client_secret_matches,
+    hash_client_secret,
+    load_tenant,
+    parse_tenant,
+    redirect_uri_matches,
+)
 from tests.authserver.helpers import (
     ALICE,
     API,
-    CHEAP_HASH_METHOD,
     M2M_SECRET,
     NATIVE_CALLBACK,
     PACKAGED_TENANT,
@@ -107,6 +113,17 @@ def test_no_redirect_to_an_unverified_redirect_uri_but_an_error_page(browser, pk
         ("http://127.0.0.1:8080@evil.example/callback", False),
         ("http://127.0.0.1:0/callback", False),
         ("http://127.0.0.1:99999/callback", False),
+        # Exact string matching: nothing that a URL parser would normalise away is forgiven.
+        ("HTTP://127.0.0.1:5555/callback", False),
+        ("http://127.0.0.1:5555/callback?", False),
+        ("http://127.0.0.1:5555/callback#", False),
+        ("http://127.0.0.1:5555/call\nback", False),
+        ("http://127.0.0.1:5555/call\tback", False),
+        ("http://127.0.0.1:5555/callback\r\n", False),
+        (" http://127.0.0.1:5555/callback", False),
+        ("http://127.0.0.1:05555/callback", False),
+        ("http://127.0.0.1:+5555/callback", False),
+        ("http://127.0.0.1:5555/callback/callback", False),
     ],
 )
 def test_loopback_redirect_uri_of_native_apps_may_vary_in_port_only(browser, pkce, redirect_uri, allowed):
@@ -115,6 +132,14 @@ def test_loopback_redirect_uri_of_native_apps_may_vary_in_port_only(browser, pkc
         assert response.status_code == 200 and "username" in response.text
     else:
         assert_error_page(response)
+
+
+@pytest.mark.parametrize("toml_escape", ["\\n", "\\t", "\\u0000", "\\u0085", "\\u2028", " "])
+def test_registered_redirect_uris_hold_no_white_space_or_control_characters(toml_escape):
+    registered = f'allowed_callback_urls = ["http://localhost:3000/call{toml_escape}back"]'
+    text = tenant_text(('allowed_callback_urls = ["http://localhost:3000/callback"]', registered))
+    with pytest.raises(TenantError, match="white space or control characters"):
+        parse_tenant(tomllib.loads(text))
 
 
 def test_loopback_port_freedom_is_for_native_apps_only(start_authserver, pkce):
@@ -279,14 +304,14 @@ def test_password_grant_is_unsupported(authserver):
 def test_client_secrets_are_stored_hashed(start_authserver):
     assert M2M_SECRET not in PACKAGED_TENANT
     stored = load_tenant().applications["m2m-demo"].client_secret_hash
-    assert stored.startswith("scrypt:32768:") and check_password_hash(stored, M2M_SECRET)
+    assert stored.startswith("hmac-sha256$") and client_secret_matches(stored, M2M_SECRET)
     packaged = start_authserver(PACKAGED_TENANT)
     assert packaged.client_credentials(audience=API).status_code == 200
     assert packaged.client_credentials(audience=API, client_secret=stored).json()["error"] == "invalid_client"
     # The stored hash is all the server knows: hash another secret there and only that one works.
     (hash_line,) = re.findall(r'client_secret_hash = "[^"]+"', TEST_TENANT)
     new_secret = "m2m-demo-rotated-secret"
-    new_hash_line = f'client_secret_hash = "{generate_password_hash(new_secret, method=CHEAP_HASH_METHOD)}"'
+    new_hash_line = f'client_secret_hash = "{hash_client_secret(new_secret)}"'
     rotated = start_authserver(tenant_text((hash_line, new_hash_line)))
     assert rotated.client_credentials(audience=API, client_secret=new_secret).status_code == 200
     assert rotated.client_credentials(audience=API).json()["error"] == "invalid_client"
@@ -302,11 +327,11 @@ WRONG_SECRETS = {
 
 @pytest.mark.parametrize("method", ["client_secret_post", "client_secret_basic"])
 def test_client_secrets_are_compared_in_constant_time(authserver, method):
-    # The tenant holds a scrypt hash, never the secret; what is compared (hmac.compare_digest in
-    # werkzeug's check_password_hash) is the digest of the presented secret with it, digests of
-    # one length whatever was sent. So no answer depends on how long or how close a wrong secret is.
+    # The tenant holds an HMAC-SHA256 digest, never the secret; what is compared
+    # (hmac.compare_digest) is the digest of the presented secret with it, digests of one length
+    # whatever was sent. So no answer depends on how long or how close a wrong secret is.
     application = load_tenant(authserver.tenant_path).applications["m2m-demo"]
-    assert application.client_secret_hash.startswith("scrypt:")
+    assert application.client_secret_hash.startswith("hmac-sha256$")
     assert M2M_SECRET not in repr(dataclasses.asdict(application))
     answers = set()
     for secret in WRONG_SECRETS.values():
@@ -404,9 +429,26 @@ def test_cors_answers_allowed_web_origins_on_api_endpoints_only(authserver, meth
     for origin in ("https://evil.example", "http://localhost:3001", "null"):
         assert "Access-Control-Allow-Origin" not in preflight(origin, path).headers
         assert "Access-Control-Allow-Origin" not in actual(origin, path).headers
-    for page in ("/authorize", "/u/login", "/u/consent", "/v2/logout"):
+    for page in ("/authorize", "/u/login", "/u/consent", "/v2/logout", "/oidc/logout"):
         assert "Access-Control-Allow-Origin" not in preflight(SPA_ORIGIN, page).headers
         assert "Access-Control-Allow-Origin" not in actual(SPA_ORIGIN, page, "GET").headers
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("POST", "/oauth/token"),
+        ("POST", "/oauth/revoke"),
+        ("GET", "/userinfo"),
+        ("GET", "/.well-known/openid-configuration"),
+        ("GET", "/.well-known/jwks.json"),
+    ],
+)
+def test_answers_whose_cors_headers_depend_on_the_origin_vary_on_it(authserver, method, path):
+    # With the origin allowed, with another, and without any: a cache must key every one on Origin.
+    for headers in ({"Origin": SPA_ORIGIN}, {"Origin": "https://evil.example"}, {}):
+        answer = requests.request(method, authserver.url(path), headers=headers, allow_redirects=False, timeout=10)
+        assert "Origin" in [value.strip() for value in answer.headers.get("Vary", "").split(",")], headers
 
 
 IMPLICIT = {"client_id": "spa-demo", "response_type": "token", "redirect_uri": SPA_CALLBACK}
@@ -448,6 +490,10 @@ HOSTILE_REQUESTS = [
     ("GET", "/u/consent", {"params": {"client_id": "partner-app"}}),
     ("POST", "/u/consent", {"data": {"decision": "allow"}}),
     ("GET", "/v2/logout", {"params": {"returnTo": "é\x00"}}),
+    ("GET", "/oidc/logout", {"params": {"id_token_hint": "é\x00", "post_logout_redirect_uri": "é\x00"}}),
+    ("GET", "/oidc/logout", {"params": {"id_token_hint": "a.b.c", "client_id": "é", "state": "x" * 5000}}),
+    ("POST", "/oidc/logout", {"json": {"id_token_hint": 7}}),
+    ("POST", "/oidc/logout", {"data": {"csrf_token": "é", "client_id": "spa-demo"}}),
     ("DELETE", "/oauth/token", {}),
     ("GET", "/no/such/page", {}),
 ]

@@ -1,13 +1,18 @@
 """The tenant file: the packaged one is what the README promises; a broken one is refused clearly."""
 
-import pytest
+import re
 
-from authserver.tenant import TenantError, load_tenant
+import pytest
+from werkzeug.security import generate_password_hash
+
+from authserver.tenant import TenantError, hash_client_secret, load_tenant
 from tests.authserver.helpers import (
     ALICE_PERMISSIONS,
     API,
+    M2M_SECRET,
     SPA_CALLBACK,
     SPA_ORIGIN,
+    TEST_TENANT,
     tenant_text,
 )
 
@@ -41,7 +46,7 @@ LOOPBACK_CALLBACKS = 'allowed_callback_urls = ["http://127.0.0.1/callback"]'
     [
         ([('application_type = "non_interactive"', 'application_type = "robot"')], "", "unknown application_type"),
         ([('grant_types = ["client_credentials"]', 'grant_types = ["implicit"]')], "", "not allowed for"),
-        ([('client_secret_hash = "scrypt', 'comment = "scrypt')], "", "need client_secret_hash"),
+        ([('client_secret_hash = "hmac-sha256', 'comment = "hmac-sha256')], "", "need client_secret_hash"),
         ([('"https://api.flowlab.local" = ["read:messages"]', '"https://api.flowlab.local" = ["fly"]')], "", "fly"),
         ([('scope = ["import:data"', 'scope = ["launch:rockets"')], "", "launch:rockets"),
         ([("authorization_code_lifetime = 60", "authorization_code_lifetime = -1")], "", "must be positive"),
@@ -58,3 +63,45 @@ def test_a_broken_tenant_file_is_refused_with_the_entry_named(tmp_path, replacem
     with pytest.raises(TenantError) as raised:
         load_tenant(path)
     assert message in str(raised.value)
+
+
+M2M_HASH = re.search(r'client_secret_hash = "([^"]+)"', TEST_TENANT).group(1)
+METHOD, KEY, DIGEST = M2M_HASH.split("$")
+#: The packaged tenant's m2m-demo hash before client secrets were HMAC-SHA256 digests.
+SCRYPT_HASH = (
+    "scrypt:32768:8:1$H3d0lQBZ3Dm2Fbjb$97c48a93b03757aec832bfbe75f9c54b7f72505eb97b140811110f25324de7829"
+    "3c1e83c2d90d181046f6984c8a442b40b1e93c88573316505c9a40f273c8b4f"
+)
+
+
+@pytest.mark.parametrize(
+    "secret_hash",
+    [
+        SCRYPT_HASH,
+        generate_password_hash(M2M_SECRET, method="pbkdf2:sha256:1000"),
+        f"hmac-sha1${KEY}${DIGEST}",
+        f"{METHOD}${KEY}${DIGEST.upper()}",
+        f"{METHOD}${KEY}${DIGEST[:-1]}",
+        f"{METHOD}${KEY[:-1]}${DIGEST}",
+        f"{METHOD}${KEY.replace(KEY[0], '+')}${DIGEST}",
+        f"{METHOD}${DIGEST}",
+        f"{METHOD}${KEY}${DIGEST}$",
+        M2M_SECRET,
+    ],
+    ids=["scrypt", "pbkdf2", "other method", "upper case", "short digest", "short key", "base64 key", "no key",
+         "trailing part", "the secret itself"],
+)
+def test_client_secret_hashes_in_another_format_are_refused(tmp_path, secret_hash):
+    path = tmp_path / "tenant.toml"
+    path.write_text(tenant_text((M2M_HASH, secret_hash)))
+    with pytest.raises(TenantError) as raised:
+        load_tenant(path)
+    assert "applications[2]: 'client_secret_hash' must be an hmac-sha256 hash" in str(raised.value)
+    assert "python -m authserver clients secret" in str(raised.value)
+
+
+def test_a_client_secret_hash_in_the_format_is_accepted(tmp_path):
+    path = tmp_path / "tenant.toml"
+    path.write_text(tenant_text((M2M_HASH, hash_client_secret("another-secret"))))
+    application = load_tenant(path).applications["m2m-demo"]
+    assert application.check_client_secret("another-secret") and not application.check_client_secret(M2M_SECRET)
