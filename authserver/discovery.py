@@ -27,6 +27,10 @@ def openid_configuration(issuer: str) -> dict:
         "token_endpoint": f"{issuer}oauth/token",
         "userinfo_endpoint": f"{issuer}userinfo",
         "revocation_endpoint": f"{issuer}oauth/revoke",
+        # OpenID Connect RP-Initiated Logout 1.0 §2.1: "end_session_endpoint REQUIRED. URL at the
+        # OP to which an RP can perform a redirect to request that the End-User be logged out at
+        # the OP." Auth0's path.
+        "end_session_endpoint": f"{issuer}oidc/logout",
         "jwks_uri": f"{issuer}.well-known/jwks.json",
         "scopes_supported": list(OIDC_SCOPES),
         "response_types_supported": ["code", "token", "id_token", "id_token token"],

@@ -2,11 +2,11 @@
 // tokens in memory, renews them silently, calls the API, and narrates every step.
 
 import { ENDPOINTS, callApi } from "./api_client.js";
-import { authorizationUrl, checkAuthorizationResponse, isAuthorizationResponse, savePending, takePending } from "./authorization.js";
+import { authorizationUrl, checkAuthorizationResponse, isAuthorizationResponse, newState, savePending, takePending } from "./authorization.js";
 import { codePkce } from "./code_pkce.js";
 import { FlowError } from "./errors.js";
 import { implicitGrant } from "./implicit_grant.js";
-import { logoutUrl } from "./logout.js";
+import { checkLogoutResponse, isLogoutResponse, logoutUrl, saveLogoutState, takeLogoutState } from "./logout.js";
 import { loadSettings } from "./settings.js";
 import { loadInHiddenFrame } from "./silent_auth.js";
 import { StepLog } from "./steps.js";
@@ -138,13 +138,22 @@ async function callEndpoint(endpoint) {
 }
 
 function logout() {
-  const url = logoutUrl(settings, session?.idToken);
+  const state = newState();
+  const url = logoutUrl(settings, session?.idToken, state);
   endSession();
   takePending();
+  saveLogoutState(state);
   log.note("Log out: tokens dropped from memory; now the issuer ends its session too, or silent authentication would sign the user straight back in", describeRequest(new URL(url)));
   leaving = true;
   view.showBusy("Logging out at the authorization server…");
   window.location.assign(url);
+}
+
+// Back from the issuer's end_session_endpoint: nothing to do but check it is our logout's answer.
+function finishLogout(landedAt, expectedState) {
+  log.note("Back from the issuer's logout endpoint", describeResponse(landedAt, landedAt.searchParams));
+  checkLogoutResponse(landedAt.searchParams, expectedState);
+  log.add("✓ state matches the value this app sent with the logout request");
 }
 
 function selectMode(id) {
@@ -195,10 +204,14 @@ async function start() {
   // bar and the history entry, so it cannot be bookmarked, shared or read back later, and the
   // pending request leaves sessionStorage, so it can be answered once only.
   const pending = isCallback ? takePending() : null;
-  if (isCallback) window.history.replaceState(null, "", "/");
+  const isLogoutReturn = isLogoutResponse(landedAt);
+  const logoutState = takeLogoutState();
+  if (isCallback || isLogoutReturn) window.history.replaceState(null, "", "/");
   await run(async () => {
     settings = await loadSettings();
-    await (isCallback ? handleCallback(landedAt, pending) : restoreSession());
+    if (isCallback) return handleCallback(landedAt, pending);
+    if (isLogoutReturn) finishLogout(landedAt, logoutState);
+    return restoreSession();
   });
   view.markReady();
 }

@@ -248,7 +248,7 @@ def test_pkce_matches_the_rfc_7636_example(spa_page):
 LOGOUT_URL = """async (metadata) => {
   const { logoutUrl } = await import("/static/logout.js");
   const settings = { issuer: "%s", clientId: "%s", returnTo: "http://localhost:3000/", metadata };
-  return logoutUrl(settings, "the.id.token");
+  return logoutUrl(settings, "the.id.token", "the-state");
 }""" % (ISSUER, CLIENT_ID)
 
 
@@ -258,13 +258,38 @@ LOGOUT_URL = """async (metadata) => {
         ({}, f"{ISSUER}v2/logout?client_id={CLIENT_ID}&returnTo=http%3A%2F%2Flocalhost%3A3000%2F"),
         (
             {"end_session_endpoint": f"{ISSUER}oidc/logout"},
-            f"{ISSUER}oidc/logout?client_id={CLIENT_ID}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000%2F&id_token_hint=the.id.token",
+            f"{ISSUER}oidc/logout?client_id={CLIENT_ID}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000%2F"
+            "&id_token_hint=the.id.token&state=the-state",
         ),
     ],
     ids=["auth0 v2 logout", "rp-initiated logout from discovery"],
 )
 def test_logout_goes_to_the_issuers_logout_endpoint(spa_page, metadata, expected):
     assert spa_page.evaluate(LOGOUT_URL, metadata) == expected
+
+
+CHECK_LOGOUT_RESPONSE = """async ({ query, expected }) => {
+  const { checkLogoutResponse } = await import("/static/logout.js");
+  try {
+    checkLogoutResponse(new URLSearchParams(query), expected);
+    return { accepted: true };
+  } catch (error) {
+    return { code: error.code };
+  }
+}"""
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "outcome"),
+    [
+        ("state=the-state", "the-state", {"accepted": True}),
+        ("state=forged", "the-state", {"code": "state_mismatch"}),
+        ("state=the-state", None, {"code": "state_mismatch"}),
+    ],
+    ids=["its own logout", "another state", "no logout started"],
+)
+def test_a_logout_response_must_carry_the_state_of_the_logout(spa_page, query, expected, outcome):
+    assert spa_page.evaluate(CHECK_LOGOUT_RESPONSE, {"query": query, "expected": expected}) == outcome
 
 
 def test_the_browser_blocks_html_injection_and_requests_to_other_origins(spa_page):

@@ -7,7 +7,7 @@ an attacker who rewrites the `state` in the authorization response on its way to
 
 import json
 import re
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -155,12 +155,20 @@ def test_bob_is_shown_403_for_write_messages(spa, mode):
 def test_logout_ends_the_session_at_the_issuer(spa, mode):
     spa.log_in(mode, "alice")
 
-    with spa.page.expect_request(lambda request: request.url.startswith(f"{spa.stack.issuer}v2/logout")):
+    # The discovery document's end_session_endpoint (RP-Initiated Logout), with the ID token as
+    # the hint, so the issuer logs out without asking, and a state it sends back.
+    with spa.page.expect_request(lambda request: request.url.startswith(f"{spa.stack.issuer}oidc/logout")) as sent:
         with spa.page.expect_event("load"):
             spa.page.get_by_test_id("logout").click()
     spa.settle()
 
+    parameters = parse_qs(urlsplit(sent.value.url).query)
+    assert set(parameters) == {"client_id", "post_logout_redirect_uri", "id_token_hint", "state"}
+    assert parameters["post_logout_redirect_uri"] == [f"{spa.stack.spa_url}/"]
+    assert f"{spa.stack.spa_url}/?state=" + quote(parameters["state"][0], safe="") in spa.addresses
+    # The state left the address bar, and the page checked it was its own logout's.
     assert spa.page.url == f"{spa.stack.spa_url}/"
+    expect(spa.page.locator("[data-testid=step]", has_text="Back from the issuer's logout endpoint")).to_contain_text("✓ state matches")
     expect(spa.status).to_have_attribute("data-state", "signed-out")
     # Back on the page, silent authentication asked the issuer: no session any more.
     expect(spa.page.locator("[data-testid=step][data-outcome=failed]").last).to_contain_text("login_required")
