@@ -18,7 +18,8 @@ What the decorator enforces, in this order:
 
 1. The token comes from ``Authorization: Bearer <token>`` only (scheme case-insensitive). A token
    in the query string or a form body, two Authorization headers, or a malformed header: 400
-   ``invalid_request``. No credentials at all (or another scheme): 401 with a bare challenge.
+   ``invalid_request``. One word after ``Bearer`` that is no b64token (a malformed token): 401
+   ``invalid_token``. No credentials at all (or another scheme): 401 with a bare challenge.
 2. ``TokenValidator.validate``: 401 ``invalid_token``, or 503 when no signing key can be had.
 3. The kind of token: ``user_only`` refuses machine (client-credentials) tokens, ``machine_only``
    refuses user tokens, both with 403.
@@ -49,6 +50,7 @@ from shared.token_validation import (
     Claims,
     InsufficientScope,
     InvalidRequest,
+    InvalidToken,
     KeysUnavailable,
     TokenValidationError,
     TokenValidator,
@@ -62,7 +64,9 @@ View = TypeVar("View", bound=Callable[..., Any])
 # RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 #               credentials = "Bearer" 1*SP b64token
 # RFC 9110 11.1: "It uses a case-insensitive token to identify the authentication scheme".
-BEARER_CREDENTIALS = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+# BEARER_CREDENTIALS takes the one word after the scheme; B64TOKEN judges that word.
+BEARER_CREDENTIALS = re.compile(r"Bearer +([^\s,]+)", re.IGNORECASE)
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 BEARER_SCHEME = re.compile(r"Bearer\b", re.IGNORECASE)
 FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 # RFC 6750 3: the quoted-string of a realm may not carry these unescaped.
@@ -160,12 +164,18 @@ def bearer_token() -> str:
     if BEARER_SCHEME.match(authorization) is None:
         raise MissingCredentials("Authorization header with another scheme than Bearer")
     # RFC 6750 3.1 invalid_request: the request "repeats the same parameter ... or is otherwise
-    # malformed". Two Authorization headers reach the application joined by a comma, which a
-    # b64token cannot contain, so they fail this match too.
+    # malformed". No word, or more than one, after the scheme; two Authorization headers reach
+    # the application joined by a comma, so they fail this match too.
     match = BEARER_CREDENTIALS.fullmatch(authorization)
     if match is None:
         raise InvalidRequest("malformed Bearer credentials in the Authorization header")
-    return match.group(1)
+    token = match.group(1)
+    # RFC 6750 3.1 invalid_token: "The access token provided is expired, revoked, malformed, or
+    # invalid for other reasons." One word that is no b64token is a malformed token (401: the
+    # client gets a new one), not a malformed request. The reason does not quote the token.
+    if B64TOKEN.fullmatch(token) is None:
+        raise InvalidToken(f"Bearer token of {len(token)} characters is not a b64token")
+    return token
 
 
 def authenticate() -> Claims:

@@ -21,9 +21,14 @@ OpenID provider by environment variables alone:
 The two overrides exist for docker-compose, where a container reaches the authorization server by
 another address than the browser-facing issuer; tokens still carry the configured issuer.
 
+Token requests never follow a redirect: a 307 or 308 would have ``requests`` post the form, client
+secret included, to whatever host the ``Location`` names. A redirect is a :class:`TokenEndpointError`.
+
 The :class:`Narrator` prints each numbered step of a flow as it happens: the request sent, the
 response, and the decoded token claims. Client secrets and passwords are never printed; tokens,
-codes and verifiers are shown as a short prefix and their length.
+codes and verifiers are shown as a short prefix and their length. Text that came from outside (a
+server's reason phrase or error, a URL from discovery, an authorization response) is escaped, so
+it cannot start a forged log line (CWE-117).
 """
 
 import json
@@ -36,6 +41,7 @@ from urllib.parse import urlsplit
 import jwt
 import requests
 
+from shared.log_safety import escaped
 from shared.settings import (
     LOCAL_API_URL,
     LOCAL_AUDIENCE,
@@ -81,8 +87,8 @@ class TokenEndpointError(OIDCClientError):
         self.status = status
         self.error = error
         self.description = description
-        detail = f": {description}" if description else ""
-        super().__init__(f"token endpoint answered {status} {error}{detail}")
+        detail = f": {escaped(description)}" if description else ""
+        super().__init__(f"token endpoint answered {status} {escaped(error)}{detail}")
 
 
 @dataclass(frozen=True)
@@ -236,13 +242,27 @@ class TokenEndpoint:
         """Send one token request; network errors propagate so a caller may retry them."""
         self.narrator.request("POST", self.url, fields=form)
         # RFC 6749 §2.3.1 allows the client secret in the body (Auth0's default) or Basic auth.
+        # RFC 9110 §15.4.8: on a 307 "the user agent MUST NOT change the request method if it
+        # performs an automatic redirection", so following one re-sends the form, client secret
+        # included, to another host: redirects are never followed (``read`` refuses them).
         return self.session.post(
-            self.url, data=dict(form), headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT
+            self.url,
+            data=dict(form),
+            headers={"Accept": "application/json"},
+            timeout=HTTP_TIMEOUT,
+            allow_redirects=False,
         )
 
     def read(self, response: requests.Response) -> TokenResponse:
         """Narrate the answer and return the tokens, or raise :class:`TokenEndpointError`."""
         self.narrator.response(response)
+        if response.is_redirect:
+            location = response.headers["Location"]
+            raise TokenEndpointError(
+                response.status_code,
+                "unexpected_response",
+                f"redirect to {location} not followed (a token request carries client credentials)",
+            )
         body = json_object(response)
         if response.status_code != 200 or body is None:
             body = body or {}
@@ -368,17 +388,30 @@ class Narrator:
     def token_claims(self, title: str, token: str) -> None:
         decoded = decode_for_display(token)
         if decoded is None:
-            self.logger.info("%s is opaque (not a JWT): %s", title, shorten_credential(token))
+            self.logger.info("%s is opaque (not a JWT): %s", title, escaped(shorten_credential(token)))
             return
         self.logger.info("%s", self._with_details(f"{title} (decoded for display)", decoded))
 
     def _with_details(self, message: str, details: Mapping[str, object]) -> str:
+        message = escaped(message)
         if not details:
             return message
         if self.compact:
-            return f"{message} {json.dumps(details, separators=(',', ':'), default=str, ensure_ascii=False)}"
-        text = json.dumps(details, indent=2, default=str, ensure_ascii=False)
-        return message + "\n" + "\n".join("      " + line for line in text.splitlines())
+            return f"{message} {_printable_json(details, separators=(',', ':'))}"
+        text = _printable_json(details, indent=2)
+        return message + "\n" + "\n".join("      " + line for line in text.split("\n"))
+
+
+def _printable_json(details: Mapping[str, object], **layout: object) -> str:
+    """``details`` as JSON with every unprintable character escaped. ``ensure_ascii=False``
+    keeps names readable but leaves U+2028, U+0085 and the like raw, which log viewers take for
+    line breaks: those become ``\\u`` escapes, the same JSON. Only the layout's own line breaks
+    stay (json.dumps escapes those inside strings)."""
+    text = json.dumps(details, default=str, ensure_ascii=False, **layout)
+    return "".join(
+        character if character.isprintable() or character == "\n" else json.dumps(character)[1:-1]
+        for character in text
+    )
 
 
 def _text_excerpt(response: requests.Response, limit: int = 200) -> str:

@@ -35,15 +35,19 @@ This one file is meant to be copied. To use it in your own service:
    a refresh, ``validate_refreshed_id_token(token, original=claims)`` with the claims of the
    original ID token (OpenID Connect Core 1.0, 12.2).
 
-What is checked (each rule is quoted from its RFC next to the line enforcing it): at most
-8 KiB, compact JWS with three canonical base64url segments, JSON objects without duplicate
-names or unpaired surrogates, ``alg`` from the configured allow-list only (never ``none`` or
-HMAC), no ``crit``, ``jku``/``x5u``/``jwk``/``x5c`` never used, ``typ`` of an access token,
-signature with a key of the issuer's JWKS (RSA >= 2048 bits, ``use``/``key_ops``/``alg``
-respected), and the claims ``iss`` (exact), ``aud`` (contains ours), ``exp``, ``iat``, ``nbf``
-(with ``leeway`` seconds of clock skew), ``sub`` and the types of ``scope``, ``permissions``,
-``azp``, ``client_id`` and ``gty``. Each distinct header segment is parsed and checked once;
-every token is parsed once and its payload decoded only after its signature verified.
+What is checked (each rule is quoted from its RFC next to the line enforcing it): at most 8 KiB,
+compact JWS with three canonical base64url segments, JSON objects without duplicate names or
+unpaired surrogates (nested too deeply to check: refused), ``alg`` from the configured
+allow-list only (never ``none`` or HMAC), no ``crit``, ``jku``/``x5u``/``jwk``/``x5c`` never
+used, ``typ`` of an access token, signature with a key of the issuer's JWKS (RSA of 2048 to 8192
+bits with an odd exponent between 2**16 and 2**256, ``use``/``key_ops``/``alg`` respected), and
+the claims ``iss`` (exact), ``aud`` (contains ours), ``exp``, ``iat``, ``nbf`` (with ``leeway``
+seconds of clock skew), ``sub`` and the types of ``scope``, ``permissions``, ``azp``,
+``client_id`` and ``gty``; every NumericDate (``exp``, ``iat``, ``nbf``, ``auth_time``) is an
+int or float from 0 to 2**53 - 1. Each distinct header segment is parsed and checked once, and
+``Claims.header`` is a deeply read-only view of it (JSON objects as read-only mappings, arrays
+as tuples); every token is parsed once and its payload decoded only after its signature
+verified.
 
 The key cache follows panva/jose's remote JWKS: keys are kept for ``jwks_max_age`` seconds
 (shortened by the server's ``Cache-Control: max-age``); a refresh, or a token with an unknown
@@ -52,11 +56,15 @@ however many requests wait for it, and requests whose key is cached never wait f
 set is refreshed in the background); a request waits at most ``http_timeout`` seconds for a
 download, and the download itself stops at its connect/read timeouts (``http_timeout`` each),
 once reading the body has taken ``http_timeout``, or above 1 MiB; redirects are not followed;
-when a refresh fails the known keys keep working for ``jwks_stale_if_error`` more seconds; with
-no key to be had, ``KeysUnavailable`` (HTTP 503) is raised.
+a ``jwks_uri`` from discovery must be https (http only when the issuer itself is an http
+loopback address, for local development); when a refresh fails the known keys keep working for
+``jwks_stale_if_error`` more seconds; with no key to be had, ``KeysUnavailable`` (HTTP 503) is
+raised.
 
 Rejections are logged (logger ``__name__``) with the precise reason; the exceptions' public
-``description`` stays generic so that clients learn nothing about the checks.
+``description`` stays generic so that clients learn nothing about the checks. A value from a
+token, a JWKS or a download error is logged as its ``repr`` (CR, LF, U+2028 and every other
+unprintable character escaped), so one log record is always one line (CWE-117).
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ import time
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, NoReturn
+from urllib.parse import urlsplit
 
 import requests
 from cryptography.exceptions import InvalidSignature
@@ -93,7 +102,10 @@ logger = logging.getLogger(__name__)
 MAX_TOKEN_BYTES = 8 * 1024
 MAX_JWKS_BYTES = 1024 * 1024
 MIN_RSA_KEY_BITS = 2048
+MAX_RSA_KEY_BITS = 8192
+MAX_NUMERIC_DATE = 2**53 - 1
 CHECKED_HEADER_CACHE_SIZE = 64
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -178,7 +190,8 @@ class KeysUnavailable(TokenValidationError):
 
 
 class Claims(Mapping[str, Any]):
-    """The verified JWT payload (read-only mapping) with Auth0-aware helpers."""
+    """The verified JWT payload (read-only mapping) with Auth0-aware helpers; ``header`` is the
+    token's JOSE header, deeply read-only (it is shared by the tokens with the same header)."""
 
     __slots__ = ("_payload", "header")
 
@@ -304,6 +317,18 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise InvalidToken(f"{name} has a string with an unpaired surrogate") from None
+        except RecursionError:
+            raise InvalidToken(f"{name} nests too deeply to be checked") from None
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    """A deeply read-only copy of a decoded JSON value: objects become read-only mappings,
+    arrays tuples (RecursionError when nested too deeply)."""
+    if type(value) is dict:
+        return MappingProxyType({name: _frozen(member) for name, member in value.items()})
+    if type(value) is list:
+        return tuple(_frozen(item) for item in value)
     return value
 
 
@@ -311,6 +336,12 @@ def _short(value: Any) -> str:
     """A loggable rendering of an attacker-controlled value: repr, truncated."""
     text = repr(value)
     return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _one_line(text: str) -> str:
+    """``text`` (which may quote a URL from a discovery document) with CR, LF, U+2028 and every
+    other unprintable character escaped as ``repr`` escapes them, without the quotes."""
+    return repr(text)[1:-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,10 +428,22 @@ def _parse_jwk(jwk: Any) -> _VerificationKey:
         raise ValueError(f"alg {_short(alg)} is not an accepted signature algorithm")
     kty = jwk.get("kty")
     if kty == "RSA":
-        public_key = rsa.RSAPublicNumbers(_uint(jwk, "e"), _uint(jwk, "n")).public_key()
+        modulus = _uint(jwk, "n")
+        bits = modulus.bit_length()
         # RFC 7518 3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
-        if public_key.key_size < MIN_RSA_KEY_BITS:
-            raise ValueError(f"RSA key of {public_key.key_size} bits is under {MIN_RSA_KEY_BITS}")
+        if bits < MIN_RSA_KEY_BITS:
+            raise ValueError(f"RSA key of {bits} bits is under {MIN_RSA_KEY_BITS}")
+        # Local policy: checking a signature costs about the square of the modulus size, so a
+        # huge key in the JWKS makes every token that names it, forged or not, expensive to
+        # check; issuers sign with 2048 to 4096 bits.
+        if bits > MAX_RSA_KEY_BITS:
+            raise ValueError(f"RSA key of {bits} bits is over {MAX_RSA_KEY_BITS}")
+        exponent = _uint(jwk, "e")
+        # FIPS 186-5 A.1.1 (criteria for RSA key pairs): e "shall be an odd positive integer such that
+        # 2^16 < e < 2^256." A huge exponent would make every check as costly as a huge key.
+        if not (exponent % 2 == 1 and 2**16 < exponent < 2**256):
+            raise ValueError("RSA exponent e is not an odd number between 2^16 and 2^256")
+        public_key = rsa.RSAPublicNumbers(exponent, modulus).public_key()
         return _VerificationKey(kid, "RSA", None, alg, public_key)
     if kty == "EC":
         crv = jwk.get("crv")
@@ -460,6 +503,11 @@ class _FetchFailed(Exception):
 
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+
+
+def _is_loopback_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
 
 
 def _cache_control_max_age(header: str | None) -> float | None:
@@ -536,8 +584,10 @@ class JWKSCache:
             document, server_max_age = self._fetch_json(self._resolve_jwks_url())
             keys = _KeySet.from_document(document)
         except (_FetchFailed, ValueError, RecursionError, requests.RequestException) as error:
-            logger.error("JWKS refresh for issuer %s failed: %s", self.issuer, error)
-            self._last_error = str(error) or type(error).__name__
+            # The message may quote a jwks_uri of the discovery document as it came (requests'
+            # InvalidURL does): escaped, it stays one line in this log and in KeysUnavailable's.
+            self._last_error = _one_line(str(error) or type(error).__name__)
+            logger.error("JWKS refresh for issuer %s failed: %s", self.issuer, self._last_error)
         except Exception as error:  # a background thread has nobody to raise to: log it all
             logger.exception("JWKS refresh for issuer %s failed unexpectedly", self.issuer)
             self._last_error = f"unexpected {type(error).__name__}"
@@ -572,6 +622,11 @@ class JWKSCache:
             jwks_uri = configuration.get("jwks_uri")
             if type(jwks_uri) is not str or not jwks_uri.startswith(("https://", "http://")):
                 raise _FetchFailed(f"{discovery_url} has no usable jwks_uri")
+            # RFC 8414 2: jwks_uri is the "URL of the authorization server's JWK Set [JWK]
+            # document. ... This URL MUST use the "https" scheme." Only an issuer that is itself
+            # plain http on a loopback address (local development) may name an http one.
+            if not jwks_uri.startswith("https://") and not _is_loopback_http(self.issuer):
+                raise _FetchFailed(f"{discovery_url} names jwks_uri {_short(jwks_uri)}, not an https URL")
             self.jwks_url = jwks_uri
         return self.jwks_url
 
@@ -612,8 +667,14 @@ class JWKSCache:
 def _numeric_date(payload: dict[str, Any], name: str) -> float:
     # RFC 7519 2: NumericDate is "A JSON numeric value representing the number of seconds from
     # 1970-01-01T00:00:00Z UTC until the specified UTC date/time, ignoring leap seconds."
+    # RFC 8259 6: "This specification allows implementations to set limits on the range and
+    # precision of numbers accepted", and integers "in the range [-(2**53)+1, (2**53)-1] are
+    # interoperable". Local policy: a date is 0 to 2**53 - 1 seconds; a bool, an infinity
+    # (JSON 1e400) or an integer too large for a float (10**400) is no date. Python compares
+    # an int with a float exactly, without converting it (math.isfinite(10**400) would raise
+    # OverflowError).
     value = payload[name]
-    if type(value) not in (int, float) or not math.isfinite(value):
+    if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:
         raise InvalidToken(f"claim {name} is {_short(value)}, not a NumericDate")
     return value
 
@@ -637,6 +698,14 @@ def _check_nbf(payload: dict[str, Any], now: float, leeway: float) -> None:
     # MUST NOT be accepted for processing."
     if "nbf" in payload and _numeric_date(payload, "nbf") > now + leeway:
         raise InvalidToken(f"token not valid before {payload['nbf']} (now {now:.0f})")
+
+
+def _check_auth_time(payload: dict[str, Any]) -> None:
+    # OpenID Connect Core 1.0, 2: "auth_time ... Its value is a JSON number representing the
+    # number of seconds from 1970-01-01T00:00:00Z as measured in UTC until the date/time." RFC
+    # 9068 2.2.1 lists the same claim, with that definition, among an access token's claims.
+    if "auth_time" in payload:
+        _numeric_date(payload, "auth_time")
 
 
 def _check_iss(payload: dict[str, Any], issuer: str) -> None:
@@ -871,10 +940,6 @@ class TokenValidator:
         # 3.1.3.7 (9): "The current time MUST be before the time represented by the exp Claim."
         self._check_registered_claims(payload)
         _check_string_claims(payload, ("azp", "nonce"))
-        # 2: "auth_time ... Its value is a JSON number representing the number of seconds from
-        # 1970-01-01T00:00:00Z as measured in UTC until the date/time."
-        if "auth_time" in payload:
-            _numeric_date(payload, "auth_time")
         # 3.1.3.7 (4): "If the ID Token contains multiple audiences, the Client SHOULD verify
         # that an azp Claim is present."
         if len(_audiences(payload)) > 1 and "azp" not in payload:
@@ -888,12 +953,13 @@ class TokenValidator:
     def _check_registered_claims(self, payload: dict[str, Any]) -> None:
         """The claims every token of this validator carries, access token or ID token: required
         and well typed, in their time window (with ``leeway``), from our issuer, for our
-        audience, about a subject."""
+        audience, about a subject; and ``auth_time``, when present, a NumericDate."""
         now = time.time()
         _check_required(payload)
         _check_exp(payload, now, self.leeway)
         _check_iat(payload, now, self.leeway)
         _check_nbf(payload, now, self.leeway)
+        _check_auth_time(payload)
         _check_iss(payload, self.issuer)
         _check_aud(payload, self.audience)
         _check_sub(payload)
@@ -959,10 +1025,16 @@ class TokenValidator:
         typ = header.get("typ")
         if typ is not None and type(typ) is not str:
             raise InvalidToken(f"typ {_short(typ)} is not a string")
+        # The checked header is shared by every token with this header segment, so each gets a
+        # view that nobody can change, not even in a nested object or array.
+        try:
+            fields = _frozen(header)
+        except RecursionError:
+            raise InvalidToken("header nests too deeply") from None
         if len(self._checked_headers) >= CHECKED_HEADER_CACHE_SIZE:
             self._checked_headers.clear()
         checked = self._checked_headers[header_segment] = _CheckedHeader(
-            MappingProxyType(header), alg, kid, None if typ is None else _media_type(typ)
+            fields, alg, kid, None if typ is None else _media_type(typ)
         )
         return checked
 

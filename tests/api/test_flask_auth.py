@@ -82,3 +82,51 @@ def test_a_token_with_every_scope_and_permission_passes(two_scope_client, tokens
 
     assert response.status_code == 200
     assert "WWW-Authenticate" not in response.headers
+
+
+@pytest.fixture
+def refusal_log(issuer, audience, jwks_server):
+    """A Flask app of its own that keeps every request's ``g.auth_refusal``, as a request log
+    would write it; returns (test client, the refusals kept)."""
+    app = Flask(__name__)
+    flask_auth.init_app(app, TokenValidator(issuer, audience, jwks_url=jwks_server.jwks_url), realm="flowlab")
+    refusals = []
+
+    @app.get("/me")
+    @flask_auth.require_auth(user_only=True)
+    def me():
+        return {}
+
+    @app.get("/imports")
+    @flask_auth.require_auth(machine_only=True)
+    def imports():
+        return {}
+
+    @app.after_request
+    def keep_refusal(response):
+        refusals.append(g.get("auth_refusal"))
+        return response
+
+    return app.test_client(), refusals
+
+
+@pytest.mark.parametrize("line_break", ["\r\n", "\u2028", "\x85"], ids=["crlf", "line-separator", "next-line"])
+@pytest.mark.parametrize(
+    ("path", "make_token", "status"),
+    [
+        pytest.param("/me", lambda tokens, text: tokens.factory({"azp": text}, machine=True), 403, id="machine-client-id"),
+        pytest.param("/imports", lambda tokens, text: tokens.factory({"sub": text}), 403, id="user-sub"),
+        pytest.param("/me", lambda tokens, text: tokens.factory(header={"kid": text}), 401, id="kid"),
+    ],
+)
+def test_the_refusal_left_for_the_request_log_is_one_line(refusal_log, tokens, path, make_token, status, line_break):
+    """CWE-117: ``g.auth_refusal`` quotes values of the token; a line break in one of them must
+    not start a forged line in the application's request log."""
+    client, refusals = refusal_log
+    token = make_token(tokens, f"auth0|x{line_break}INFO forged: admin logged in")
+
+    response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == status
+    assert "forged" in refusals[-1]
+    assert refusals[-1].isprintable(), repr(refusals[-1])

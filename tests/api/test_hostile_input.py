@@ -164,6 +164,25 @@ def test_a_signed_claim_with_an_unpaired_surrogate_is_invalid_token(client, toke
     assert database() == before
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param({"exp": 10**400}, id="exp-10**400"),
+        pytest.param({"iat": -(10**400)}, id="iat--10**400"),
+        pytest.param({"nbf": 10**309}, id="nbf-10**309"),
+        pytest.param({"auth_time": 10**400}, id="auth_time-10**400"),
+    ],
+)
+def test_a_signed_date_no_float_can_hold_is_invalid_token(client, tokens, database, claims):
+    """``math.isfinite(10**400)`` raises OverflowError: such a date must be refused, not crash."""
+    before = database()
+
+    response = client.post("/api/messages", json={"text": "hi"}, headers=bearer(tokens.factory(claims)))
+
+    assert_json_error(response, 401, "invalid_token")
+    assert database() == before
+
+
 def test_a_huge_authorization_header_is_invalid_token(client, database):
     before = database()
 

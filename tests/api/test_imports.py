@@ -1,5 +1,6 @@
 """``/api/imports``: a retried batch never creates duplicates, a reused key with another body is
-refused, concurrent deliveries store one batch, and a failed request changes nothing."""
+refused, concurrent deliveries store one batch, a failed request changes nothing, and each client
+owns its records: no client can poison or block another's."""
 
 import copy
 import json
@@ -13,16 +14,25 @@ from api import create_app
 from tests.api.conftest import assert_json_error, bearer, dump_database
 
 READ_IMPORTS = ("read:imports",)
+# Two machine clients, each with its own real signed client-credentials tokens.
+CLIENT_A = "m2m-demo"
+CLIENT_B = "partner-daemon"
 
 
-def batch(batch_id="batch-1", source="crm", external_ids=("c-1", "c-2")):
+def batch(batch_id="batch-1", source="crm", external_ids=("c-1", "c-2"), data=None):
     return {
         "batch_id": batch_id,
         "source": source,
         "records": [
-            {"external_id": external_id, "data": {"name": f"contact {external_id}"}} for external_id in external_ids
+            {"external_id": external_id, "data": data or {"name": f"contact {external_id}"}}
+            for external_id in external_ids
         ],
     }
+
+
+def records(database):
+    """Every imported record as ``(client_id, source, external_id, data)``, in insertion order."""
+    return [(row[1], row[2], row[3], json.loads(row[4])) for row in database()["imported_records"]]
 
 
 @pytest.fixture
@@ -54,9 +64,9 @@ def test_first_delivery_stores_the_records(importer, database):
     }
     rows = database()
     assert len(rows["import_batches"]) == 1
-    assert [(row[1], row[2], json.loads(row[3])) for row in rows["imported_records"]] == [
-        ("crm", "c-1", {"name": "contact c-1"}),
-        ("crm", "c-2", {"name": "contact c-2"}),
+    assert records(database) == [
+        ("m2m-demo", "crm", "c-1", {"name": "contact c-1"}),
+        ("m2m-demo", "crm", "c-2", {"name": "contact c-2"}),
     ]
 
 
@@ -115,7 +125,7 @@ def test_records_are_never_duplicated_across_batches(importer, database):
     assert response.status_code == 201
     assert response.get_json()["received"] == 2
     assert response.get_json()["created"] == 1
-    assert [row[2] for row in database()["imported_records"]] == ["c-1", "c-2", "c-3"]
+    assert [record[2] for record in records(database)] == ["c-1", "c-2", "c-3"]
 
 
 def test_the_same_external_id_in_another_source_is_another_record(importer, database):
@@ -124,19 +134,86 @@ def test_the_same_external_id_in_another_source_is_another_record(importer, data
     response = importer(batch("batch-2", source="erp", external_ids=("x",)))
 
     assert response.get_json()["created"] == 1
-    assert [(row[1], row[2]) for row in database()["imported_records"]] == [("crm", "x"), ("erp", "x")]
+    assert [record[1:3] for record in records(database)] == [("crm", "x"), ("erp", "x")]
 
 
 def test_idempotency_keys_are_scoped_to_the_client(importer, database):
     """Another client reusing a key gets its own batch, never the first client's stored answer."""
-    importer(batch(), key="shared-key", client_id="m2m-demo")
+    importer(batch(), key="shared-key", client_id=CLIENT_A)
 
-    response = importer(batch(), key="shared-key", client_id="partner-daemon")
+    response = importer(batch(), key="shared-key", client_id=CLIENT_B)
 
     assert response.status_code == 201
     assert response.get_json()["replayed"] is False
-    assert response.get_json()["created"] == 0
-    assert [row[3] for row in database()["import_batches"]] == ["m2m-demo", "partner-daemon"]
+    assert response.get_json()["created"] == 2
+    assert [row[3] for row in database()["import_batches"]] == [CLIENT_A, CLIENT_B]
+
+
+# -- each client owns its records ----------------------------------------------------------------
+
+
+def test_another_clients_record_neither_blocks_nor_replaces_this_clients_import(importer, database):
+    """Client B imports sku-2 first; client A's sku-2 is still created, as A's record, and B's
+    record stays exactly as B sent it."""
+    first = importer(batch("b-1", source="shop", external_ids=("sku-2",), data={"price": 1}), client_id=CLIENT_B)
+    assert first.status_code == 201
+    body = batch("a-1", source="shop", external_ids=("sku-1", "sku-2"), data={"price": 99})
+
+    response = importer(body, client_id=CLIENT_A)
+
+    assert response.status_code == 201
+    assert response.get_json()["created"] == 2
+    assert records(database) == [
+        (CLIENT_B, "shop", "sku-2", {"price": 1}),
+        (CLIENT_A, "shop", "sku-1", {"price": 99}),
+        (CLIENT_A, "shop", "sku-2", {"price": 99}),
+    ]
+
+
+def test_a_client_retrying_after_another_clients_import_still_creates_nothing_twice(importer, database):
+    importer(batch("b-1", external_ids=("c-2",)), client_id=CLIENT_B)
+    importer(batch("a-1", external_ids=("c-1", "c-2")), client_id=CLIENT_A)
+
+    again = importer(batch("a-2", external_ids=("c-1", "c-2", "c-3")), client_id=CLIENT_A)
+
+    assert again.get_json()["created"] == 1
+    assert sorted(record[:3] for record in records(database)) == [
+        (CLIENT_A, "crm", "c-1"),
+        (CLIENT_A, "crm", "c-2"),
+        (CLIENT_A, "crm", "c-3"),
+        (CLIENT_B, "crm", "c-2"),
+    ]
+
+
+def test_the_listing_tells_each_clients_batch_and_counts_every_clients_records(client, importer, tokens):
+    importer(batch("b-1", external_ids=("c-2",)), client_id=CLIENT_B)
+    importer(batch("a-1", external_ids=("c-1", "c-2")), client_id=CLIENT_A)
+
+    listing = client.get("/api/imports", headers=bearer(tokens.machine(READ_IMPORTS))).get_json()
+
+    assert [(entry["client_id"], entry["batch_id"], entry["created"]) for entry in listing["imports"]] == [
+        (CLIENT_A, "a-1", 2),
+        (CLIENT_B, "b-1", 1),
+    ]
+    assert listing["records"] == 3
+
+
+def test_a_batch_holding_another_clients_external_id_is_still_all_or_nothing(app, importer, database):
+    """Client A's batch repeats B's sku-2 and then fails on its last record: nothing of A's batch
+    is kept, and B's record is untouched."""
+    importer(batch("b-1", external_ids=("sku-2",)), client_id=CLIENT_B)
+    connection = sqlite3.connect(app.config["DATABASE_PATH"])
+    connection.execute(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON imported_records WHEN NEW.external_id = 'poison'"
+        " BEGIN SELECT RAISE(ABORT, 'poison record'); END"
+    )
+    connection.close()
+    before = database()
+
+    with pytest.raises(sqlite3.IntegrityError, match="poison record"):
+        importer(batch("a-1", external_ids=("sku-1", "sku-2", "poison")), client_id=CLIENT_A)
+
+    assert database() == before
 
 
 def test_an_empty_batch_is_accepted_and_creates_nothing(importer, database):

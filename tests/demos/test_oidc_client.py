@@ -1,6 +1,7 @@
 """shared/oidc_client.py: settings, discovery, the token endpoint, and narration without secrets."""
 
 import io
+from collections.abc import Iterator
 import json
 import logging
 
@@ -17,8 +18,8 @@ from shared.oidc_client import (
     redact,
 )
 from shared.settings import ConfigurationError
-from tests.demos.conftest import discovery_document
-from tests.demos.scripted_server import Reply
+from tests.demos.conftest import discovery_document, token_reply
+from tests.demos.scripted_server import Reply, ScriptedServer
 
 SECRET = "m2m-demo-local-secret"
 REFRESH_TOKEN = "v1.MRrtZ3pLkQvB-9yJ0fN2wXc4uHs7aE1dG5oPqT6iK8m"
@@ -187,6 +188,74 @@ def test_token_endpoint_refusals_are_errors(scripted, narration, reply, error):
     )
     with pytest.raises(TokenEndpointError, match=error):
         endpoint.request({"grant_type": "client_credentials"})
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[ScriptedServer]:
+    """A second server, where a redirect would send the token request: it must hear nothing."""
+    server = ScriptedServer().start()
+    server.script("POST", "/oauth/token", token_reply("token-of-the-redirect-target"))
+    yield server
+    server.close()
+
+
+def redirect_to(server: ScriptedServer, status: int) -> Reply:
+    return Reply(status, None, headers={"Location": server.base_url + "/oauth/token"})
+
+
+@pytest.mark.parametrize("status", [307, 308, 301, 302, 303])
+def test_a_token_request_never_follows_a_redirect(scripted, elsewhere, status):
+    """A 307 or 308 would re-post the form, client secret included, to the Location's host."""
+    scripted.script("POST", "/oauth/token", redirect_to(elsewhere, status))
+    endpoint = TokenEndpoint(
+        requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet"))
+    )
+
+    with pytest.raises(TokenEndpointError, match=f"{status} unexpected_response: redirect to {elsewhere.base_url}/oauth/token not followed"):
+        endpoint.request({"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": SECRET})
+
+    assert len(scripted.requests_to("POST", "/oauth/token")) == 1
+    assert elsewhere.received == []
+
+
+def test_the_m2m_daemon_token_request_never_follows_a_redirect(m2m, elsewhere):
+    m2m.server.script("POST", "/oauth/token", redirect_to(elsewhere, 307))
+    tokens, _ = m2m.parts()
+
+    with pytest.raises(TokenEndpointError, match="307 unexpected_response: redirect to"):
+        tokens.access_token()
+
+    assert m2m.waits == []
+    assert elsewhere.received == []
+
+
+@pytest.mark.parametrize("compact", [True, False], ids=["compact", "indented"])
+def test_text_from_outside_cannot_forge_a_narration_line(scripted, narration, compact):
+    """CWE-117: a line break (CR LF, U+2028, U+0085) in a server's error, a URL, an authorization
+    response or an opaque token stays inside its event; compact narration is one line per event."""
+    forged = "INFO forged: admin logged in"
+    scripted.script(
+        "POST",
+        "/oauth/token",
+        Reply(400, {"error": f"invalid_grant\r\n{forged}", "error_description": f"no\u2028{forged}\x85{forged}"}),
+    )
+    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"), compact=compact)
+    endpoint = TokenEndpoint(requests.Session(), scripted.base_url + "/oauth/token", narrator)
+
+    with pytest.raises(TokenEndpointError) as raised:
+        endpoint.request({"grant_type": "authorization_code"})
+    narrator.request("GET", f"https://idp.example/authorize\u2028{forged}")
+    narrator.info(f"Authorization response:\r\n{forged}", state=f"s\u2029{forged}")
+    narrator.token_claims("access token", "\u2028\r\nopaque-access-token")
+
+    output = narration.getvalue()
+    assert output.count("forged") == 6
+    assert str(raised.value).isprintable()
+    lines = output.split("\n")[:-1]
+    assert all(line.isprintable() for line in lines), [line for line in lines if not line.isprintable()]
+    assert output.splitlines() == lines
+    if compact:
+        assert len(lines) == 5
 
 
 def test_discovery_gives_the_endpoints(scripted, narration):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -129,6 +130,34 @@ def test_claims_header_is_read_only(token_factory, validator: TokenValidator) ->
     with pytest.raises(TypeError):
         claims.header["alg"] = "none"  # type: ignore[index]
     assert validator.validate(token_factory()).header["alg"] == "RS256"
+
+
+def test_a_nested_header_value_changed_through_one_claims_is_unchanged_for_the_next(token_factory, validator: TokenValidator) -> None:
+    """The checked header is cached per header segment: a nested object or array must not be a
+    way to change what the next token with the same header says."""
+    token = token_factory(header={"x-trace": {"hops": ["edge"], "region": "eu"}})
+    first = validator.validate(token)
+    with contextlib.suppress(TypeError, AttributeError):
+        first.header["x-trace"]["hops"].append("forged")
+    with contextlib.suppress(TypeError, AttributeError):
+        first.header["x-trace"]["region"] = "forged"
+
+    second = validator.validate(token)
+
+    assert list(second.header["x-trace"]["hops"]) == ["edge"]
+    assert second.header["x-trace"]["region"] == "eu"
+
+
+def test_nested_header_values_are_read_only(token_factory, validator: TokenValidator) -> None:
+    claims = validator.validate(token_factory(header={"x-trace": {"hops": ["edge", {"id": 1}]}}))
+    trace = claims.header["x-trace"]
+    assert trace == {"hops": ("edge", {"id": 1})}
+    with pytest.raises(TypeError):
+        trace["hops"] = []  # type: ignore[index]
+    with pytest.raises(TypeError):
+        trace["hops"][1]["id"] = 2  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        trace["hops"].append("forged")  # type: ignore[attr-defined]
 
 
 def test_escaped_surrogate_pair_is_one_character(token_factory, validator: TokenValidator) -> None:

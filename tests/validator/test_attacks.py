@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import sys
 import time
 
 import pytest
@@ -57,6 +58,11 @@ def non_canonical(token: str, index: int) -> str:
     altered = segment[:-1] + last
     assert base64.urlsafe_b64decode(altered + "==") == base64.urlsafe_b64decode(segment + "==")
     return replace_segment(token, index, altered)
+
+
+def nested_header(depth: int, note: str = "x") -> bytes:
+    """A header that is fine but for an ``x-note`` and an array nested ``depth`` deep."""
+    return b'{"alg":"RS256","typ":"JWT","kid":"rsa-key-1","x-note":"' + note.encode() + b'","x-deep":' + b"[" * depth + b"]" * depth + b"}"
 
 
 # Attack rows: (id, build(kit) -> token, reason fragment logged). All expect InvalidToken.
@@ -258,6 +264,9 @@ ATTACKS = [
     pytest.param(lambda kit: b64url(b'["RS256"]') + "." + kit.token().split(".", 1)[1], "header is not a JSON object", id="header-json-array"),
     pytest.param(lambda kit: kit.token.raw(kit.token.header(), b'"sub"'), "payload is not a JSON object", id="payload-json-string"),
     pytest.param(lambda kit: kit.token.raw(kit.token.header(), b"[" * 2000 + b"]" * 2000), "payload is not valid JSON", id="payload-deeply-nested"),
+    pytest.param(
+        lambda kit: kit.token.raw(nested_header(700), kit.token.claims()), "header nests too deeply", id="header-too-deep-to-freeze"
+    ),
     pytest.param(lambda kit: kit.token().rsplit(".", 1)[0], "(2 segments)", id="two-segments"),
     pytest.param(lambda kit: kit.token() + "." + b64url(b"extra"), "(4 segments)", id="four-segments"),
     pytest.param(lambda kit: "", "(1 segments)", id="empty-token"),
@@ -303,6 +312,17 @@ def test_attack_is_refused(build, reason, attack_kit, validator: TokenValidator,
 def test_the_attack_kit_server_publishes_a_working_key(attack_kit, validator: TokenValidator) -> None:
     """The rows above are refused for their attack, not because the setup is broken."""
     assert validator.validate(attack_kit.token()).subject == "auth0|5f7c8ec7c33c6c004bbafe82"
+
+
+def test_no_nesting_depth_of_a_header_escapes_as_an_exception(kit, validator: TokenValidator) -> None:
+    """A header whose JSON is parsed just below the recursion limit must not fail further on (a
+    RecursionError is a 500): neither re-encoding it to look for unpaired surrogates (a \\u
+    escape asks for that) nor freezing it for the cache. The depth at which parsing ends depends
+    on the stack, so every depth up to the recursion limit is tried."""
+    for depth in range(1, sys.getrecursionlimit()):
+        token = kit.token.raw(nested_header(depth, note="\\u0041"), kit.token.claims())
+        with pytest.raises(InvalidToken):
+            validator.validate(token.rsplit(".", 1)[0] + ".AAAA")
 
 
 def test_oversized_token_is_refused_before_any_key_lookup(kit, validator: TokenValidator, assert_rejected) -> None:

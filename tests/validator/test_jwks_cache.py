@@ -7,14 +7,25 @@ bounds are only used for "nothing waits past the timeout", with room for a loade
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import ssl
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from shared.token_validation import InvalidToken, KeysUnavailable, TokenValidator
-from tests.support.jwks_server import DISCOVERY_PATH, JWKS_PATH
+from tests.support.fixtures import TokenFactory
+from tests.support.jwks_server import DISCOVERY_PATH, JWKS_PATH, JWKSServer
+from tests.support.keys import b64url
 
 TIMEOUT = 0.5  # the validators' http_timeout in these tests (tests/validator/conftest.py)
 SLACK = 1.0  # scheduling slack on a busy 2-core machine; a hanging endpoint never answers at all
@@ -359,6 +370,41 @@ def test_rsa_key_under_2048_bits_is_ignored(token_factory, jwks_server, validato
     assert_rejected(lambda: validator.validate(token_factory(key=weak_rsa_key)), InvalidToken, "matches kid 'rsa-1024'")
 
 
+def public_rsa_jwk(kid: str, bits: int) -> dict:
+    """A public RS256 JWK with a modulus of exactly ``bits`` bits. Any odd modulus with e = 65537
+    is a valid public key for the size rule, and building one needs no slow key generation."""
+    modulus = (1 << (bits - 1)) | 1
+    return {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": b64url(modulus.to_bytes((bits + 7) // 8, "big")), "e": "AQAB"}
+
+
+@pytest.mark.parametrize("bits", [8193, 9216, 16384])
+def test_rsa_key_over_8192_bits_is_ignored(token_factory, jwks_server, validator, rsa_key, second_rsa_key, caplog, assert_rejected, bits) -> None:
+    """Verifying with a huge modulus costs CPU per forged token: such a key is unusable."""
+    jwks_server.serve_json(JWKS_PATH, {"keys": [rsa_key.jwk, public_rsa_jwk("rsa-huge", bits)]})
+    assert validator.validate(token_factory()).subject
+    assert f"RSA key of {bits} bits is over 8192" in caplog.text
+    token = token_factory(key=second_rsa_key.with_kid("rsa-huge"))
+    assert_rejected(lambda: validator.validate(token), InvalidToken, "matches kid 'rsa-huge'")
+
+
+def test_rsa_key_of_8192_bits_is_used(token_factory, jwks_server, validator, rsa_key, second_rsa_key, caplog, assert_rejected) -> None:
+    """The largest size allowed: the key is found (so a signature it did not make fails)."""
+    jwks_server.serve_json(JWKS_PATH, {"keys": [rsa_key.jwk, public_rsa_jwk("rsa-8192", 8192)]})
+    assert validator.validate(token_factory()).subject
+    assert "ignored" not in caplog.text
+    token = token_factory(key=second_rsa_key.with_kid("rsa-8192"))
+    assert_rejected(lambda: validator.validate(token), InvalidToken, "signature does not verify with key 'rsa-8192'")
+
+
+@pytest.mark.parametrize("exponent", [3, 65536, 2**256 + 1, 2**4096 + 1])
+def test_rsa_key_with_an_exponent_out_of_range_is_ignored(token_factory, jwks_server, validator, rsa_key, caplog, exponent) -> None:
+    """A huge exponent makes every check of a token naming the key costly; a tiny one is weak."""
+    odd_exponent = {**rsa_key.jwk, "kid": "rsa-odd-e", "e": b64url(exponent.to_bytes((exponent.bit_length() + 7) // 8, "big"))}
+    jwks_server.serve_json(JWKS_PATH, {"keys": [rsa_key.jwk, odd_exponent]})
+    assert validator.validate(token_factory()).subject
+    assert "RSA exponent e is not an odd number between 2^16 and 2^256" in caplog.text
+
+
 def test_jwks_of_only_unusable_keys_is_unavailable(token_factory, jwks_server, validator, weak_rsa_key, assert_rejected) -> None:
     jwks_server.publish(weak_rsa_key)
     assert_rejected(lambda: validator.validate(token_factory(key=weak_rsa_key)), KeysUnavailable, "no usable signature key")
@@ -406,6 +452,72 @@ def test_discovery_naming_another_issuer_is_refused(token_factory, jwks_server, 
 def test_discovery_without_usable_jwks_uri_is_refused(token_factory, jwks_server, make_validator, assert_rejected, jwks_uri) -> None:
     jwks_server.serve_json(DISCOVERY_PATH, {"issuer": jwks_server.issuer, "jwks_uri": jwks_uri})
     assert_rejected(lambda: make_validator(jwks_url=None).validate(token_factory()), KeysUnavailable, "has no usable jwks_uri")
+
+
+def self_signed_tls_files(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    moment = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(moment - datetime.timedelta(minutes=5))
+        .not_valid_after(moment + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path, key_path = directory / "tls-certificate.pem", directory / "tls-key.pem"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return certificate_path, key_path
+
+
+@pytest.fixture
+def https_server(tmp_path, monkeypatch, rsa_key) -> Iterator[JWKSServer]:
+    """A JWKSServer publishing ``rsa_key`` behind TLS, with a certificate requests trusts for
+    this test (REQUESTS_CA_BUNDLE); its https base URL is ``https_base_url(server)``."""
+    certificate, key = self_signed_tls_files(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    server = JWKSServer()
+    server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
+    server.start().publish(rsa_key)
+    yield server
+    server.close()
+
+
+def https_base_url(server: JWKSServer) -> str:
+    return server.base_url.replace("http://", "https://", 1)
+
+
+def test_https_issuer_naming_an_https_jwks_uri_is_used(https_server, audience, rsa_key) -> None:
+    """The TLS setup of the next test works: discovery and JWKS over https are used."""
+    issuer = https_base_url(https_server) + "/"
+    https_server.serve_json(DISCOVERY_PATH, {"issuer": issuer, "jwks_uri": https_base_url(https_server) + JWKS_PATH})
+    validator = TokenValidator(issuer, audience, http_timeout=TIMEOUT, jwks_cooldown=0.2)
+    assert validator.validate(TokenFactory(issuer, audience, rsa_key)()).subject
+    assert https_server.count(JWKS_PATH) == 1
+
+
+def test_https_issuer_naming_an_http_jwks_uri_is_refused(https_server, jwks_server, audience, rsa_key, assert_rejected) -> None:
+    """RFC 8414 2: the jwks_uri "MUST use the "https" scheme"; keys fetched in the clear could be
+    anyone's. (A loopback http issuer may name an http jwks_uri: the discovery tests above.)"""
+    issuer = https_base_url(https_server) + "/"
+    https_server.serve_json(DISCOVERY_PATH, {"issuer": issuer, "jwks_uri": jwks_server.jwks_url})
+    validator = TokenValidator(issuer, audience, http_timeout=TIMEOUT, jwks_cooldown=0.2)
+    token = TokenFactory(issuer, audience, rsa_key)()
+    assert_rejected(lambda: validator.validate(token), KeysUnavailable, f"jwks_uri {jwks_server.jwks_url!r}, not an https URL")
+    assert https_server.count(DISCOVERY_PATH) == 1
+    assert jwks_server.total_requests == 0
 
 
 def test_cache_defaults_are_the_documented_ones(issuer, audience) -> None:
