@@ -3,8 +3,14 @@
 Writes go through ``write_transaction()``, which takes SQLite's write lock at ``BEGIN IMMEDIATE``:
 concurrent writers (threads or gunicorn workers) queue up instead of interleaving, so a
 check-then-insert inside one transaction is race free, and an exception rolls everything back.
+
+The schema is versioned with ``PRAGMA user_version``. At start, inside one such transaction, a
+database of an earlier version is migrated (its data kept), then ``schema.sql`` creates whatever
+is missing and the version is set to ``SCHEMA_VERSION``; a failed migration changes nothing. A
+database newer than this code stops the start: this code cannot know what the newer schema means.
 """
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +21,40 @@ from pathlib import Path
 from flask import Flask, current_app, g
 
 BUSY_TIMEOUT_SECONDS = 10
+
+logger = logging.getLogger(__name__)
+
+# MIGRATIONS[n] brings a database of version n to version n + 1. Version 0 is every database
+# made before the version was kept: the schema of the first release.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 0 -> 1: each imported record is owned by the client that imported it, keyed by
+    # (client_id, source, external_id) instead of (source, external_id). SQLite cannot change a
+    # table's UNIQUE constraint, so the table is rebuilt; each kept record gets the client of the
+    # batch that created it.
+    (
+        """CREATE TABLE imported_records_v1 (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            data TEXT NOT NULL,
+            import_batch_id INTEGER NOT NULL REFERENCES import_batches (id),
+            UNIQUE (client_id, source, external_id)
+        )""",
+        """INSERT INTO imported_records_v1 (id, client_id, source, external_id, data, import_batch_id)
+            SELECT id, (SELECT client_id FROM import_batches WHERE import_batches.id = import_batch_id),
+                   source, external_id, data, import_batch_id
+            FROM imported_records""",
+        "DROP TABLE imported_records",
+        "ALTER TABLE imported_records_v1 RENAME TO imported_records",
+    ),
+)
+# The version schema.sql describes.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class NewerSchemaError(sqlite3.DatabaseError):
+    """The database was made by a newer version of the API."""
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -30,9 +70,42 @@ def create_schema(path: Path) -> None:
     connection = connect(path)
     try:
         connection.execute("PRAGMA journal_mode = WAL")
-        connection.executescript(resources.files(__package__).joinpath("schema.sql").read_text("utf-8"))
+        with transaction(connection):
+            upgrade(connection)
     finally:
         connection.close()
+
+
+def upgrade(connection: sqlite3.Connection) -> None:
+    """Bring the database to ``SCHEMA_VERSION``; run inside a write transaction."""
+    version = schema_version(connection)
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(f"its schema version {version} is newer than this API's {SCHEMA_VERSION}")
+    for migration in MIGRATIONS[version:]:
+        for statement in migration:
+            connection.execute(statement)
+    if version < SCHEMA_VERSION:
+        logger.info("database migrated from schema version %d to %d", version, SCHEMA_VERSION)
+    for statement in statements(resources.files(__package__).joinpath("schema.sql").read_text("utf-8")):
+        connection.execute(statement)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The database's schema version; an empty database gets the current schema, so it counts as current."""
+    (tables,) = connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    return version if tables else SCHEMA_VERSION
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of an SQL script, one at a time (``executescript`` would commit the transaction)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
 
 
 def get_db() -> sqlite3.Connection:
@@ -48,8 +121,7 @@ def close_db(_error: BaseException | None = None) -> None:
 
 
 @contextmanager
-def write_transaction() -> Iterator[sqlite3.Connection]:
-    connection = get_db()
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
@@ -57,6 +129,12 @@ def write_transaction() -> Iterator[sqlite3.Connection]:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+@contextmanager
+def write_transaction() -> Iterator[sqlite3.Connection]:
+    with transaction(get_db()) as connection:
+        yield connection
 
 
 def utc_now() -> str:

@@ -9,14 +9,18 @@ IETF "The Idempotency-Key HTTP Header Field" draft:
 - the same key with the same body: 200 with the stored answer and ``"replayed": true``, and
   nothing is written;
 - the same key with another body: 422, nothing is written;
-- records are unique per ``(source, external_id)``, so even a batch sent again under a new key
-  creates no duplicate (``created`` counts the records that were new).
+- each record is owned by the client that imported it: records are unique per
+  ``(client_id, source, external_id)``, so even a batch sent again under a new key creates no
+  duplicate (``created`` counts the records that were new to this client), and no client can
+  overwrite, shadow or block another client's record by importing its ``external_id`` first.
 
 Everything happens in one write transaction that holds SQLite's write lock from its start:
 concurrent deliveries of one key queue up, the first stores the batch, the others replay it;
 a request that fails changes nothing.
 
-``GET /api/imports`` (scope ``read:imports``) lists the latest batches and counts all records.
+``GET /api/imports`` (scope ``read:imports``) lists the latest batches, each naming its client,
+and counts the records of all clients (the same ``external_id`` imported by two clients is two
+records).
 """
 
 import hashlib
@@ -114,10 +118,11 @@ def import_batch():
             " record_count, created, received_at, response) VALUES (?, ?, ?, ?, ?, ?, 0, ?, '{}')",
             (key, batch.batch_id, client_id, batch.source, request_hash, len(batch.records), utc_now()),
         ).lastrowid
+        # Only this client's own record can conflict: it was imported before and stays as it was.
         created = db.executemany(
-            "INSERT INTO imported_records (source, external_id, data, import_batch_id) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (source, external_id) DO NOTHING",
-            [(batch.source, record.external_id, record.data, batch_row_id) for record in batch.records],
+            "INSERT INTO imported_records (client_id, source, external_id, data, import_batch_id)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id, source, external_id) DO NOTHING",
+            [(client_id, batch.source, record.external_id, record.data, batch_row_id) for record in batch.records],
         ).rowcount
         response = {
             "batch_id": batch.batch_id,

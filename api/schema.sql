@@ -1,5 +1,9 @@
 -- Business data of the protected API. Identities live at the authorization server (Auth0 or the
 -- local authserver); rows here reference them by the token's `sub`, as Auth0 advises.
+--
+-- This is the current schema (api.db.SCHEMA_VERSION, kept in PRAGMA user_version). A database made
+-- by an earlier version is brought here by api.db.MIGRATIONS before this file runs; a new table
+-- goes here, a change to an existing one needs a migration as well.
 
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY,
@@ -33,11 +37,14 @@ CREATE TABLE IF NOT EXISTS import_batches (
     UNIQUE (client_id, idempotency_key)
 );
 
+-- Each record is owned by the client that imported it: the key includes client_id, so no client
+-- can overwrite, shadow or block another client's record by importing the same external_id first.
 CREATE TABLE IF NOT EXISTS imported_records (
     id INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL,
     source TEXT NOT NULL,
     external_id TEXT NOT NULL,
     data TEXT NOT NULL,
     import_batch_id INTEGER NOT NULL REFERENCES import_batches (id),
-    UNIQUE (source, external_id)
+    UNIQUE (client_id, source, external_id)
 );

@@ -78,7 +78,10 @@ class ImportsClient:
 
         def send() -> requests.Response:
             self.narrator.request("POST", self.url, headers=headers, fields=summary)
-            response = self.session.post(self.url, json=batch.body(), headers=headers, timeout=HTTP_TIMEOUT)
+            # Never followed: a redirect would take the access token and the batch to another address.
+            response = self.session.post(
+                self.url, json=batch.body(), headers=headers, timeout=HTTP_TIMEOUT, allow_redirects=False
+            )
             self.narrator.response(response)
             return response
 

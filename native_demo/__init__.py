@@ -13,12 +13,14 @@ the login. The article's steps, narrated as they happen:
   4. Auth0 validates this information and returns an Access Token (and optionally a Refresh Token).
   5. The native app can use the Access Token to call the API on behalf of the user.
 
-Then a refresh-token round trip: a new access token without the browser, and a rotated refresh token.
+Then a refresh-token round trip: a new access token without the browser, and a rotated refresh token,
+with a word on what revocation cannot do (the API validates JWT access tokens on its own).
 
 The redirect reaches the app through a one-shot HTTP listener on ``127.0.0.1`` and a port the
 operating system picks (RFC 8252 §7.3); the authorization server accepts any port on the loopback
-address for a native client. ``state`` ties the redirect to this login (CSRF), ``iss`` names the
-server that sent it (RFC 9207, mix-up attacks), ``nonce`` ties the ID token to this login.
+address for a native client. ``state`` ties the redirect to this login (CSRF: the listener
+accepts no callback without it), ``iss`` names the server that sent it (RFC 9207, mix-up attacks),
+``nonce`` ties the ID token to this login.
 
 Run ``python -m native_demo --help``. Modules: ``pkce``, ``loopback`` (the redirect listener),
 ``authorization_code`` (steps 1-4 and refresh), ``session`` (tokens kept with ``--keep``) and

@@ -5,8 +5,12 @@
 also saves it (mode 0600) for later ``call`` and ``refresh`` commands. A refresh that returns an
 ID token has it checked against the login's (OpenID Connect Core §12.2).
 
-Every failure (consent denied, timeout, a ``state`` or ``iss`` that does not match, an ID token
-that does not validate) ends with one ``error: ...`` line on stderr and exit status 1.
+Every failure (consent denied, timeout, an ``iss`` that does not match, an ID token that does not
+validate) ends with one ``error: ...`` line on stderr and exit status 1. A redirect whose ``state``
+is not this login's ends nothing: the loopback listener refuses it and goes on waiting.
+
+Each refresh also says what revocation cannot do: the API validates JWT access tokens on its own,
+so an access token stays valid until it expires, whatever the authorization server revokes.
 """
 
 import argparse
@@ -15,6 +19,7 @@ import logging
 import os
 import sys
 import webbrowser
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -87,6 +92,7 @@ class NativeApp:
                 audience=self.config.audience,
                 resource_indicator=self.config.resource_indicator,
             )
+            listener.expect(request.state)
             self.narrator.step(
                 "1",
                 "The native app initiates the flow and redirects the user to Auth0 sending the "
@@ -137,7 +143,10 @@ class NativeApp:
         url = self.config.api_url + path
         headers = {"Authorization": f"Bearer {session.access_token}"}
         self.narrator.request(method, url, headers=headers, fields=body if isinstance(body, dict) else None)
-        response = self.http.request(method, url, headers=headers, json=body, timeout=HTTP_TIMEOUT)
+        # Never followed: a redirect would take the access token and the body to another address.
+        response = self.http.request(
+            method, url, headers=headers, json=body, timeout=HTTP_TIMEOUT, allow_redirects=False
+        )
         self.narrator.response(response)
         return response
 
@@ -176,6 +185,15 @@ class NativeApp:
             used=shorten_credential(session.refresh_token),
             new=shorten_credential(refreshed.refresh_token),
         )
+        self.narrator.info(
+            "Revocation does not reach the API: an access token is a self-contained JWT that the API "
+            "validates on its own, without asking the authorization server. The access token from "
+            "before this refresh stays valid until it expires, even after the authorization server "
+            "revokes this login's refresh tokens (as it does when a used refresh token is replayed; "
+            "Auth0 behaves the same). What limits the damage: short access-token lifetimes and "
+            "refresh-token rotation.",
+            previous_access_token_valid_until=_utc_time(session.expires_at),
+        )
         return refreshed
 
     @property
@@ -186,6 +204,12 @@ class NativeApp:
                 self.config.issuer, audience=self.config.client_id, jwks_url=self.metadata.jwks_uri
             )
         return self._id_token_validator
+
+
+def _utc_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "unknown: the token response had no expires_in"
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def command_login(app: NativeApp, args: argparse.Namespace) -> int:

@@ -4,16 +4,25 @@
 special permissions (typically, those on desktop operating systems) can use the loopback
 interface to receive the OAuth redirect." The listener binds ``127.0.0.1`` (RFC 8252 §8.3: the
 IP literal, not ``localhost``, so no resolver or firewall rule can send the code elsewhere) on
-port 0, so the operating system picks a free port, and it serves exactly one ``GET /callback``.
+port 0, so the operating system picks a free port, and it accepts exactly one ``GET /callback``:
+the one whose ``state`` is this login's (:meth:`LoopbackListener.expect`). Any other program on
+the machine can reach the port, so a callback with a missing or wrong ``state`` is answered
+``400`` and ignored, and the listener goes on waiting for the real one; a second callback after
+the real one is answered ``409``.
 
 The browser gets a small static page telling the user to return to the terminal, whatever the
-response holds (a code or an error such as ``access_denied``). The page is written before the
-command line is told the response arrived, so the browser gets its answer even when the command
-line then stops at once with an error. The page sets ``Referrer-Policy: no-referrer`` (the
-address bar holds the authorization code) and a CSP that allows nothing to load.
+accepted response holds (a code or an error such as ``access_denied``). The page is written
+before the command line is told the response arrived, so the browser gets its answer even when
+the command line then stops at once with an error. The page sets ``Referrer-Policy:
+no-referrer`` (the address bar holds the authorization code) and a CSP that allows nothing to
+load. A browser that hangs up mid-request is no error of the login and prints nothing.
 """
 
+import hmac
+import logging
+import sys
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +35,7 @@ CLOSE_TAB_PAGE = b"""<!doctype html>
 <p>The login response reached the command line. You can close this tab and return to the terminal.</p>
 </body></html>
 """
+NOT_THIS_LOGIN_PAGE = b"This request was not sent by this login, so it was ignored.\n"
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
@@ -33,6 +43,9 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
+PLAIN_TEXT = "text/plain; charset=utf-8"
+
+logger = logging.getLogger("native_demo.loopback")
 
 
 class LoginTimeout(OIDCClientError):
@@ -40,14 +53,15 @@ class LoginTimeout(OIDCClientError):
 
 
 class LoopbackListener:
-    """Listens on ``http://127.0.0.1:<free port>/callback`` for one authorization response."""
+    """Listens on ``http://127.0.0.1:<free port>/callback`` for this login's authorization response."""
 
     def __init__(self) -> None:
+        self._state: str | None = None
         self._parameters: dict[str, str] | None = None
         self._claimed = False
         self._received = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.1,), name="loopback-listener", daemon=True
@@ -67,22 +81,39 @@ class LoopbackListener:
         self._server.server_close()
         self._thread.join()
 
+    def expect(self, state: str) -> None:
+        """Accept only the callback carrying ``state``; until this is called, every callback is refused."""
+        self._state = state
+
     def wait(self, timeout: float) -> dict[str, str]:
         """The query parameters of the redirect, or :class:`LoginTimeout` after ``timeout`` seconds."""
         if not self._received.wait(timeout):
             raise LoginTimeout(f"login timed out: no response from the browser within {timeout:g} seconds")
         return dict(self._parameters or {})
 
-    def _claim(self, query: str) -> bool:
-        """Keep the first callback's parameters; a later one is refused (one-shot)."""
+    def _from_this_login(self, parameters: Mapping[str, str]) -> bool:
+        """Whether the callback carries this login's ``state``; the reason for a refusal is logged."""
+        received = parameters.get("state")
+        if received is None:
+            logger.warning("Ignored a callback without a state: not this login's redirect; still waiting.")
+            return False
+        # RFC 6749 §10.12: "The client MUST implement CSRF protection for its redirection URI.
+        # This is typically accomplished by requiring any request sent to the redirection URI
+        # endpoint to include a value that binds the request to the user-agent's authenticated
+        # state". RFC 8252 §8.9: native apps should "reject any incoming authorization responses
+        # without a state value that matches a pending outgoing authorization request".
+        if self._state is None or not hmac.compare_digest(received.encode(), self._state.encode()):
+            logger.warning("Ignored a callback whose state is not this login's (possible CSRF); still waiting.")
+            return False
+        return True
+
+    def _claim(self, parameters: dict[str, str]) -> bool:
+        """Keep the accepted callback's parameters; a later one is refused (one-shot)."""
         with self._lock:
             if self._claimed:
                 return False
             self._claimed = True
-            # RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than
-            # once." A repeated parameter is dropped, so its check fails below.
-            values = parse_qs(query, keep_blank_values=True)
-            self._parameters = {name: items[0] for name, items in values.items() if len(items) == 1}
+            self._parameters = parameters
             return True
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -96,9 +127,16 @@ class LoopbackListener:
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if url.path != CALLBACK_PATH:
-                    self._answer(404, b"Not found\n", "text/plain; charset=utf-8")
-                elif not listener._claim(url.query):
-                    self._answer(409, b"This login was already completed.\n", "text/plain; charset=utf-8")
+                    self._answer(404, b"Not found\n", PLAIN_TEXT)
+                    return
+                parameters = callback_parameters(url.query)
+                # RFC 8252 §8.3: "Clients should open the network port only when starting the
+                # authorization request and close it once the response is returned." A request
+                # that is not this login's response leaves the port open for the real one.
+                if not listener._from_this_login(parameters):
+                    self._answer(400, NOT_THIS_LOGIN_PAGE, PLAIN_TEXT)
+                elif not listener._claim(parameters):
+                    self._answer(409, b"This login was already completed.\n", PLAIN_TEXT)
                 else:
                     try:
                         self._answer(200, CLOSE_TAB_PAGE, PAGE_HEADERS["Content-Type"])
@@ -120,3 +158,21 @@ class LoopbackListener:
                 return
 
         return CallbackHandler
+
+
+def callback_parameters(query: str) -> dict[str, str]:
+    """The parameters of a callback's query, each given once."""
+    # RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once." A
+    # repeated parameter is dropped, so its check fails (a repeated state refuses the callback).
+    values = parse_qs(query, keep_blank_values=True)
+    return {name: items[0] for name, items in values.items() if len(items) == 1}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A server that prints no traceback when a browser hangs up mid-request."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Called from inside the handler's ``except`` block, so the exception is still current.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)

@@ -7,7 +7,7 @@ from m2m_demo.feed import Batch
 from m2m_demo.imports import DeliveryRejected
 from shared.oidc_client import DiscoveryError, OIDCClientError, TokenEndpointError
 from tests.demos.conftest import M2M_SECRET, token_reply
-from tests.demos.scripted_server import Reply
+from tests.demos.scripted_server import Reply, ScriptedServer
 
 BATCH = Batch("feed.json", 0, ({"external_id": "a-1", "data": {"n": 1}},))
 CREATED = Reply(201, {"batch_id": BATCH.batch_id, "created": 1, "replayed": False})
@@ -225,3 +225,21 @@ def test_a_refused_client_secret_is_not_retried(m2m):
     with pytest.raises(TokenEndpointError, match="401 invalid_client"):
         imports.deliver(BATCH)
     assert len(token_requests(m2m)) == 1 and imports_posts(m2m) == []
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_delivery_never_follows_a_redirect(m2m, status):
+    """A 307 or 308 would re-post the batch, access token included, to the Location's host."""
+    elsewhere = ScriptedServer().start()
+    try:
+        elsewhere.script("POST", "/api/imports", Reply(201, {"created": 2, "replayed": False}))
+        redirect = Reply(status, None, headers={"Location": elsewhere.base_url + "/api/imports"})
+        m2m.server.script("POST", "/api/imports", redirect)
+        _, imports = m2m.parts()
+
+        with pytest.raises(DeliveryRejected, match=f"API answered {status}"):
+            imports.deliver(BATCH)
+
+        assert elsewhere.received == []
+    finally:
+        elsewhere.close()

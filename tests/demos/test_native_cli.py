@@ -1,13 +1,18 @@
 """The native demo's command line: what it refuses before any network traffic."""
 
 import argparse
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 
-from native_demo.cli import api_path
+from native_demo.cli import NativeApp, api_path
+from native_demo.session import Session
+from shared.oidc_client import ClientConfig, Narrator
+from tests.demos.scripted_server import Reply, ScriptedServer
 from tests.support.processes import service_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +80,24 @@ def test_help_explains_each_command():
     assert result.returncode == 0
     for command in ("login", "call", "refresh"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_an_api_call_never_follows_a_redirect(status):
+    """A 307 or 308 would re-send the request, access token and body included, to the Location's host."""
+    api, elsewhere = ScriptedServer().start(), ScriptedServer().start()
+    try:
+        elsewhere.script("POST", "/api/messages", Reply(201, {"id": 1}))
+        redirect = Reply(status, None, headers={"Location": elsewhere.base_url + "/api/messages"})
+        api.script("POST", "/api/messages", redirect)
+        config = ClientConfig.from_env({"API_URL": api.base_url}, default_client_id="native-demo")
+        app = NativeApp(config, requests.Session(), Narrator(logging.getLogger("tests.quiet")))
+        session = Session(config.issuer, "native-demo", "access-token", None, None, None, {})
+
+        response = app.call(session, "POST", "/api/messages", {"text": "hi"})
+
+        assert response.status_code == status
+        assert elsewhere.received == []
+    finally:
+        api.close()
+        elsewhere.close()

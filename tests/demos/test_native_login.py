@@ -52,8 +52,9 @@ def client_env(provider, issuer):
     return service_environment(AUTH_ISSUER=issuer, API_URL=provider.base_url)
 
 
-def log_in(provider, tmp_path, issuer, token_replies, *arguments):
-    """Start the CLI, script the token endpoint with ``token_replies(query)``, play the redirect."""
+def log_in(provider, tmp_path, issuer, token_replies, *arguments, forged_callbacks=()):
+    """Start the CLI, script the token endpoint with ``token_replies(query)``, send each of
+    ``forged_callbacks`` to the redirect URI (each must be refused), then play the redirect."""
     cli = DemoProcess(
         "native_demo",
         "login",
@@ -68,6 +69,9 @@ def log_in(provider, tmp_path, issuer, token_replies, *arguments):
         url = cli.wait_for_line(AUTHORIZE_URL).group(1)
         query = {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
         provider.script("POST", "/oauth/token", *token_replies(query))
+        for forged in forged_callbacks:
+            answer = requests.get(query["redirect_uri"], params=forged, timeout=5)
+            assert answer.status_code == 400, answer.text
         requests.get(
             query["redirect_uri"],
             params={"code": "the-code", "state": query["state"], "iss": issuer},
@@ -96,6 +100,37 @@ def test_a_valid_id_token_completes_the_login(provider, tmp_path, token_factory,
         request.path
         for request in provider.requests_to("GET", "/api/me") + provider.requests_to("GET", "/api/messages")
     ] == ["/api/me", "/api/messages"]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        [{"state": "attacker", "code": "evil", "iss": "{issuer}"}],
+        [{"code": "evil", "iss": "{issuer}"}],
+        [{"state": "attacker", "error": "access_denied", "iss": "{issuer}"}, {"state": "attacker", "code": "evil"}],
+    ],
+    ids=["wrong-state", "no-state", "error-then-code-with-wrong-state"],
+)
+def test_a_forged_callback_does_not_end_the_login_which_completes_with_the_real_code(
+    provider, tmp_path, token_factory, issuer, forged
+):
+    """RFC 8252 §8.3 / RFC 6749 §10.12: a callback to the loopback port that does not carry this
+    login's state is refused with 400; the listener goes on waiting for the real redirect."""
+    status, cli, _ = log_in(
+        provider,
+        tmp_path,
+        issuer,
+        answering(lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])),
+        forged_callbacks=[
+            {name: value.format(issuer=issuer) for name, value in callback.items()} for callback in forged
+        ],
+    )
+
+    assert status == 0, cli.output
+    (exchange,) = provider.requests_to("POST", "/oauth/token")
+    assert exchange.form["code"] == "the-code"
+    assert "Ignored a callback" in cli.stdout
+    assert "evil" not in cli.output
 
 
 def test_the_code_exchange_proves_pkce_with_the_verifier_of_the_challenge(
@@ -224,6 +259,14 @@ def test_a_refreshed_id_token_of_the_same_user_is_accepted(provider, tmp_path, t
     )
     assert status == 0, cli.output
     assert "Refreshed ID token valid" in cli.stdout
+    rotated = cli.stdout.index("Refresh token rotated")
+    revocation = cli.stdout.index(
+        "Revocation does not reach the API: an access token is a self-contained JWT that the API validates "
+        "on its own"
+    )
+    assert rotated < revocation
+    assert "short access-token lifetimes and refresh-token rotation" in cli.stdout[revocation:]
+    assert '"previous_access_token_valid_until": "20' in cli.stdout[revocation:]
     assert [request.headers["Authorization"] for request in provider.requests_to("GET", "/api/me")] == [
         "Bearer opaque-access",
         "Bearer opaque-access-2",

@@ -1,6 +1,7 @@
 """The native demo's one-shot loopback listener (RFC 8252 §7.3), over real HTTP."""
 
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -18,16 +19,25 @@ EXIT_AS_SOON_AS_THE_RESPONSE_ARRIVES = """
 import os
 from native_demo.loopback import LoopbackListener
 with LoopbackListener() as listener:
+    listener.expect("s")
     print(listener.redirect_uri, flush=True)
     listener.wait(60)
     os._exit(1)
 """
 
 
+STATE = "this-login's-state"
+
+
 @pytest.fixture
 def listener():
     with LoopbackListener() as running:
+        running.expect(STATE)
         yield running
+
+
+def port_of(listener):
+    return int(listener.redirect_uri.rsplit(":", 1)[1].removesuffix("/callback"))
 
 
 def test_redirect_uri_is_the_ipv4_loopback_literal_with_an_ephemeral_port(listener):
@@ -39,10 +49,10 @@ def test_redirect_uri_is_the_ipv4_loopback_literal_with_an_ephemeral_port(listen
 def test_callback_parameters_are_returned_and_the_browser_is_told_to_close_the_tab(listener):
     answer = requests.get(
         listener.redirect_uri,
-        params={"code": "c0de", "state": "s1", "iss": "http://localhost:9000/"},
+        params={"code": "c0de", "state": STATE, "iss": "http://localhost:9000/"},
         timeout=5,
     )
-    assert listener.wait(1) == {"code": "c0de", "state": "s1", "iss": "http://localhost:9000/"}
+    assert listener.wait(1) == {"code": "c0de", "state": STATE, "iss": "http://localhost:9000/"}
     assert answer.status_code == 200
     assert "You can close this tab" in answer.text
     assert answer.headers["Referrer-Policy"] == "no-referrer"
@@ -59,15 +69,84 @@ def test_other_paths_are_not_found_and_the_listener_keeps_waiting(listener):
 
 
 def test_only_the_first_callback_counts(listener):
-    requests.get(listener.redirect_uri, params={"code": "first", "state": "s"}, timeout=5)
-    second = requests.get(listener.redirect_uri, params={"code": "second", "state": "s"}, timeout=5)
+    requests.get(listener.redirect_uri, params={"code": "first", "state": STATE}, timeout=5)
+    second = requests.get(listener.redirect_uri, params={"code": "second", "state": STATE}, timeout=5)
     assert second.status_code == 409
     assert listener.wait(1)["code"] == "first"
 
 
 def test_a_repeated_parameter_is_dropped(listener):
-    requests.get(listener.redirect_uri + "?code=a&state=s&state=t", timeout=5)
-    assert listener.wait(1) == {"code": "a"}
+    requests.get(listener.redirect_uri, params=[("code", "a"), ("code", "b"), ("state", STATE)], timeout=5)
+    assert listener.wait(1) == {"state": STATE}
+
+
+def assert_refused_as_not_this_login(answer):
+    assert answer.status_code == 400
+    assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert answer.text == "This request was not sent by this login, so it was ignored.\n"
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"code": "evil", "state": "attacker"},
+        {"code": "evil"},
+        {"code": "evil", "state": ""},
+        {"code": "evil", "state": STATE + "x"},
+        [("code", "evil"), ("state", STATE), ("state", "attacker")],
+        {"error": "access_denied", "state": "attacker"},
+        {"error": "access_denied"},
+    ],
+    ids=[
+        "wrong-state",
+        "no-state",
+        "empty-state",
+        "longer-state",
+        "repeated-state",
+        "error-wrong-state",
+        "error-no-state",
+    ],
+)
+def test_a_callback_not_of_this_login_is_refused_and_the_real_one_still_completes_it(listener, forged):
+    forged_answer = requests.get(listener.redirect_uri, params=forged, timeout=5)
+
+    assert_refused_as_not_this_login(forged_answer)
+    with pytest.raises(LoginTimeout):
+        listener.wait(0.2)
+    real = requests.get(listener.redirect_uri, params={"code": "real", "state": STATE}, timeout=5)
+    assert real.status_code == 200
+    assert listener.wait(1) == {"code": "real", "state": STATE}
+
+
+def test_a_refused_callback_is_logged_without_its_values(listener, caplog):
+    requests.get(listener.redirect_uri, params={"code": "evil-code", "state": "attacker-state"}, timeout=5)
+
+    assert "state is not this login's" in caplog.text
+    assert "evil-code" not in caplog.text and "attacker-state" not in caplog.text
+
+
+def test_every_callback_is_refused_until_the_state_is_known():
+    with LoopbackListener() as listener:
+        for state in ("", "anything"):
+            assert_refused_as_not_this_login(
+                requests.get(listener.redirect_uri, params={"code": "c", "state": state}, timeout=5)
+            )
+        with pytest.raises(LoginTimeout):
+            listener.wait(0.1)
+
+
+def test_a_browser_that_hangs_up_mid_request_prints_no_traceback(listener, capfd):
+    with socket.create_connection(("127.0.0.1", port_of(listener))) as hanging_up:
+        hanging_up.sendall(b"GET /callback?state=x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        # The request line is read; the headers never end. Close with a reset (SO_LINGER 0),
+        # as a browser tab closed mid-request does.
+        time.sleep(0.2)
+        hanging_up.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # The handler's error would be printed by now; the listener still answers the real callback.
+    time.sleep(0.3)
+    assert requests.get(listener.redirect_uri, params={"code": "c", "state": STATE}, timeout=5).status_code == 200
+    assert listener.wait(1)["code"] == "c"
+    assert capfd.readouterr().err == ""
 
 
 def test_wait_times_out_with_a_clear_message(listener):
@@ -80,9 +159,8 @@ def test_wait_times_out_with_a_clear_message(listener):
 
 
 def test_a_silent_connection_does_not_block_the_callback(listener):
-    port = int(listener.redirect_uri.rsplit(":", 1)[1].removesuffix("/callback"))
-    with socket.create_connection(("127.0.0.1", port)):
-        answer = requests.get(listener.redirect_uri, params={"code": "c", "state": "s"}, timeout=5)
+    with socket.create_connection(("127.0.0.1", port_of(listener))):
+        answer = requests.get(listener.redirect_uri, params={"code": "c", "state": STATE}, timeout=5)
         assert answer.status_code == 200
 
 
