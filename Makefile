@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench chromium clean
+.PHONY: demo test bench test-tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || scripts/create-venv $(PYTHON) $(VENV)
@@ -12,13 +12,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-chromium:
-	@scripts/ensure-chromium
+test-tools:
+	@scripts/ensure-test-tools
 
 demo: $(STAMP)
 	$(PY) scripts/run_demo.py
 
-test: $(STAMP) chromium
+test: $(STAMP) test-tools
 	$(PY) -m pytest
 
 bench: $(STAMP)

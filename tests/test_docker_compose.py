@@ -40,7 +40,7 @@ def published_port(entry):
 def compose_config():
     docker_compose = shutil.which("docker-compose")
     if docker_compose is None:
-        pytest.fail("docker-compose is not installed: `.ci/run` installs Debian's docker-compose")
+        pytest.fail("docker-compose is not installed: `make test` installs Debian's docker-compose")
     result = subprocess.run(
         [docker_compose, "-f", str(COMPOSE_FILE), "config"], capture_output=True, text=True, timeout=60
     )
