@@ -20,6 +20,7 @@ from .web import error_page
 log = logging.getLogger(__name__)
 bp = Blueprint("login", __name__)
 
+MAX_EMAIL_LENGTH = 254
 MESSAGES = {
     LoginOutcome.WRONG_CREDENTIALS: "Wrong email or password.",
     LoginOutcome.BLOCKED_FROM_SOURCE: (
@@ -52,6 +53,12 @@ def login():
     password = request.form.get("password", "")
     if not email or not password:
         return _login_page("Enter your email address and password.", email, 400)
+    # RFC 5321 §4.5.3.1.3: "The maximum total length of a reverse-path or forward-path is 256
+    # octets (including the punctuation and element separators)": an address has at most 254.
+    # A longer one is no account's; it is refused before anything is counted or stored for it.
+    if len(email) > MAX_EMAIL_LENGTH:
+        log.info("login refused: an email address of %d characters", len(email))
+        return _login_page(MESSAGES[LoginOutcome.WRONG_CREDENTIALS], "", 400)
     server = current_server()
     outcome, user = authenticate(
         server.storage(), email, password, source=request.remote_addr, threshold=server.tenant.brute_force_threshold

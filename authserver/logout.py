@@ -20,6 +20,7 @@ import logging
 import time
 
 from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint, redirect, render_template, request
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -28,7 +29,7 @@ from joserfc.jwk import KeySet
 from shared.log_safety import escaped
 
 from . import keys, sessions
-from .server import current_server
+from .server import current_server, not_repeated
 from .web import error_page
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,10 @@ def end_session():
     # "If using the HTTP GET method, the request parameters are serialized using URI Query String
     # Serialization [...]. If using the HTTP POST method, the request parameters are serialized
     # using Form Serialization".
-    parameters = request.form if request.method == "POST" else request.args
+    try:
+        parameters = not_repeated(request.form if request.method == "POST" else request.args)
+    except InvalidRequestError:
+        return error_page("invalid_request", INVALID_LOGOUT_REQUEST)
     claims = id_token_hint_claims(parameters.get("id_token_hint"))
     client_id = parameters.get("client_id")
     # RP-Initiated Logout §2: "When both client_id and id_token_hint are present, the OP MUST

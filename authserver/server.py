@@ -53,8 +53,11 @@ from .userinfo import UserInfoEndpoint
 
 log = logging.getLogger(__name__)
 
+#: How the throttle counts a client id that is not one of the tenant's (one key for them all).
+UNKNOWN_CLIENT = "<unknown client>"
 
-def _not_repeated(parameters: MultiDict) -> MultiDict:
+
+def not_repeated(parameters: MultiDict) -> MultiDict:
     # RFC 6749 §3.1 (authorization endpoint) and §3.2 (token endpoint): "Request and response
     # parameters MUST NOT be included more than once."
     for name, values in parameters.lists():
@@ -71,14 +74,14 @@ class _JSONMembers(list):
 def _body_parameters(request) -> MultiDict:
     """A POST body's parameters: a form, or (as Auth0 accepts) a JSON object of strings."""
     if not request.is_json:
-        return _not_repeated(request.form)
+        return not_repeated(request.form)
     try:
         document = json.loads(request.get_data(), object_pairs_hook=_JSONMembers)
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, _JSONMembers) or not all(isinstance(value, str) for _, value in document):
         raise InvalidRequestError("The body must be a form or a JSON object of strings.")
-    return _not_repeated(MultiDict(document))
+    return not_repeated(MultiDict(document))
 
 
 def request_parameters(request) -> MultiDict:
@@ -89,7 +92,7 @@ def request_parameters(request) -> MultiDict:
     userinfo reads nothing but its Authorization header.
     """
     if request.blueprint != "oauth":
-        return _not_repeated(request.args)
+        return not_repeated(request.args)
     if request.method != "POST":
         return MultiDict()
     return _body_parameters(request)
@@ -145,9 +148,14 @@ class ClientCredentials:
 
 def _basic_credentials(request) -> tuple[str | None, str | None] | None:
     """The client id and secret of an HTTP Basic ``Authorization`` header; None without one."""
-    scheme, _, _ = request.headers.get("Authorization", "").partition(" ")
+    authorization = request.headers.get("Authorization", "")
+    scheme = authorization.split(None, 1)[0] if authorization.strip() else ""
     if scheme.lower() != "basic":
         return None
+    # RFC 7235 §2.1: "credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]": spaces only.
+    # "Basic<TAB>..." is malformed, not something to ignore while the body's credentials are used.
+    if not authorization.startswith(f"{scheme} "):
+        raise InvalidClientError(status_code=401, description="Malformed client credentials.")
     try:
         return extract_basic_authorization(request.headers)
     except UnicodeDecodeError as error:
@@ -258,7 +266,8 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
         # RFC 6749 §2.3.1: "Since this client authentication method involves a password, the
         # authorization server MUST protect any endpoint utilizing it against brute force
         # attacks." At a limit of throttle.py, no secret is checked at all.
-        retry_after = self.throttle.retry_after(credentials.client_id, address)
+        throttled_as = credentials.client_id if self.query_client(credentials.client_id) else UNKNOWN_CLIENT
+        retry_after = self.throttle.retry_after(throttled_as, address)
         if retry_after is not None:
             log.warning(
                 "client %s from %s: refused for %d s after too many failed authentications",
@@ -269,7 +278,7 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
             raise TooManyAttemptsError(retry_after)
         client, failure = self._check_credentials(credentials, methods, endpoint)
         if client is None:
-            self.throttle.record_failure(credentials.client_id, address)
+            self.throttle.record_failure(throttled_as, address)
             client_id = escaped(credentials.client_id)
             log.info("client %s from %s: authentication failed: %s", client_id, escaped(address), failure)
             # The same answer for every failure: it tells nobody which client ids exist.

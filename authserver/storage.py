@@ -113,7 +113,9 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 #: Consecutive failed logins are forgotten after a day without attempts (a block stays until an
 #: administrator lifts it, as Auth0's does).
 FAILED_LOGIN_MEMORY = 86400
-#: At most this many (email, source) pairs are tracked; beyond it the least recently tried goes.
+#: Beyond this many (email, source) pairs, the least recently tried pair that blocks nothing is
+#: forgotten. A block is never forgotten to make room: each one cost its attacker a threshold of
+#: checked passwords, so there can only be few.
 MAX_FAILED_LOGIN_ROWS = 100_000
 
 
@@ -296,12 +298,17 @@ class Storage:
         """
         with self.transaction():
             row = self._one(
-                "SELECT failures, blocked_at FROM failed_logins WHERE email = ? AND source = ?", email, source
+                "SELECT failures, blocked_at, last_attempt_at FROM failed_logins WHERE email = ? AND source = ?",
+                email,
+                source,
             )
+            if row is not None and row["blocked_at"] is None and row["last_attempt_at"] <= now - FAILED_LOGIN_MEMORY:
+                self.db.execute("DELETE FROM failed_logins WHERE email = ? AND source = ?", (email, source))
+                row = None
             if row is not None and (row["blocked_at"] is not None or row["failures"] >= threshold):
                 return False
             if row is None:
-                self._make_room_for_a_failed_login()
+                self._make_room_for_a_failed_login(now)
             self.db.execute(
                 """
                 INSERT INTO failed_logins (email, source, failures, last_attempt_at) VALUES (?, ?, 1, ?)
@@ -311,16 +318,21 @@ class Storage:
             )
             return True
 
-    def _make_room_for_a_failed_login(self) -> None:
+    def _make_room_for_a_failed_login(self, now: int) -> None:
         (count,) = self._one("SELECT count(*) FROM failed_logins")
-        if count >= MAX_FAILED_LOGIN_ROWS:
-            self.db.execute(
-                """
-                DELETE FROM failed_logins WHERE rowid IN
-                    (SELECT rowid FROM failed_logins ORDER BY last_attempt_at, rowid LIMIT ?)
-                """,
-                (count - MAX_FAILED_LOGIN_ROWS + 1,),
-            )
+        if count < MAX_FAILED_LOGIN_ROWS:
+            return
+        self.db.execute(
+            "DELETE FROM failed_logins WHERE blocked_at IS NULL AND last_attempt_at <= ?", (now - FAILED_LOGIN_MEMORY,)
+        )
+        self.db.execute(
+            """
+            DELETE FROM failed_logins WHERE rowid IN (
+                SELECT rowid FROM failed_logins WHERE blocked_at IS NULL
+                ORDER BY last_attempt_at, rowid LIMIT max(0, (SELECT count(*) FROM failed_logins) - ? + 1))
+            """,
+            (MAX_FAILED_LOGIN_ROWS,),
+        )
 
     def block_failed_login(self, email: str, source: str, threshold: int, now: int) -> bool:
         """After a failed attempt: block at the threshold; True when this failure blocked it."""

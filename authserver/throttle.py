@@ -10,10 +10,16 @@ address, or of that address, are answered 429 until the window closes, without c
 secret. There is no limit per client id alone: anyone could then lock a daemon out by sending
 wrong secrets in its name; here an attacker locks out only the addresses it sends from.
 
+A client id that is not one of the tenant's is counted as one ("an unknown client"), so what is
+kept per key is small whatever a request claims. The check and the count are two steps: when
+several requests fail at once, up to the number of request threads more secrets than the limit
+may be checked (each a cheap HMAC digest of a 256-bit secret).
+
 The counts are kept in memory, per process: ``python -m authserver`` runs one gunicorn worker
 with several threads (cli.py), so that one process sees every request; a lock guards the counts.
-Memory is bounded: expired windows are dropped, and at most ``max_keys`` windows are kept (the
-oldest goes first).
+Memory is bounded: expired windows are dropped, and beyond ``max_keys`` windows the oldest one
+still under its limit goes. A window at its limit is never dropped before it closes (dropping it
+would lift the limit); there can be no more of them than failures in a window allow.
 """
 
 import math
@@ -69,9 +75,14 @@ class FailureLimit:
             window = self._windows.get(key)
             if window is None:
                 if len(self._windows) >= self.max_keys:
-                    del self._windows[next(iter(self._windows))]
+                    self._drop_oldest_under_the_limit()
                 window = self._windows[key] = _Window(opened_at=now)
             window.failures += 1
+
+    def _drop_oldest_under_the_limit(self) -> None:
+        under = next((key for key, window in self._windows.items() if window.failures < self.limit), None)
+        if under is not None:
+            del self._windows[under]
 
     def _close_expired(self, now: float) -> None:
         while self._windows:

@@ -147,3 +147,20 @@ def test_every_presented_secret_costs_one_digest_and_gets_the_same_answer(authse
     digests.clear()
     assert authserver.client_credentials(audience=API).status_code == 200
     assert digests == [M2M_SECRET]
+
+
+def test_a_basic_header_with_a_tab_is_malformed_not_ignored(authserver):
+    credentials = base64.b64encode(b"spa-demo:").decode()
+    form = {"grant_type": "client_credentials", "audience": API, "client_id": "m2m-demo", "client_secret": M2M_SECRET}
+    response = authserver.token(form, headers={"Authorization": f"Basic\t{credentials}"})
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke"])
+def test_a_page_of_another_origin_can_neither_call_nor_lock_out_a_client(authserver, path):
+    form = {"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": "x"}
+    for _ in range(12):
+        refused = requests.post(authserver.url(path), data=form, headers={"Origin": "https://evil.example"}, timeout=10)
+        assert refused.status_code == 403 and refused.json()["error"] == "access_denied"
+    # Nothing was counted against the daemon, which sends no Origin from the same address.
+    assert authserver.client_credentials(audience=API).status_code == 200

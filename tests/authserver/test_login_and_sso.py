@@ -159,6 +159,43 @@ def test_failed_logins_are_bounded_in_number(authserver, monkeypatch):
     assert emails == ["nobody-2@flowlab.test", "nobody-3@flowlab.test", "nobody-4@flowlab.test"]
 
 
+def test_a_block_is_never_forgotten_to_make_room_for_other_failures(authserver, monkeypatch):
+    monkeypatch.setattr(storage_module, "MAX_FAILED_LOGIN_ROWS", 3)
+    attacker = Browser(authserver)
+    page = attacker.authorize(**spa_request())
+    for _ in range(10):
+        page = attacker.login(page, ALICE[0], "guess-password")
+    for index in range(5):
+        page = attacker.login(page, f"nobody-{index}@flowlab.test", "guess-password")
+    assert "blocked after multiple consecutive login attempts" in alert(attacker.login(page, *ALICE))
+
+
+def test_failure_counts_restart_after_a_day_without_attempts(authserver):
+    storage = Storage.open(authserver.database)
+    try:
+        then = 1_000_000
+        for _ in range(9):
+            assert storage.count_login_attempt("carol@flowlab.test", "127.0.0.1", 10, then)
+        assert not storage.block_failed_login("carol@flowlab.test", "127.0.0.1", 10, then)
+        a_day_later = then + FAILED_LOGIN_MEMORY + 1
+        assert storage.count_login_attempt("carol@flowlab.test", "127.0.0.1", 10, a_day_later)
+        (failures,) = storage.db.execute("SELECT failures FROM failed_logins").fetchone()
+    finally:
+        storage.close()
+    assert failures == 1
+
+
+def test_an_email_address_longer_than_254_characters_is_refused_before_it_is_counted(authserver):
+    browser = Browser(authserver)
+    answer = browser.login(browser.authorize(**spa_request()), "a" * 250 + "@flowlab.test", "guess-password")
+    assert answer.status_code == 400 and alert(answer) == "Wrong email or password."
+    storage = Storage.open(authserver.database)
+    try:
+        assert storage.db.execute("SELECT count(*) FROM failed_logins").fetchone()[0] == 0
+    finally:
+        storage.close()
+
+
 def test_sso_session_lets_a_second_application_in_without_a_prompt(browser, authserver):
     first = run_code_flow(browser, audience="https://api.flowlab.local", scope="openid read:messages")
     pkce = PKCE.new()

@@ -281,3 +281,13 @@ def test_v2_logout_still_ends_the_session_on_a_plain_get(browser):
     assert response.status_code == 200
     assert "You are logged out" in response.text
     assert not signed_in(browser)
+
+
+@pytest.mark.parametrize("name", ["id_token_hint", "post_logout_redirect_uri", "client_id", "state"])
+def test_repeated_logout_parameters_are_refused(browser, authserver, name):
+    run_code_flow(browser)
+    response = browser.session.get(
+        authserver.url("/oidc/logout"), params=[(name, "one"), (name, "two")], allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "code" in redirect_parameters(browser.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new())))

@@ -72,14 +72,29 @@ def test_keys_are_counted_apart(clock):
 
 
 def test_memory_is_bounded(clock):
-    limit = FailureLimit(1, 60, max_keys=3, clock=clock)
+    limit = FailureLimit(2, 60, max_keys=3, clock=clock)
     for key in range(5):
         limit.record_failure(key)
         clock.advance(1)
     assert len(limit) == 3
-    assert [limit.retry_after(key) is not None for key in range(5)] == [False, False, True, True, True]
+    # The oldest windows went: the next failure of key 0 opens a new window, key 4's is its second.
+    limit.record_failure(4)
+    assert limit.retry_after(4) is not None
+    limit.record_failure(0)
+    assert limit.retry_after(0) is None
     clock.advance(60)
     assert len(limit) == 0, "expired windows are dropped"
+
+
+def test_a_window_at_its_limit_is_never_dropped_to_make_room(clock):
+    limit = FailureLimit(1, 60, max_keys=3, clock=clock)
+    limit.record_failure("blocked")
+    for key in range(10):
+        limit.record_failure(key)
+        clock.advance(1)
+    assert limit.retry_after("blocked") is not None
+    clock.advance(60)
+    assert limit.retry_after("blocked") is None
 
 
 def authorization(client_id: str, client_secret: str) -> dict:
@@ -162,12 +177,18 @@ def test_the_daemon_authenticates_while_another_address_attacks_it(clients):
     assert attacker_answers == [401] * 10 + [429] * 40
 
 
-def test_an_address_trying_many_client_ids_is_refused_for_all(clients, clock, digests):
-    for number in range(100):
+def test_unknown_client_ids_count_as_one_client(clients, clock, digests):
+    for number in range(10):
         fail(clients, 1, client_id=f"guess-{number}")
-    digests.clear()
-    assert_too_many_attempts(clients.token(ATTACKER, "m2m-other", OTHER_SECRET), retry_after=300)
-    assert digests == []
-    assert clients.token(DAEMON, "m2m-demo", M2M_SECRET).status_code == 200
+    assert_too_many_attempts(clients.token(ATTACKER, "guess-new", "x"), retry_after=300)
+    assert clients.token(ATTACKER, "m2m-demo", M2M_SECRET).status_code == 200
+
+
+def test_an_address_trying_many_client_ids_is_refused_for_all(clock):
+    throttle = ClientAuthenticationThrottle(per_client_and_address=10, per_address=3, clock=clock)
+    for client_id in ("m2m-demo", "spa-demo", "partner-app"):
+        throttle.record_failure(client_id, "203.0.113.66")
+    assert throttle.retry_after("m2m-other", "203.0.113.66") == 300
+    assert throttle.retry_after("m2m-other", "198.51.100.7") is None
     clock.advance(300)
-    assert clients.token(ATTACKER, "m2m-other", OTHER_SECRET).status_code == 200
+    assert throttle.retry_after("m2m-other", "203.0.113.66") is None
