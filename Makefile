@@ -22,7 +22,7 @@ test: $(STAMP) test-tools
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) bench/bench_validation.py
+	$(PY) -m bench.bench_validation
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

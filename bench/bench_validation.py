@@ -1,6 +1,7 @@
 """Cold-validation throughput: shared.token_validation vs PyJWT's own ``jwt.decode``.
 
-Run with ``make bench``. Both validators get the same N distinct RS256 tokens (Auth0-shaped
+Run with ``make bench`` (``python -m bench.bench_validation`` from the project's folder, which
+puts the project, and so its test helpers in ``tests.support``, on the import path). Both validators get the same N distinct RS256 tokens (Auth0-shaped
 claims, every token different, so nothing can be cached per token). PyJWT gets its best case:
 the public key preloaded as a cryptography object. Ours fetches its JWKS once from a real local
 server before timing starts. The two are timed in many short alternating rounds over the same
@@ -17,18 +18,14 @@ ratio: even with no Python work at all it could not exceed about 3.5x.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import jwt
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from shared.token_validation import TokenValidator  # noqa: E402
-from tests.support.fixtures import API_AUDIENCE, TokenFactory  # noqa: E402
-from tests.support.jwks_server import JWKSServer  # noqa: E402
-from tests.support.keys import rsa_signing_key  # noqa: E402
+from shared.token_validation import TokenValidator
+from tests.support.fixtures import API_AUDIENCE, TokenFactory
+from tests.support.jwks_server import JWKSServer
+from tests.support.keys import rsa_signing_key
 
 
 def main() -> None:

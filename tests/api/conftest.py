@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +21,11 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from api.__main__ import WORKERS
-from tests.support.processes import service_environment
+from tests.support.processes import Service, service_environment, start_part
 
 REALM = "https://api.flowlab.local"
 SPA_ORIGIN = "http://localhost:3000"
 TABLES = ("users", "messages", "import_batches", "imported_records")
-STARTUP_TIMEOUT_SECONDS = 30
-LISTENING_LINE = re.compile(r"Flowlab API listening on http://127\.0\.0\.1:(\d+)")
 
 
 @dataclass(frozen=True)
@@ -169,85 +163,52 @@ def assert_json_error(response: Any, status: int, error: str) -> dict[str, str]:
 # --- python -m api as a real process ------------------------------------------------------------
 
 
-@dataclass
-class APIProcess:
-    process: subprocess.Popen
-    base_url: str
-    log_lines: list[str]
+class APIProcess(Service):
+    """``python -m api`` (gunicorn) on the port the kernel gave it, ready once every worker booted."""
+
+    def __init__(self, directory: Path, **settings: str):
+        env = service_environment(**settings)
+        super().__init__("api", "api", env, None, directory / "api.log")
+        self.env["API_PORT"] = "0"
+        self._ready_path = "/healthz"
+
+    def is_ready(self) -> bool:
+        return sum("Booting worker with pid" in line for line in self.log_lines) == WORKERS
+
+    @property
+    def log_lines(self) -> list[str]:
+        return self.logs().splitlines(keepends=True)
 
     def log(self) -> str:
-        return "".join(self.log_lines)
+        return self.logs()
 
     def request_lines(self, count: int, last_path: str, timeout: float = 10.0) -> list[str]:
-        """The last ``count`` request log lines once the line of ``last_path`` has been read
-        (the reader thread reads the process's output asynchronously)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = [line for line in self.log_lines if "api.requests:" in line]
-            if (lines and f" {last_path} " in lines[-1]) or time.monotonic() > deadline:
-                return lines[-count:]
-            time.sleep(0.05)
+        """The last ``count`` request log lines once the line of ``last_path`` is the last one
+        written; fails the test when it is not within ``timeout``."""
+
+        def request_lines(log: str) -> list[str]:
+            return [line for line in log.splitlines() if "api.requests:" in line]
+
+        def last_is_the_one(log: str) -> bool:
+            lines = request_lines(log)
+            return bool(lines) and f" {last_path} " in lines[-1]
+
+        self.wait_for_log(last_is_the_one, timeout, f"a request line for {last_path}")
+        return request_lines(self.logs())[-count:]
 
 
-def run_api(cwd: Path, **settings: str) -> subprocess.Popen:
+def run_api(cwd: Path, **settings: str):
     """Start ``python -m api`` in ``cwd`` with only ``settings`` configured; output on stdout."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "api"],
-        cwd=cwd,
-        env=service_environment(**settings),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _collect(stream: Any, lines: list[str], port_found: threading.Event, port: list[int]) -> None:
-    for line in stream:
-        lines.append(line)
-        match = LISTENING_LINE.search(line)
-        if match and not port_found.is_set():
-            port.append(int(match.group(1)))
-            port_found.set()
-
-
-def _wait_until_healthy(api: APIProcess) -> None:
-    """Until /healthz answers and every gunicorn worker has booted."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if api.process.poll() is not None:
-            raise RuntimeError(f"python -m api exited with {api.process.returncode}:\n{api.log()}")
-        try:
-            healthy = requests.get(api.base_url + "/healthz", timeout=1).status_code == 200
-            if healthy and sum("Booting worker with pid" in line for line in api.log_lines) == WORKERS:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"python -m api was not healthy in {STARTUP_TIMEOUT_SECONDS}s:\n{api.log()}")
+    return start_part("api", cwd, **settings)
 
 
 @pytest.fixture
 def api_process(tmp_path: Path, issuer: str, audience: str) -> Iterator[APIProcess]:
     """``python -m api`` (gunicorn) on a free port chosen by the kernel (``API_PORT=0``),
     trusting the shared test issuer; stopped with SIGTERM after the test."""
-    process = run_api(tmp_path, API_PORT="0", AUTH_ISSUER=issuer, AUTH_AUDIENCE=audience)
-    lines: list[str] = []
-    port_found = threading.Event()
-    port: list[int] = []
-    reader = threading.Thread(target=_collect, args=(process.stdout, lines, port_found, port), daemon=True)
-    reader.start()
+    api = APIProcess(tmp_path, AUTH_ISSUER=issuer, AUTH_AUDIENCE=audience)
     try:
-        if not port_found.wait(STARTUP_TIMEOUT_SECONDS):
-            raise RuntimeError("python -m api never said where it listens:\n" + "".join(lines))
-        api = APIProcess(process, f"http://127.0.0.1:{port[0]}", lines)
-        _wait_until_healthy(api)
+        api.start()
         yield api
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(timeout=5)
+        api.stop()

@@ -7,6 +7,8 @@ gives it: every Flowlab setting inherited from the caller's environment is dropp
 
 import os
 import pathlib
+import random
+import re
 import signal
 import socket
 import subprocess
@@ -18,12 +20,38 @@ import requests
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 FLOWLAB_SETTING_PREFIXES = ("AUTH_", "AUTH0_", "AUTHSERVER_", "API_", "SPA_", "CORS_", "DATABASE_")
 STARTUP_TIMEOUT = 30.0
+# gunicorn's own line once it is bound: the port a part started with port 0 got.
+LISTENING_AT = re.compile(r"Listening at: (http://[^ ]+:(\d+)) ")
+_handed_out: set[int] = set()
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
 
 
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a part whose address must be known before it starts.
+
+    It is chosen outside the kernel's ephemeral range, so no outgoing connection or port-0 bind
+    takes it between this call and the part's own bind, and never twice in one test run. A part
+    whose address need not be known beforehand binds port 0 instead (:meth:`Service.on_any_port`).
+    """
+    ephemeral = _ephemeral_ports()
+    while True:
+        port = random.randint(10000, ephemeral.start - 1) if ephemeral.start > 10001 else random.randint(1024, 65535)
+        if port in _handed_out or port in ephemeral:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 class Service:
@@ -36,6 +64,16 @@ class Service:
         self.ready_url = ready_url
         self.log_path = log_path
         self.process = None
+        #: Where it listens, once ready (always set for :meth:`on_any_port` services).
+        self.base_url = None
+        self._ready_path = None
+
+    @classmethod
+    def on_any_port(cls, name, module, env, ready_path, log_path, *, port_variable):
+        """A part told to bind port 0 (``port_variable``): its address is read from its log."""
+        service = cls(name, module, env | {port_variable: "0"}, None, log_path)
+        service._ready_path = ready_path
+        return service
 
     def start(self):
         log = open(self.log_path, "ab")
@@ -57,14 +95,35 @@ class Service:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.logs()}")
+            if self.ready_url is None:
+                self._find_the_address()
             try:
-                if requests.get(self.ready_url, timeout=1).status_code == 200:
-                    return
+                if self.ready_url is not None and requests.get(self.ready_url, timeout=1).status_code == 200:
+                    if self.is_ready():
+                        return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.name} was not ready at {self.ready_url} in {STARTUP_TIMEOUT:.0f}s:\n{self.logs()}")
+
+    def _find_the_address(self):
+        match = LISTENING_AT.search(self.logs())
+        if match is not None:
+            self.base_url = match.group(1)
+            self.ready_url = self.base_url + self._ready_path
+
+    def is_ready(self):
+        """Beyond answering its ready URL (a subclass may wait for more, e.g. every worker)."""
+        return True
+
+    def wait_for_log(self, condition, timeout=10.0, what="the expected line"):
+        """Poll the log until ``condition(log text)`` is true; fails the test after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition(self.logs()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} did not log {what} within {timeout:g}s:\n{self.logs()}")
+            time.sleep(0.05)
 
     def stop(self):
         if self.process is None or self.process.poll() is not None:
@@ -83,6 +142,19 @@ class Service:
     def logs(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+
+def start_part(module, cwd, **settings):
+    """``python -m <module>`` in ``cwd`` with only ``settings``, for a test that reads its whole
+    output (a start that must fail, say); output and errors on ``stdout``, as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module],
+        cwd=cwd,
+        env=service_environment(**settings),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def service_environment(**settings):
