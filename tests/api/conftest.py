@@ -168,9 +168,7 @@ class APIProcess(Service):
 
     def __init__(self, directory: Path, **settings: str):
         env = service_environment(**settings)
-        super().__init__("api", "api", env, None, directory / "api.log")
-        self.env["API_PORT"] = "0"
-        self._ready_path = "/healthz"
+        super().__init__("api", "api", env, "/healthz", directory / "api.log", port_variable="API_PORT")
 
     def is_ready(self) -> bool:
         return sum("Booting worker with pid" in line for line in self.log_lines) == WORKERS

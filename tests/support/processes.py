@@ -38,7 +38,7 @@ def free_port():
 
     It is chosen outside the kernel's ephemeral range, so no outgoing connection or port-0 bind
     takes it between this call and the part's own bind, and never twice in one test run. A part
-    whose address need not be known beforehand binds port 0 instead (:meth:`Service.on_any_port`).
+    whose address need not be known beforehand binds port 0 instead (``Service(port_variable=)``).
     """
     ephemeral = _ephemeral_ports()
     while True:
@@ -57,23 +57,18 @@ def free_port():
 class Service:
     """One `python -m <module>` process, its log file and the URL that says it is ready."""
 
-    def __init__(self, name, module, env, ready_url, log_path):
+    def __init__(self, name, module, env, ready_url, log_path, *, port_variable=None):
+        """``ready_url`` answers 200 once the part is ready. With ``port_variable`` the part binds
+        port 0 (that setting), and ``ready_url`` is a path on the address it then logs."""
         self.name = name
         self.module = module
-        self.env = env
-        self.ready_url = ready_url
+        self.env = env if port_variable is None else env | {port_variable: "0"}
+        self.ready_url = ready_url if port_variable is None else None
+        self._ready_path = ready_url if port_variable is not None else None
         self.log_path = log_path
         self.process = None
-        #: Where it listens, once ready (always set for :meth:`on_any_port` services).
+        #: Where it listens, once ready (for a part on port 0: read from gunicorn's log line).
         self.base_url = None
-        self._ready_path = None
-
-    @classmethod
-    def on_any_port(cls, name, module, env, ready_path, log_path, *, port_variable):
-        """A part told to bind port 0 (``port_variable``): its address is read from its log."""
-        service = cls(name, module, env | {port_variable: "0"}, None, log_path)
-        service._ready_path = ready_path
-        return service
 
     def start(self):
         log = open(self.log_path, "ab")
