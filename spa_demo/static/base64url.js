@@ -1,11 +1,14 @@
+// @ts-check
 // Base64url (RFC 4648 §5, no padding): the alphabet of JWTs, PKCE and our random values.
 
+/** @param {ArrayBuffer | Uint8Array} bytes */
 export function encode(bytes) {
   let binary = "";
   for (const byte of new Uint8Array(bytes)) binary += String.fromCharCode(byte);
   return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
+/** @param {string} text */
 export function decode(text) {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new TypeError("not base64url");
   const base64 = text.replaceAll("-", "+").replaceAll("_", "/");
@@ -13,6 +16,7 @@ export function decode(text) {
   return Uint8Array.from(binary, (character) => character.charCodeAt(0));
 }
 
+/** @param {string} text */
 export function decodeText(text) {
   return new TextDecoder("utf-8", { fatal: true }).decode(decode(text));
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The implicit grant (RFC 6749 §4.2) with an ID token, `response_type=token id_token` (OpenID
 // Connect Core §3.2): the tokens come straight back in the URL fragment. Legacy: RFC 9700 §2.1.2
 // says clients "SHOULD NOT use the implicit grant"; it is here so the difference can be seen.
@@ -6,18 +7,31 @@ import { newState } from "./authorization.js";
 import { randomValue } from "./base64url.js";
 import { acceptTokenResponse } from "./tokens.js";
 
+/** @typedef {import("./authorization.js").Flow} Flow */
+
+/** @type {Flow} */
 export const implicitGrant = {
   id: "implicit",
   name: "Implicit grant (legacy)",
   // The article's numbered steps for a single page application, word for word.
   steps: [
-    "The app initiates the flow and redirects the browser to Auth0, so the user can authenticate.",
-    "Auth0 authenticates the user. The first time the user goes through this flow, and if the application is a third party application, a consent page will be shown where the permissions, that will be given to the Client, are listed (for example, post messages, list contacts, and so forth).",
-    "Auth0 redirects the user to the app with an Access Token (and optionally an ID Token) in the hash fragment of the URI. The app can now extract the tokens from the hash fragment.",
-    "The app can use the Access Token to call the API on behalf of the user.",
+    {
+      name: "request",
+      text: "The app initiates the flow and redirects the browser to Auth0, so the user can authenticate.",
+    },
+    {
+      name: "authentication",
+      text: "Auth0 authenticates the user. The first time the user goes through this flow, and if the application is a third party application, a consent page will be shown where the permissions, that will be given to the Client, are listed (for example, post messages, list contacts, and so forth).",
+    },
+    {
+      name: "response",
+      text: "Auth0 redirects the user to the app with an Access Token (and optionally an ID Token) in the hash fragment of the URI. The app can now extract the tokens from the hash fragment.",
+    },
+    {
+      name: "api_call",
+      text: "The app can use the Access Token to call the API on behalf of the user.",
+    },
   ],
-  responseStep: 3,
-  apiStep: 4,
   // What the app must remember between the request and the response.
   kept: "state and nonce",
 
@@ -38,6 +52,8 @@ export const implicitGrant = {
   },
 
   async complete(response, pending, settings, log) {
-    return acceptTokenResponse(Object.fromEntries(response), pending, settings, log, { bindsAccessToken: true });
+    return acceptTokenResponse(Object.fromEntries(response), pending, settings, log, {
+      bindsAccessToken: true,
+    });
   },
 };

@@ -1,3 +1,4 @@
+// @ts-check
 // Logging out of the issuer as well as the app. Dropping the tokens from memory is not enough:
 // the issuer's session cookie would sign the user straight back in (silent authentication).
 
@@ -5,6 +6,13 @@ import { FlowError } from "./errors.js";
 
 const STATE_KEY = "flowlab.pending_logout";
 
+/** @typedef {import("./settings.js").Settings} Settings */
+
+/**
+ * @param {Pick<Settings, "issuer" | "clientId" | "returnTo"> & { metadata: Pick<Settings["metadata"], "end_session_endpoint"> }} settings
+ * @param {string | undefined} idToken
+ * @param {string} state
+ */
 export function logoutUrl(settings, idToken, state) {
   const endpoint = settings.metadata.end_session_endpoint;
   if (endpoint) {
@@ -27,6 +35,7 @@ export function logoutUrl(settings, idToken, state) {
 }
 
 // The state waits in sessionStorage (this tab only) for the redirect back, like a login's.
+/** @param {string} state */
 export function saveLogoutState(state) {
   sessionStorage.setItem(STATE_KEY, state);
 }
@@ -39,15 +48,23 @@ export function takeLogoutState() {
 }
 
 // The issuer's redirect back to post_logout_redirect_uri (this page, "/") with the state.
+/** @param {URL} url */
 export function isLogoutResponse(url) {
   return url.pathname === "/" && url.searchParams.has("state");
 }
 
 // Returns nothing; throws FlowError for a logout response this app did not ask for.
+/**
+ * @param {URLSearchParams} parameters
+ * @param {string | null} expectedState
+ */
 export function checkLogoutResponse(parameters, expectedState) {
   // RP-Initiated Logout §2, state: "Opaque value used by the RP to maintain state between the
   // logout request and the callback to the endpoint specified by the post_logout_redirect_uri".
   if (parameters.get("state") !== expectedState) {
-    throw new FlowError("state_mismatch", "This page was sent back from a logout it did not start (the state is not the one this app sent): ignored.");
+    throw new FlowError(
+      "state_mismatch",
+      "This page was sent back from a logout it did not start (the state is not the one this app sent): ignored.",
+    );
   }
 }

@@ -276,6 +276,62 @@ def test_the_access_token_is_renewed_silently_before_it_expires(spa):
     assert spa.decoded("id-token-payload")["nonce"] != nonce_before
 
 
+# Short, so that a hung server's timeout is seen at once; long enough for the real servers on
+# two busy cores. The page reads it from /config.json, where the test adds it.
+HUNG_TIMEOUT_MS = 3000
+
+
+def with_short_timeouts(spa):
+    def add_timeout(route):
+        settings = route.fetch().json()
+        route.fulfill(json=settings | {"requestTimeoutMs": HUNG_TIMEOUT_MS})
+
+    spa.page.route(f"{spa.stack.spa_url}/config.json", add_timeout)
+
+
+HUNG_SERVERS = {
+    # name: (the URL that never answers, the flow that meets it, the words naming it)
+    "the discovery document": ("{issuer}.well-known/openid-configuration", None, "the issuer's discovery document"),
+    "the token endpoint": ("{issuer}oauth/token", "code", "the token endpoint"),
+    "the JWKS": ("{issuer}.well-known/jwks.json", "implicit", "the issuer's JWKS"),
+    "the API": ("{api_url}/api/public", None, "the API"),
+}
+
+
+@pytest.mark.parametrize("case", HUNG_SERVERS.values(), ids=HUNG_SERVERS.keys())
+def test_a_server_that_never_answers_is_a_timeout_error_not_working_for_ever(spa, case):
+    url, mode, named = case
+    url = url.format(issuer=spa.stack.issuer, api_url=spa.stack.api_url)
+    hung = []
+    with_short_timeouts(spa)
+    spa.page.route(url, lambda route: hung.append(route))  # never fulfilled, continued or aborted
+
+    if mode is not None:
+        spa.open(mode)
+        spa.start_login()
+        login(spa.page, *USERS["alice"])
+    else:
+        spa.page.goto(f"{spa.stack.spa_url}/")
+    spa.settle()
+    if url.endswith("/api/public"):
+        spa.page.get_by_test_id("call-public").click()
+        expect(spa.page.get_by_test_id("api-result")).to_have_attribute("data-status", "0")
+        expect(spa.page.get_by_test_id("api-status")).to_have_text("0 timeout")
+        spa.settle()
+
+    assert len(hung) == 1 and hung[0].request.url == url
+    expect(spa.error).to_be_visible()
+    expect(spa.error).to_have_attribute("data-code", "timeout")
+    expect(spa.error).to_contain_text(f"{named} (")
+    expect(spa.error).to_contain_text(f"did not answer within {HUNG_TIMEOUT_MS // 1000} s")
+    expect(spa.status).to_have_attribute("data-state", "signed-out")
+    expect(spa.page.get_by_test_id("id-token-payload")).to_be_hidden()
+    if mode is not None or url.endswith("/api/public"):
+        # The step that waited is the one that failed, with the reason.
+        failed = spa.page.locator("[data-testid=step][data-outcome=failed]").last
+        expect(failed).to_contain_text(f"timeout: {named}")
+
+
 def test_the_implicit_mode_carries_the_rfc_9700_banner(spa):
     banner = spa.page.get_by_test_id("implicit-banner")
     spa.open("code")
