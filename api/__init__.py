@@ -1,4 +1,4 @@
-"""Flowlab's protected API: a Flask resource server for OAuth 2.0 access tokens, as Auth0 sets it up.
+"""Flowlab's protected API: a Flask resource server for OAuth 2.0 access tokens, Auth0's way.
 
 Clients (the SPA, the native app, the machine-to-machine daemon) get access tokens for the API's
 audience from the authorization server and send them as ``Authorization: Bearer``; the API
@@ -17,23 +17,13 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask
 from flask_cors import CORS
 
-from api import (
-    admin,
-    db,
-    errors,
-    health,
-    imports,
-    messages,
-    openapi,
-    profile,
-    quickstart,
-    request_log,
-)
-from api.config import ConfigurationError, load_settings, token_validator
+from api import admin, db, health, imports, messages, openapi, profile, quickstart, request_log
+from api.config import ConfigurationError, Settings, token_validator
 from shared import flask_auth
+from shared.web import init_json_errors, init_security_headers
 
 MAX_BODY_BYTES = 1024 * 1024
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
@@ -46,13 +36,8 @@ CORS_MAX_AGE_SECONDS = 600
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
-def add_security_headers(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
-
-
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    settings = load_settings(os.environ if test_config is None else test_config)
+    settings = Settings.from_env(os.environ if test_config is None else test_config)
     validator = token_validator(settings)
     app = Flask(__name__)
     app.config.from_mapping(test_config or {})
@@ -65,12 +50,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     request_log.init_app(app)
-    errors.init_app(app)
-    app.after_request(add_security_headers)
+    init_json_errors(app)
+    init_security_headers(app, SECURITY_HEADERS)
     try:
         db.init_app(app)
     except (OSError, sqlite3.Error) as error:
-        raise ConfigurationError(f"DATABASE_URL: cannot use {settings.database_path}: {error}") from None
+        raise ConfigurationError(
+            f"DATABASE_URL: cannot use {settings.database_path}: {error}"
+        ) from None
     flask_auth.init_app(app, validator, realm=settings.audience)
     CORS(
         app,

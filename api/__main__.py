@@ -23,8 +23,12 @@ THREADS_PER_WORKER = 4
 # Large enough for the validator to see (and refuse, with an RFC 6750 answer) tokens above its
 # 8 KiB limit; gunicorn itself refuses any header field larger than this.
 HEADER_FIELD_LIMIT_BYTES = 16 * 1024
+# gunicorn's ``timeout``: the arbiter kills and replaces a worker process that has not checked
+# in for this long (a hung worker; gthread workers check in while their threads serve).
+WORKER_TIMEOUT_SECONDS = 30
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-logger = logging.getLogger("api")
+logger = logging.getLogger(__package__)
 
 
 def announce(server: Any) -> None:
@@ -33,7 +37,7 @@ def announce(server: Any) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=LOG_FORMAT)
     try:
         app = create_app()
     except ConfigurationError as error:
@@ -44,7 +48,7 @@ def main() -> None:
         workers=WORKERS,
         threads=THREADS_PER_WORKER,
         worker_class=JSONErrorThreadWorker,
-        timeout=30,
+        timeout=WORKER_TIMEOUT_SECONDS,
         limit_request_field_size=HEADER_FIELD_LIMIT_BYTES,
         when_ready=announce,
     )

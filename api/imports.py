@@ -41,12 +41,13 @@ MAX_RECORDS = 1000
 MAX_BATCH_ID_LENGTH = 200
 MAX_SOURCE_LENGTH = 100
 MAX_EXTERNAL_ID_LENGTH = 200
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 LIST_LIMIT = 100
 BATCH_FIELDS = frozenset({"batch_id", "source", "records"})
 RECORD_FIELDS = frozenset({"external_id", "data"})
 # Visible ASCII without the comma, which would hide a second Idempotency-Key header joined to
 # the first by the server.
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x2b\x2d-\x7e]{1,255}")
+IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x2b\x2d-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}")
 
 
 @dataclass(frozen=True)

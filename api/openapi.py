@@ -1,15 +1,17 @@
 """``GET /openapi.json``: the OpenAPI 3.1 description of this API.
 
 Summaries and schemas are written here; what each operation requires (scopes, Auth0 RBAC
-permissions, user or machine tokens) is read from the ``require_auth`` decorator of its view, so
-the document cannot drift from what the code enforces. Building the document fails if a route has
-no description here, so no endpoint goes undocumented.
+permissions, user or machine tokens) is read from the ``require_auth`` decorator of its view, and
+every limit (lengths, counts, the body size) from the constant the code enforces, so the document
+cannot drift from the code. Building the document fails if a route has no description here, so no
+endpoint goes undocumented.
 """
 
 from typing import Any
 
 from flask import Blueprint, Flask, current_app
 
+from api import imports, messages
 from shared.flask_auth import AuthRequirements
 
 bp = Blueprint("openapi", __name__)
@@ -33,6 +35,10 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] | None = None)
     }
 
 
+def _text(max_length: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length}
+
+
 STRING = {"type": "string"}
 NULLABLE_STRING = {"type": ["string", "null"]}
 COUNT = {"type": "integer", "minimum": 0}
@@ -42,11 +48,20 @@ SCHEMAS = {
     "Error": _object({"error": STRING, "error_description": STRING}),
     "PublicMessage": _object({"message": STRING}),
     "PrivateMessage": _object(
-        {"message": STRING, "sub": STRING, "client_id": NULLABLE_STRING, "scopes": {"type": "array", "items": STRING}}
+        {
+            "message": STRING,
+            "sub": STRING,
+            "client_id": NULLABLE_STRING,
+            "scopes": {"type": "array", "items": STRING},
+        }
     ),
-    "Message": _object({"id": {"type": "integer"}, "author": STRING, "text": STRING, "created_at": TIMESTAMP}),
-    "MessageList": _object({"messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}}),
-    "NewMessage": _object({"text": {"type": "string", "minLength": 1, "maxLength": 500}}),
+    "Message": _object(
+        {"id": {"type": "integer"}, "author": STRING, "text": STRING, "created_at": TIMESTAMP}
+    ),
+    "MessageList": _object(
+        {"messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}}
+    ),
+    "NewMessage": _object({"text": _text(messages.MAX_TEXT_LENGTH)}),
     "Profile": _object(
         {
             "id": {"type": "integer"},
@@ -59,19 +74,28 @@ SCHEMAS = {
     ),
     "ImportBatch": _object(
         {
-            "batch_id": {"type": "string", "minLength": 1, "maxLength": 200},
-            "source": {"type": "string", "minLength": 1, "maxLength": 100},
+            "batch_id": _text(imports.MAX_BATCH_ID_LENGTH),
+            "source": _text(imports.MAX_SOURCE_LENGTH),
             "records": {
                 "type": "array",
-                "maxItems": 1000,
+                "maxItems": imports.MAX_RECORDS,
                 "items": _object(
-                    {"external_id": {"type": "string", "minLength": 1, "maxLength": 200}, "data": {"type": "object"}}
+                    {
+                        "external_id": _text(imports.MAX_EXTERNAL_ID_LENGTH),
+                        "data": {"type": "object"},
+                    }
                 ),
             },
         }
     ),
     "ImportResult": _object(
-        {"batch_id": STRING, "source": STRING, "received": COUNT, "created": COUNT, "replayed": {"type": "boolean"}}
+        {
+            "batch_id": STRING,
+            "source": STRING,
+            "received": COUNT,
+            "created": COUNT,
+            "replayed": {"type": "boolean"},
+        }
     ),
     "ImportList": _object(
         {
@@ -91,7 +115,9 @@ SCHEMAS = {
             "records": COUNT,
         }
     ),
-    "Stats": _object({"users": COUNT, "messages": COUNT, "import_batches": COUNT, "imported_records": COUNT}),
+    "Stats": _object(
+        {"users": COUNT, "messages": COUNT, "import_batches": COUNT, "imported_records": COUNT}
+    ),
     "Health": _object({"status": {"const": "ok"}}),
 }
 
@@ -103,24 +129,51 @@ def _json(schema: str, description: str) -> dict[str, Any]:
     }
 
 
-ERROR_RESPONSES = {
-    "400": _json(
-        "Error", "Malformed request (invalid_request), including a token sent outside the Authorization header"
-    ),
-    "401": _json("Error", 'No access token (bare Bearer challenge) or an invalid one (error="invalid_token")'),
-    "403": _json("Error", "insufficient_scope: the token lacks a scope or permission, or is the wrong kind"),
-    "413": _json("Error", "The body is over 1 MiB"),
-    "415": _json("Error", "The body is not application/json"),
-    "422": _json("Error", "The idempotency key was already used for a different batch"),
-    "503": _json("Error", "The issuer's signing keys cannot be fetched right now (see Retry-After)"),
-}
+def _byte_size(byte_count: int) -> str:
+    """``1048576`` as ``1 MiB``: in the largest binary unit that divides it."""
+    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if byte_count % factor == 0:
+            return f"{byte_count // factor} {unit}"
+    return f"{byte_count} bytes"
 
-# (method, path) -> the hand-written part of each operation.
+
+def error_responses(max_body_bytes: int) -> dict[str, dict[str, Any]]:
+    """The error answers an operation may name, by status."""
+    return {
+        "400": _json(
+            "Error",
+            "Malformed request (invalid_request), including a token sent outside the Authorization"
+            " header",
+        ),
+        "401": _json(
+            "Error",
+            'No access token (bare Bearer challenge) or an invalid one (error="invalid_token")',
+        ),
+        "403": _json(
+            "Error",
+            "insufficient_scope: the token lacks a scope or permission, or is the wrong kind",
+        ),
+        "413": _json("Error", f"The body is over {_byte_size(max_body_bytes)}"),
+        "415": _json("Error", "The body is not application/json"),
+        "422": _json("Error", "The idempotency key was already used for a different batch"),
+        "503": _json(
+            "Error", "The issuer's signing keys cannot be fetched right now (see Retry-After)"
+        ),
+    }
+
+
+# (method, path) -> the hand-written part of each operation; "errors" names the statuses of
+# error_responses() it may answer besides those of its token checks.
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
-    ("GET", "/healthz"): {"summary": "Readiness probe", "responses": {"200": _json("Health", "Ready")}},
+    ("GET", "/healthz"): {
+        "summary": "Readiness probe",
+        "responses": {"200": _json("Health", "Ready")},
+    },
     ("GET", "/openapi.json"): {
         "summary": "This document",
-        "responses": {"200": {"description": "OpenAPI 3.1 document", "content": {"application/json": {}}}},
+        "responses": {
+            "200": {"description": "OpenAPI 3.1 document", "content": {"application/json": {}}}
+        },
     },
     ("GET", "/api/public"): {
         "summary": "Public endpoint: no token needed",
@@ -131,19 +184,19 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {"200": _json("PrivateMessage", "Who called, with which client and scopes")},
     },
     ("GET", "/api/messages"): {
-        "summary": "List the latest 100 messages, newest first",
+        "summary": f"List the latest {messages.LIST_LIMIT} messages, newest first",
         "responses": {"200": _json("MessageList", "Messages")},
     },
     ("POST", "/api/messages"): {
         "summary": "Post a message as the calling user",
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewMessage"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/NewMessage"}}
+            },
         },
-        "responses": {
-            "201": _json("Message", "The stored message"),
-            **{code: ERROR_RESPONSES[code] for code in ("400", "413", "415")},
-        },
+        "responses": {"201": _json("Message", "The stored message")},
+        "errors": ("400", "413", "415"),
     },
     ("GET", "/api/me"): {
         "summary": "The API's own profile of the calling user, created on first call",
@@ -157,28 +210,34 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "in": "header",
                 "required": False,
                 "description": (
-                    "Names the batch (default: its batch_id), per client. Same key and body: the stored answer"
-                    " is replayed; same key, other body: 422."
+                    "Names the batch (default: its batch_id), per client. Same key and body: the"
+                    " stored answer is replayed; same key, other body: 422."
                 ),
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": _text(imports.MAX_IDEMPOTENCY_KEY_LENGTH),
             }
         ],
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImportBatch"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ImportBatch"}}
+            },
         },
         "responses": {
             "201": _json(
                 "ImportResult",
-                "First delivery: records stored, owned by the calling client (created counts the ones new to"
-                " this client; another client's record with the same source and external_id is another record)",
+                "First delivery: records stored, owned by the calling client (created counts the"
+                " ones new to this client; another client's record with the same source and"
+                " external_id is another record)",
             ),
             "200": _json("ImportResult", "Replay of an already delivered batch: nothing written"),
-            **{code: ERROR_RESPONSES[code] for code in ("400", "413", "415", "422")},
         },
+        "errors": ("400", "413", "415", "422"),
     },
     ("GET", "/api/imports"): {
-        "summary": "The latest 100 import batches and the total number of imported records",
+        "summary": (
+            f"The latest {imports.LIST_LIMIT} import batches and the total number of imported"
+            " records"
+        ),
         "responses": {"200": _json("ImportList", "Import batches")},
     },
     ("GET", "/api/admin/stats"): {
@@ -202,29 +261,37 @@ def _security(requirements: AuthRequirements) -> dict[str, Any]:
     return operation
 
 
-def _operation(app: Flask, method: str, path: str, endpoint: str) -> dict[str, Any]:
+def _operation(
+    app: Flask, method: str, path: str, endpoint: str, errors: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     if (method, path) not in OPERATIONS:
         raise LookupError(f"{method} {path} has no OpenAPI description in api/openapi.py")
     operation = {"operationId": endpoint.replace(".", "_"), **OPERATIONS[method, path]}
+    answered = operation.pop("errors", ())
     requirements = getattr(app.view_functions[endpoint], "auth_requirements", None)
     if requirements is None:
-        return {**operation, "security": []}
-    errors = {"401": ERROR_RESPONSES["401"], "400": ERROR_RESPONSES["400"], "503": ERROR_RESPONSES["503"]}
-    if requirements != AuthRequirements():
-        errors["403"] = ERROR_RESPONSES["403"]
-    return {**operation, **_security(requirements), "responses": {**errors, **operation["responses"]}}
+        security: dict[str, Any] = {"security": []}
+    else:
+        security = _security(requirements)
+        checked = () if requirements == AuthRequirements() else ("403",)
+        answered = ("401", "400", "503", *checked, *answered)
+    responses = {**{code: errors[code] for code in answered}, **operation["responses"]}
+    return {**operation, **security, "responses": responses}
 
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``app``'s routes, with the app's issuer in the OAuth flows."""
     authorization_server = app.config["AUTH_ISSUER"].rstrip("/")
     scopes = dict(API_SCOPES)
+    errors = error_responses(app.config["MAX_CONTENT_LENGTH"])
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
         if rule.endpoint == "static":
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(rule.rule, {})[method.lower()] = _operation(app, method, rule.rule, rule.endpoint)
+            paths.setdefault(rule.rule, {})[method.lower()] = _operation(
+                app, method, rule.rule, rule.endpoint, errors
+            )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -232,8 +299,9 @@ def build_document(app: Flask) -> dict[str, Any]:
             "version": "1.0.0",
             "description": (
                 "A resource server protected by OAuth 2.0 access tokens (JWT, RFC 9068) from "
-                f"{app.config['AUTH_ISSUER']}. Ask for tokens with audience {app.config['AUTH_AUDIENCE']}. Errors are "
-                "JSON {error, error_description}; token errors carry an RFC 6750 WWW-Authenticate challenge."
+                f"{app.config['AUTH_ISSUER']}. Ask for tokens with audience "
+                f"{app.config['AUTH_AUDIENCE']}. Errors are JSON {{error, error_description}}; "
+                "token errors carry an RFC 6750 WWW-Authenticate challenge."
             ),
         },
         "servers": [{"url": "/"}],
@@ -244,7 +312,8 @@ def build_document(app: Flask) -> dict[str, Any]:
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "oauth2": {
                     "type": "oauth2",
-                    "description": "Auth0 endpoints of the issuer; send audience=" + app.config["AUTH_AUDIENCE"],
+                    "description": "Auth0 endpoints of the issuer; send audience="
+                    + app.config["AUTH_AUDIENCE"],
                     "flows": {
                         "authorizationCode": {
                             "authorizationUrl": authorization_server + "/authorize",
@@ -252,8 +321,14 @@ def build_document(app: Flask) -> dict[str, Any]:
                             "refreshUrl": authorization_server + "/oauth/token",
                             "scopes": scopes,
                         },
-                        "implicit": {"authorizationUrl": authorization_server + "/authorize", "scopes": scopes},
-                        "clientCredentials": {"tokenUrl": authorization_server + "/oauth/token", "scopes": scopes},
+                        "implicit": {
+                            "authorizationUrl": authorization_server + "/authorize",
+                            "scopes": scopes,
+                        },
+                        "clientCredentials": {
+                            "tokenUrl": authorization_server + "/oauth/token",
+                            "scopes": scopes,
+                        },
                     },
                 },
             },

@@ -4,7 +4,8 @@ A scheduled process imports records from an external data source into the protec
 is no user: the daemon calls the API on behalf of itself, with a token obtained from its own
 client id and secret. The article's steps, narrated as they happen:
 
-  1. The Application authenticates with the Authorization Server using its Client ID and Client Secret.
+  1. The Application authenticates with the Authorization Server using its Client ID and Client
+     Secret.
   2. The Authorization Server validates this information and returns an Access Token.
   3. The Application can use the Access Token to call the Resource Server on behalf of itself.
 
@@ -12,7 +13,8 @@ client id and secret. The article's steps, narrated as they happen:
 procedure": steps 1 and 2 run only when the cached token is about to expire (or the API answers
 401 once); step 3 runs every cycle with the next batch.
 
-Run ``python -m m2m_demo --help``. Modules: ``feed`` (the data source and its batches), ``state``
-(the persisted position), ``backoff`` (retries), ``client_credentials`` (steps 1-2 and the token
-cache), ``imports`` (step 3) and ``daemon`` (schedule, signals, command line).
+Run ``python -m m2m_demo --help``. Modules: ``client_credentials_flow`` (steps 1, 2 and 3 in
+order, the token reuse and the 401 rule: the flow to read first), and beside it the daemon's
+machinery: ``daemon`` (schedule, signals, command line), ``backoff`` (retries), ``state`` (the
+persisted position) and ``feed`` (the data source and its batches).
 """

@@ -37,7 +37,7 @@ class RetryPolicy:
     jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False)
 
     def backoff_delay(self, attempt: int) -> float:
-        """The wait after failed attempt number ``attempt`` (1-based) when the server gave no hint."""
+        """The wait after failed attempt ``attempt`` (1-based) when the server gave no hint."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return self.jitter(ceiling / 2, ceiling)
 

@@ -1,8 +1,11 @@
 """The schedule, the signals and the command line of the import daemon.
 
 Every ``--interval`` seconds one cycle runs: read the feed, pick the next batch (or the batch that
-is still pending from an earlier cycle), deliver it, advance the position. A cycle that fails
-leaves the batch pending; the next cycle sends the very same batch with the very same key.
+is still pending from an earlier cycle), deliver it (``client_credentials_flow``: steps 1-3),
+advance the position. A cycle that fails leaves the batch pending; the next cycle sends the very
+same batch with the very same key. Only a ``--batch-size`` lowered since then (the API answers
+``413`` to a body over its size limit) cuts a pending batch: its first records go under a new key,
+which the API still imports once, as it imports each record of a client once.
 
 SIGTERM and SIGINT (Ctrl-C) let the request in flight finish, skip any further retries and waits,
 and exit 0. A batch cut short stays pending in the state file and is delivered on the next start.
@@ -20,16 +23,12 @@ from pathlib import Path
 import requests
 
 from m2m_demo.backoff import RetriesExhausted, RetryPolicy, StopRequested
-from m2m_demo.client_credentials import ClientCredentials
+from m2m_demo.client_credentials_flow import ApiError, ClientCredentialsFlow, DeliveryRejected
 from m2m_demo.feed import SAMPLE_FEED, FeedError, read_feed
-from m2m_demo.imports import ImportsClient
 from m2m_demo.state import DEFAULT_STATE_PATH, SourceState, StateError, StateFile
-from shared.oidc_client import (
-    ClientConfig,
-    Narrator,
-    OIDCClientError,
-)
+from shared.cli import log_to, positive_integer, positive_number
 from shared.log_safety import escaped
+from shared.oidc_client import ClientConfig, Narrator, OIDCClientError
 from shared.settings import ConfigurationError
 
 CLIENT_ID = "m2m-demo"
@@ -37,11 +36,19 @@ CLIENT_ID = "m2m-demo"
 # AUTH_CLIENT_SECRET from a secret store; the daemon never prints it.
 LOCAL_CLIENT_SECRET = "m2m-demo-local-secret"
 
-# POST /api/imports refuses a batch of more records (api/imports.py), so a larger batch would
-# stay pending forever.
-MAX_BATCH_SIZE = 1000
+# The API's published limit of records per batch: ``maxItems`` of ``ImportBatch.records`` in its
+# ``GET /openapi.json`` (tests/demos/test_m2m_daemon.py checks that the two agree). The API would
+# refuse a larger batch in every cycle, so a larger --batch-size is refused at the start.
+API_MAX_BATCH_RECORDS = 1000
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_INTERVAL_SECONDS = 60.0
+DEFAULT_RETRY_POLICY = RetryPolicy()
+LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s %(message)s"
+LOG_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+# A bad setting or an unusable state file: one error line, nothing sent.
+FATAL_STATUS = 2
 
-logger = logging.getLogger("m2m_demo")
+logger = logging.getLogger(__package__)
 
 
 class OneLineFormatter(logging.Formatter):
@@ -60,14 +67,14 @@ class ImportDaemon:
         source_path: Path,
         state_file: StateFile,
         batch_size: int,
-        imports: ImportsClient,
+        flow: ClientCredentialsFlow,
         narrator: Narrator,
         stop: threading.Event,
     ):
         self.source_path = source_path
         self.state_file = state_file
         self.batch_size = batch_size
-        self.imports = imports
+        self.flow = flow
         self.narrator = narrator
         self.stop = stop
 
@@ -86,7 +93,9 @@ class ImportDaemon:
         try:
             feed = read_feed(self.source_path)
         except FeedError as error:
-            self.narrator.warning("cannot read the source; will retry next cycle", reason=str(error))
+            self.narrator.warning(
+                "cannot read the source; will retry next cycle", reason=str(error)
+            )
             return False
         state = self.state_file.load(feed.source)
         if state.position > len(feed.records):
@@ -98,7 +107,9 @@ class ImportDaemon:
             )
             return False
         pending = state.pending_end is not None
-        batch = feed.batch(state.position, state.pending_end if pending else state.position + self.batch_size)
+        cut = pending and state.pending_end - state.position > self.batch_size
+        end = state.pending_end if pending and not cut else state.position + self.batch_size
+        batch = feed.batch(state.position, end)
         if not batch.records:
             self.narrator.info("no new records", source=feed.source, position=state.position)
             return True
@@ -106,13 +117,22 @@ class ImportDaemon:
             self.narrator.info(
                 "resending the batch left pending by an earlier cycle", batch_id=batch.batch_id
             )
-            if batch.idempotency_key != state.idempotency_key:
-                # The API still imports each (source, external_id) of this client once, whatever the key.
+            # The API still imports each (source, external_id) of this client once, whatever
+            # the key.
+            if cut:
+                self.narrator.warning(
+                    "the pending batch has more records than --batch-size; sending its first "
+                    "records under a new key",
+                    batch_id=batch.batch_id,
+                )
+            elif batch.idempotency_key != state.idempotency_key:
                 self.narrator.warning(
                     "the pending records changed in the source; sending them under a new key",
                     batch_id=batch.batch_id,
                 )
-        self.state_file.save(feed.source, SourceState(state.position, batch.end, batch.idempotency_key))
+        self.state_file.save(
+            feed.source, SourceState(state.position, batch.end, batch.idempotency_key)
+        )
         self.narrator.info(
             "delivering batch",
             batch_id=batch.batch_id,
@@ -120,18 +140,26 @@ class ImportDaemon:
             idempotency_key=batch.idempotency_key,
         )
         try:
-            result = self.imports.deliver(batch)
+            result = self.flow.deliver(batch)
         except StopRequested as stopped:
             self.narrator.warning(
-                "batch left pending for the next start", batch_id=batch.batch_id, reason=str(stopped)
+                "batch left pending for the next start",
+                batch_id=batch.batch_id,
+                reason=str(stopped),
             )
             return False
-        except (RetriesExhausted, OIDCClientError, requests.RequestException) as error:
+        except (RetriesExhausted, OIDCClientError, ApiError, requests.RequestException) as error:
             self.narrator.warning(
                 "batch not delivered; it stays pending for the next cycle",
                 batch_id=batch.batch_id,
                 reason=str(error),
             )
+            if isinstance(error, DeliveryRejected) and error.too_large:
+                self.narrator.warning(
+                    "the batch's body is larger than the API accepts: restart with a smaller "
+                    "--batch-size, and the pending batch is sent in smaller parts",
+                    batch_size=self.batch_size,
+                )
             return False
         self.state_file.save(feed.source, SourceState(position=batch.end))
         self.narrator.info(
@@ -148,18 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m m2m_demo",
         description=(
-            "Import records from an external data source into the Flowlab API, authenticating with the "
-            "OAuth 2.0 client credentials grant. Settings come from AUTH_ISSUER (or AUTH0_DOMAIN), "
-            "AUTH_AUDIENCE, AUTH_CLIENT_ID, AUTH_CLIENT_SECRET, API_URL, and optionally AUTH_DISCOVERY_URL, "
-            "AUTH_TOKEN_URL and AUTH_RESOURCE_INDICATOR=1; with none set it uses the local authorization "
-            "server and API."
+            "Import records from an external data source into the Flowlab API, authenticating "
+            "with the OAuth 2.0 client credentials grant. Settings come from AUTH_ISSUER (or "
+            "AUTH0_DOMAIN), AUTH_AUDIENCE, AUTH_CLIENT_ID, AUTH_CLIENT_SECRET, API_URL, and "
+            "optionally AUTH_DISCOVERY_URL, AUTH_TOKEN_URL and AUTH_RESOURCE_INDICATOR=1; with "
+            "none set it uses the local authorization server and API."
         ),
     )
     parser.add_argument(
-        "--interval", type=_positive_float, default=60.0, help="seconds between cycles (default 60)"
+        "--interval",
+        type=positive_number,
+        default=DEFAULT_INTERVAL_SECONDS,
+        help="seconds between cycles (default %(default)g)",
     )
     parser.add_argument(
-        "--once", action="store_true", help="run one cycle and exit (status 1 if the batch was not delivered)"
+        "--once",
+        action="store_true",
+        help="run one cycle and exit (status 1 if the batch was not delivered)",
     )
     parser.add_argument(
         "--source",
@@ -168,57 +201,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="feed file, .json or .csv (default: the bundled sample feed)",
     )
     parser.add_argument(
-        "--state", type=Path, default=DEFAULT_STATE_PATH, help=f"state file (default {DEFAULT_STATE_PATH})"
+        "--state",
+        type=Path,
+        default=DEFAULT_STATE_PATH,
+        help="state file (default %(default)s)",
     )
     parser.add_argument(
         "--batch-size",
         type=_batch_size,
-        default=100,
-        help=f"records per batch, 1 to {MAX_BATCH_SIZE} (default 100)",
+        default=DEFAULT_BATCH_SIZE,
+        help=f"records per batch, 1 to {API_MAX_BATCH_RECORDS} (default %(default)s)",
     )
     parser.add_argument(
-        "--max-attempts", type=_positive_int, default=5, help="attempts per request in one cycle (default 5)"
+        "--max-attempts",
+        type=positive_integer,
+        default=DEFAULT_RETRY_POLICY.max_attempts,
+        help="attempts per request in one cycle (default %(default)s)",
     )
     parser.add_argument(
-        "--backoff-base", type=_positive_float, default=1.0, help="first retry delay in seconds (default 1)"
+        "--backoff-base",
+        type=positive_number,
+        default=DEFAULT_RETRY_POLICY.base_delay,
+        help="first retry delay in seconds (default %(default)g)",
     )
     parser.add_argument(
         "--backoff-max",
-        type=_positive_float,
-        default=30.0,
-        help="longest retry delay in seconds (default 30)",
+        type=positive_number,
+        default=DEFAULT_RETRY_POLICY.max_delay,
+        help="longest retry delay in seconds (default %(default)g)",
     )
     return parser
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _batch_size(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_BATCH_SIZE:
-        raise argparse.ArgumentTypeError(f"the API takes at most {MAX_BATCH_SIZE} records per batch")
+    value = positive_integer(text)
+    if value > API_MAX_BATCH_RECORDS:
+        raise argparse.ArgumentTypeError(
+            f"the API takes at most {API_MAX_BATCH_RECORDS} records per batch"
+        )
     return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
-
-
-def configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        OneLineFormatter("%(asctime)sZ %(levelname)s %(name)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
-    )
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
@@ -232,7 +253,7 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging()
+    log_to(__package__, sys.stderr, OneLineFormatter(LOG_FORMAT, datefmt=LOG_TIME_FORMAT))
     narrator = Narrator(logger, compact=True)
     stop = threading.Event()
     install_signal_handlers(stop)
@@ -244,12 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         config = ClientConfig.from_env(
             os.environ, default_client_id=CLIENT_ID, default_client_secret=LOCAL_CLIENT_SECRET
         )
-        tokens = ClientCredentials(config, session, narrator, policy, stop.wait)
+        flow = ClientCredentialsFlow(config, session, narrator, policy, stop.wait)
     except ConfigurationError as error:
         logger.error("configuration error: %s", error)
-        return 2
-    imports = ImportsClient(config.api_url, session, narrator, tokens, policy, stop.wait)
-    daemon = ImportDaemon(args.source, StateFile(args.state), args.batch_size, imports, narrator, stop)
+        return FATAL_STATUS
+    daemon = ImportDaemon(args.source, StateFile(args.state), args.batch_size, flow, narrator, stop)
     narrator.info(
         "m2m_demo started",
         issuer=config.issuer,
@@ -264,6 +284,6 @@ def main(argv: list[str] | None = None) -> int:
         return daemon.run(once=args.once, interval=args.interval)
     except StateError as error:
         logger.error("state file error: %s", error)
-        return 2
+        return FATAL_STATUS
     finally:
         session.close()

@@ -43,7 +43,9 @@ class Batch:
 
     @property
     def content_hash(self) -> str:
-        canonical = json.dumps(self.records, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        canonical = json.dumps(
+            self.records, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
@@ -83,7 +85,9 @@ def read_feed(path: Path) -> Feed:
     seen: set[str] = set()
     for number, record in enumerate(records, start=1):
         if record["external_id"] in seen:
-            raise FeedError(f"{path}: record {number} repeats external_id {record['external_id']!r}")
+            raise FeedError(
+                f"{path}: record {number} repeats external_id {record['external_id']!r}"
+            )
         seen.add(record["external_id"])
     return Feed(source=path.name, records=records)
 

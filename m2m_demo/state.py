@@ -53,11 +53,15 @@ class StateFile:
     def save(self, source: str, state: SourceState) -> None:
         sources = self._read()
         sources[source] = asdict(state)
-        content = json.dumps({"version": STATE_VERSION, "sources": sources}, indent=2, sort_keys=True)
+        content = json.dumps(
+            {"version": STATE_VERSION, "sources": sources}, indent=2, sort_keys=True
+        )
         try:
             write_atomically(self.path, content + "\n")
         except OSError as error:
-            raise StateError(f"{self.path}: cannot write the state file ({error.strerror})") from error
+            raise StateError(
+                f"{self.path}: cannot write the state file ({error.strerror})"
+            ) from error
 
     def _read(self) -> dict:
         try:
@@ -65,17 +69,23 @@ class StateFile:
         except FileNotFoundError:
             return {}
         except OSError as error:
-            raise StateError(f"{self.path}: cannot read the state file ({error.strerror})") from error
+            raise StateError(
+                f"{self.path}: cannot read the state file ({error.strerror})"
+            ) from error
         try:
             document = json.loads(text)
         except ValueError as error:
-            raise StateError(f"{self.path}: the state file is not valid JSON; fix or delete it") from error
+            raise StateError(
+                f"{self.path}: the state file is not valid JSON; fix or delete it"
+            ) from error
         if (
             not isinstance(document, dict)
             or document.get("version") != STATE_VERSION
             or not isinstance(document.get("sources"), dict)
         ):
-            raise StateError(f"{self.path}: not a state file of this daemon (version {STATE_VERSION})")
+            raise StateError(
+                f"{self.path}: not a state file of this daemon (version {STATE_VERSION})"
+            )
         return document["sources"]
 
 

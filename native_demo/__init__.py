@@ -1,4 +1,6 @@
-"""Native (CLI) demo: authorization code + PKCE with a loopback redirect (RFC 6749 §4.1, RFC 7636, RFC 8252).
+"""Native (CLI) demo: authorization code + PKCE with a loopback redirect.
+
+RFC 6749 §4.1, RFC 7636, RFC 8252.
 
 A command-line application logs a user in through the system browser and calls the API on the
 user's behalf. It is a *public* client: it ships to users' machines, so it holds no secret. PKCE
@@ -13,8 +15,8 @@ the login. The article's steps, narrated as they happen:
   4. Auth0 validates this information and returns an Access Token (and optionally a Refresh Token).
   5. The native app can use the Access Token to call the API on behalf of the user.
 
-Then a refresh-token round trip: a new access token without the browser, and a rotated refresh token,
-with a word on what revocation cannot do (the API validates JWT access tokens on its own).
+Then a refresh-token round trip: a new access token without the browser, and a rotated refresh
+token, with a word on what revocation cannot do (the API validates JWT access tokens on its own).
 
 The redirect reaches the app through a one-shot HTTP listener on ``127.0.0.1`` and a port the
 operating system picks (RFC 8252 §7.3); the authorization server accepts any port on the loopback
@@ -22,7 +24,8 @@ address for a native client. ``state`` ties the redirect to this login (CSRF: th
 accepts no callback without it), ``iss`` names the server that sent it (RFC 9207, mix-up attacks),
 ``nonce`` ties the ID token to this login.
 
-Run ``python -m native_demo --help``. Modules: ``pkce``, ``loopback`` (the redirect listener),
-``authorization_code`` (steps 1-4 and refresh), ``session`` (tokens kept with ``--keep``) and
-``cli`` (the commands, step 5).
+Run ``python -m native_demo --help``. Modules: ``native_app`` (the flow: ``NativeApp`` and its
+steps 1-5, then the refresh), ``authorization_code`` (the request of step 1, the checks on the
+response of step 2, the forms of step 3 and refresh), ``pkce``, ``loopback`` (the redirect
+listener), ``session`` (tokens kept with ``--keep``) and ``cli`` (the commands).
 """

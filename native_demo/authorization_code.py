@@ -1,7 +1,7 @@
-"""The authorization code grant with PKCE, from the native app's side: steps 1 to 4, and refresh.
+"""The messages of the authorization code grant with PKCE, which ``native_app`` sends and reads.
 
-Step 1 builds the authorization request; step 2 checks the authorization response that the
-browser delivered to the loopback listener; steps 3 and 4 redeem the code at the token endpoint.
+The authorization request of step 1; the checks on the authorization response that the browser
+delivered to the loopback listener (step 2); the token requests of step 3 and of a refresh.
 Each check on the response is a rule from a specification, quoted above the line enforcing it.
 """
 
@@ -36,7 +36,13 @@ class AuthorizationRequest:
 
     @classmethod
     def new(
-        cls, *, client_id: str, redirect_uri: str, scope: str, audience: str, resource_indicator: bool
+        cls,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        scope: str,
+        audience: str,
+        resource_indicator: bool,
     ) -> "AuthorizationRequest":
         return cls(
             client_id=client_id,
@@ -130,7 +136,9 @@ def authorization_code_from(
         )
     code = response.get("code")
     if not code:
-        raise AuthorizationResponseError("login failed: the response carries neither a code nor an error")
+        raise AuthorizationResponseError(
+            "login failed: the response carries neither a code nor an error"
+        )
     return code
 
 

@@ -32,7 +32,8 @@ CALLBACK_PATH = "/callback"
 CLOSE_TAB_PAGE = b"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Flowlab native demo</title></head>
 <body><h1>Flowlab native demo</h1>
-<p>The login response reached the command line. You can close this tab and return to the terminal.</p>
+<p>The login response reached the command line.
+You can close this tab and return to the terminal.</p>
 </body></html>
 """
 NOT_THIS_LOGIN_PAGE = b"This request was not sent by this login, so it was ignored.\n"
@@ -45,7 +46,7 @@ PAGE_HEADERS = {
 }
 PLAIN_TEXT = "text/plain; charset=utf-8"
 
-logger = logging.getLogger("native_demo.loopback")
+logger = logging.getLogger(__name__)
 
 
 class LoginTimeout(OIDCClientError):
@@ -53,7 +54,8 @@ class LoginTimeout(OIDCClientError):
 
 
 class LoopbackListener:
-    """Listens on ``http://127.0.0.1:<free port>/callback`` for this login's authorization response."""
+    """Listens on ``http://127.0.0.1:<free port>/callback`` for this login's authorization
+    response."""
 
     def __init__(self) -> None:
         self._state: str | None = None
@@ -82,20 +84,24 @@ class LoopbackListener:
         self._thread.join()
 
     def expect(self, state: str) -> None:
-        """Accept only the callback carrying ``state``; until this is called, every callback is refused."""
+        """Accept only the callback carrying ``state``; until then, every callback is refused."""
         self._state = state
 
     def wait(self, timeout: float) -> dict[str, str]:
-        """The query parameters of the redirect, or :class:`LoginTimeout` after ``timeout`` seconds."""
+        """The query parameters of the redirect, or :class:`LoginTimeout` after ``timeout`` s."""
         if not self._received.wait(timeout):
-            raise LoginTimeout(f"login timed out: no response from the browser within {timeout:g} seconds")
+            raise LoginTimeout(
+                f"login timed out: no response from the browser within {timeout:g} seconds"
+            )
         return dict(self._parameters or {})
 
     def _from_this_login(self, parameters: Mapping[str, str]) -> bool:
-        """Whether the callback carries this login's ``state``; the reason for a refusal is logged."""
+        """Whether the callback carries this login's ``state``; a refusal's reason is logged."""
         received = parameters.get("state")
         if received is None:
-            logger.warning("Ignored a callback without a state: not this login's redirect; still waiting.")
+            logger.warning(
+                "Ignored a callback without a state: not this login's redirect; still waiting."
+            )
             return False
         # RFC 6749 §10.12: "The client MUST implement CSRF protection for its redirection URI.
         # This is typically accomplished by requiring any request sent to the redirection URI
@@ -103,7 +109,9 @@ class LoopbackListener:
         # state". RFC 8252 §8.9: native apps should "reject any incoming authorization responses
         # without a state value that matches a pending outgoing authorization request".
         if self._state is None or not hmac.compare_digest(received.encode(), self._state.encode()):
-            logger.warning("Ignored a callback whose state is not this login's (possible CSRF); still waiting.")
+            logger.warning(
+                "Ignored a callback whose state is not this login's (possible CSRF); still waiting."
+            )
             return False
         return True
 

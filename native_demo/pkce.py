@@ -12,7 +12,8 @@ import hashlib
 import re
 import secrets
 
-# RFC 7636 §4.1: code-verifier = 43*128unreserved, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
+# RFC 7636 §4.1: code-verifier = 43*128unreserved,
+# unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
 VERIFIER_PATTERN = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 # 64 random bytes give 86 base64url characters: 512 bits of entropy, inside the 43-128 range.
 VERIFIER_BYTES = 64

@@ -1,4 +1,5 @@
-"""The user's tokens between commands: in memory, or with ``--keep`` in a file only the user can read.
+"""The user's tokens between commands: in memory, or with ``--keep`` in a file only the user can
+read.
 
 A refresh token is a long-lived credential: whoever reads it can act as the user until it is
 revoked. The session file is therefore created with mode 0600 from the start (``mkstemp`` opens
@@ -45,7 +46,11 @@ class Session:
 
     @classmethod
     def from_tokens(
-        cls, issuer: str, client_id: str, tokens: TokenResponse, id_token_claims: Mapping[str, object]
+        cls,
+        issuer: str,
+        client_id: str,
+        tokens: TokenResponse,
+        id_token_claims: Mapping[str, object],
     ) -> "Session":
         return cls(
             issuer,
@@ -69,7 +74,9 @@ class Session:
         )
 
     def access_token_expired(self) -> bool:
-        return self.expires_at is not None and time.time() >= self.expires_at - EXPIRY_MARGIN_SECONDS
+        return (
+            self.expires_at is not None and time.time() >= self.expires_at - EXPIRY_MARGIN_SECONDS
+        )
 
 
 def _expires_at(tokens: TokenResponse) -> float | None:
@@ -85,18 +92,23 @@ class SessionFile:
         try:
             write_atomically(self.path, json.dumps(asdict(session), indent=2))
         except OSError as error:
-            raise SessionError(f"cannot write the session file {self.path} ({error.strerror})") from error
+            raise SessionError(
+                f"cannot write the session file {self.path} ({error.strerror})"
+            ) from error
 
     def load(self, issuer: str, client_id: str) -> Session:
         try:
             session = Session(**json.loads(self._read_private()))
         except (ValueError, TypeError) as error:
-            raise SessionError(f"{self.path} is not a session file; delete it and log in again") from error
+            raise SessionError(
+                f"{self.path} is not a session file; delete it and log in again"
+            ) from error
         if not _well_typed(session):
             raise SessionError(f"{self.path} is not a session file; delete it and log in again")
         if session.issuer != issuer or session.client_id != client_id:
             raise SessionError(
-                f"{self.path} belongs to {session.client_id} at {session.issuer}, not {client_id} at {issuer}"
+                f"{self.path} belongs to {session.client_id} at {session.issuer}, "
+                f"not {client_id} at {issuer}"
             )
         return session
 
@@ -106,9 +118,10 @@ class SessionFile:
         try:
             with open(self.path, encoding="utf-8") as file:
                 status = os.fstat(file.fileno())
-                if status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:
+                mode = stat.S_IMODE(status.st_mode)
+                if status.st_uid != os.getuid() or mode & 0o077:
                     raise SessionError(
-                        f"{self.path} is readable by other users (mode {stat.S_IMODE(status.st_mode):o}); "
+                        f"{self.path} is readable by other users (mode {mode:o}); "
                         "delete it and log in again"
                     )
                 return file.read()
@@ -117,7 +130,9 @@ class SessionFile:
                 f"no saved session at {self.path}; run `python -m native_demo login --keep` first"
             ) from None
         except OSError as error:
-            raise SessionError(f"cannot read the session file {self.path} ({error.strerror})") from error
+            raise SessionError(
+                f"cannot read the session file {self.path} ({error.strerror})"
+            ) from error
 
 
 def _well_typed(session: Session) -> bool:
@@ -132,14 +147,19 @@ def _well_typed(session: Session) -> bool:
 
 
 def _id_token_claims_well_typed(claims: object) -> bool:
-    """The claims a refreshed ID token is compared with have the types a validated ID token gives them."""
+    """The claims a refreshed ID token is compared with have the types a validated ID token
+    gives them."""
     if not isinstance(claims, dict):
         return False
     audience = claims.get("aud")
     return (
         all(isinstance(claims.get(name), str) for name in ("iss", "sub"))
         and _number(claims.get("iat"))
-        and (isinstance(audience, str) or isinstance(audience, list) and all(isinstance(a, str) for a in audience))
+        and (
+            isinstance(audience, str)
+            or isinstance(audience, list)
+            and all(isinstance(a, str) for a in audience)
+        )
         and all(isinstance(claims[name], str) for name in ("azp", "nonce") if name in claims)
         and ("auth_time" not in claims or _number(claims["auth_time"]))
     )

@@ -1,28 +1,32 @@
 """What every Flowlab demo client shares: settings, discovery, the token endpoint and narration.
 
 A client never hard-codes an authorization server's paths. It is given an issuer and reads the
-issuer's discovery document (OpenID Connect Discovery 1.0, ``<issuer>.well-known/openid-configuration``)
-to learn the ``authorization_endpoint``, ``token_endpoint``, ``userinfo_endpoint`` and ``jwks_uri``.
-The same program therefore runs against the local authorization server, an Auth0 tenant or another
-OpenID provider by environment variables alone:
+issuer's discovery document (OpenID Connect Discovery 1.0,
+``<issuer>.well-known/openid-configuration``) to learn the ``authorization_endpoint``,
+``token_endpoint``, ``userinfo_endpoint`` and ``jwks_uri``. The same program therefore runs
+against the local authorization server, an Auth0 tenant or another OpenID provider by
+environment variables alone:
 
-| variable                    | default                       | meaning                              |
-|-----------------------------|-------------------------------|--------------------------------------|
-| ``AUTH_ISSUER``             | ``http://localhost:9000/``    | the issuer, compared exactly         |
-| ``AUTH0_DOMAIN``            | -                             | shortcut: issuer ``https://DOMAIN/`` |
-| ``AUTH_AUDIENCE``           | ``https://api.flowlab.local`` | the API identifier (``audience``)    |
-| ``AUTH_CLIENT_ID``          | the demo's own client id      | the application's client id          |
-| ``AUTH_CLIENT_SECRET``      | local issuer: the demo secret | confidential clients; never printed  |
-| ``API_URL``                 | ``http://localhost:3010``     | base URL of the protected API        |
-| ``AUTH_DISCOVERY_URL``      | from the issuer               | where discovery is fetched           |
-| ``AUTH_TOKEN_URL``          | from discovery                | token endpoint override              |
-| ``AUTH_RESOURCE_INDICATOR`` | ``0``                         | ``1``: also send RFC 8707 ``resource`` |
+| variable                    | default                       | meaning                          |
+|-----------------------------|-------------------------------|----------------------------------|
+| ``AUTH_ISSUER``             | ``http://localhost:9000/``    | the issuer, compared exactly     |
+| ``AUTH0_DOMAIN``            | -                             | shortcut: ``https://DOMAIN/``    |
+| ``AUTH_AUDIENCE``           | ``https://api.flowlab.local`` | the API identifier (audience)    |
+| ``AUTH_CLIENT_ID``          | the demo's own client id      | the application's client id      |
+| ``AUTH_CLIENT_SECRET``      | local issuer: the demo secret | confidential clients; not shown  |
+| ``API_URL``                 | ``http://localhost:3010``     | base URL of the protected API    |
+| ``AUTH_DISCOVERY_URL``      | from the issuer               | where discovery is fetched       |
+| ``AUTH_TOKEN_URL``          | from discovery                | token endpoint override          |
+| ``AUTH_RESOURCE_INDICATOR`` | ``0``                         | ``1``: also send RFC 8707 resource |
+
+Each is read with ``shared.settings.Environment``, the reader of every Flowlab part.
 
 The two overrides exist for docker-compose, where a container reaches the authorization server by
 another address than the browser-facing issuer; tokens still carry the configured issuer.
 
 Token requests never follow a redirect: a 307 or 308 would have ``requests`` post the form, client
-secret included, to whatever host the ``Location`` names. A redirect is a :class:`TokenEndpointError`.
+secret included, to whatever host the ``Location`` names. A redirect is a
+:class:`TokenEndpointError`.
 
 The :class:`Narrator` prints each numbered step of a flow as it happens: the request sent, the
 response, and the decoded token claims. Client secrets and passwords are never printed; tokens,
@@ -36,19 +40,12 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import jwt
 import requests
 
 from shared.log_safety import escaped
-from shared.settings import (
-    LOCAL_API_URL,
-    LOCAL_AUDIENCE,
-    LOOPBACK_HOSTS,
-    ConfigurationError,
-    issuer_from_settings,
-)
+from shared.settings import LOCAL_API_URL, LOCAL_AUDIENCE, Environment, is_loopback
 
 DISCOVERY_PATH = ".well-known/openid-configuration"
 DISCOVERY_FIELDS_USED = (
@@ -113,44 +110,27 @@ class ClientConfig:
         default_client_secret: str | None = None,
     ) -> "ClientConfig":
         """Read the settings from ``environ`` (``os.environ`` or a test mapping)."""
-        issuer = issuer_from_settings(_setting(environ, "AUTH_ISSUER"), _setting(environ, "AUTH0_DOMAIN"))
+        env = Environment(environ)
+        issuer = env.issuer()
         return cls(
             issuer=issuer,
-            audience=_setting(environ, "AUTH_AUDIENCE") or LOCAL_AUDIENCE,
-            client_id=_setting(environ, "AUTH_CLIENT_ID") or default_client_id,
+            audience=env.text("AUTH_AUDIENCE", LOCAL_AUDIENCE),
+            client_id=env.text("AUTH_CLIENT_ID", default_client_id),
             # The local demo secret is only ever sent to a local authorization server.
-            client_secret=_setting(environ, "AUTH_CLIENT_SECRET")
-            or (default_client_secret if urlsplit(issuer).hostname in LOOPBACK_HOSTS else None),
-            api_url=_http_url(environ, "API_URL", LOCAL_API_URL).rstrip("/"),
-            discovery_url=_http_url(environ, "AUTH_DISCOVERY_URL", discovery_url_for(issuer)),
-            token_url=_http_url(environ, "AUTH_TOKEN_URL") if _setting(environ, "AUTH_TOKEN_URL") else None,
-            resource_indicator=_flag(environ, "AUTH_RESOURCE_INDICATOR"),
+            client_secret=env.text(
+                "AUTH_CLIENT_SECRET", default_client_secret if is_loopback(issuer) else None
+            ),
+            api_url=env.http_url("API_URL", LOCAL_API_URL).rstrip("/"),
+            discovery_url=env.http_url("AUTH_DISCOVERY_URL", discovery_url_for(issuer)),
+            token_url=env.http_url("AUTH_TOKEN_URL"),
+            resource_indicator=env.flag("AUTH_RESOURCE_INDICATOR"),
         )
 
 
 def discovery_url_for(issuer: str) -> str:
-    """OpenID Connect Discovery 1.0 §4: the issuer, a slash, then ``.well-known/openid-configuration``."""
+    """OpenID Connect Discovery 1.0 §4: the issuer, a slash, then
+    ``.well-known/openid-configuration``."""
     return issuer.rstrip("/") + "/" + DISCOVERY_PATH
-
-
-def _setting(environ: Mapping[str, str], name: str) -> str | None:
-    value = environ.get(name, "").strip()
-    return value or None
-
-
-def _http_url(environ: Mapping[str, str], name: str, default: str = "") -> str:
-    url = _setting(environ, name) or default
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
-        raise ConfigurationError(f"{name} must be an http(s) URL")
-    return url
-
-
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    value = _setting(environ, name) or "0"
-    if value not in ("0", "1"):
-        raise ConfigurationError(f"{name} must be 0 or 1")
-    return value == "1"
 
 
 @dataclass(frozen=True)
@@ -181,13 +161,15 @@ def fetch_provider_metadata(
     document = json_object(response)
     if response.status_code != 200 or document is None:
         raise DiscoveryError(
-            f"discovery document at {config.discovery_url} answered {response.status_code}, not a JSON object"
+            f"discovery document at {config.discovery_url} answered {response.status_code}, "
+            "not a JSON object"
         )
     # OpenID Connect Discovery 1.0 §4.3: "The issuer value returned MUST be identical to the
     # Issuer URL that was used as the prefix to /.well-known/openid-configuration".
     if document.get("issuer") != config.issuer:
         raise DiscoveryError(
-            f"discovery document names issuer {document.get('issuer')!r}, expected {config.issuer!r}"
+            f"discovery document names issuer {document.get('issuer')!r}, "
+            f"expected {config.issuer!r}"
         )
     token_endpoint = document.get("token_endpoint")
     if not isinstance(token_endpoint, str):
@@ -275,7 +257,9 @@ class TokenEndpoint:
         # RFC 6749 §7.1: a client must understand the token type; these demos speak Bearer only.
         if not isinstance(access_token, str) or str(body.get("token_type", "")).lower() != "bearer":
             raise TokenEndpointError(
-                response.status_code, "unexpected_response", "no Bearer access_token in the response"
+                response.status_code,
+                "unexpected_response",
+                "no Bearer access_token in the response",
             )
         expires_in = body.get("expires_in")
         token_response = TokenResponse(
@@ -296,7 +280,8 @@ class TokenEndpoint:
 
 
 def shorten_credential(value: str) -> str:
-    """A credential as a short prefix and its length: enough to tell two apart, useless to a thief."""
+    """A credential as a short prefix and its length: enough to tell two apart, no use to a
+    thief."""
     return f"{value[:CREDENTIAL_PREFIX_LENGTH]}…({len(value)} chars)"
 
 
@@ -325,7 +310,8 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def decode_for_display(token: str) -> dict | None:
-    """Header and claims of a JWT, decoded WITHOUT verification, for display only (None if not a JWT)."""
+    """Header and claims of a JWT, decoded WITHOUT verification, for display only (None if not a
+    JWT)."""
     try:
         return {
             "header": jwt.get_unverified_header(token),
@@ -382,13 +368,16 @@ class Narrator:
             body = {name: body[name] for name in only if name in body}
         shown: object = redact(body) if body is not None else _text_excerpt(response)
         self.logger.info(
-            "%s", self._with_details(f"<- {response.status_code} {response.reason}", {"body": shown})
+            "%s",
+            self._with_details(f"<- {response.status_code} {response.reason}", {"body": shown}),
         )
 
     def token_claims(self, title: str, token: str) -> None:
         decoded = decode_for_display(token)
         if decoded is None:
-            self.logger.info("%s is opaque (not a JWT): %s", title, escaped(shorten_credential(token)))
+            self.logger.info(
+                "%s is opaque (not a JWT): %s", title, escaped(shorten_credential(token))
+            )
             return
         self.logger.info("%s", self._with_details(f"{title} (decoded for display)", decoded))
 

@@ -37,19 +37,23 @@ tokens in memory are gone), the app re-authenticates silently: the same request 
 """
 
 import os
+from collections.abc import Mapping
 
 from flask import Flask
 
-from . import errors, pages, security_headers
-from .config import load_config
+from shared.web import init_json_errors, init_security_headers
+
+from . import pages
+from .config import SpaConfig
+from .security_headers import security_headers
 
 
-def create_app(test_config=None):
+def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     """Build the SPA server; `test_config` replaces the environment variables it reads."""
     app = Flask(__name__, static_folder="static", static_url_path="/static")
-    config = load_config(os.environ if test_config is None else test_config)
-    app.extensions["spa_config"] = config
-    security_headers.init_app(app, config)
-    errors.init_app(app)
+    config = SpaConfig.from_env(os.environ if test_config is None else test_config)
+    app.extensions[pages.CONFIG_EXTENSION] = config
+    init_security_headers(app, security_headers(config))
+    init_json_errors(app)
     app.register_blueprint(pages.bp)
     return app

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, send_from_directory
 bp = Blueprint("pages", __name__)
 
 PAGE = "index.html"
+CONFIG_EXTENSION = "spa_config"
 
 
 @bp.get("/")
@@ -21,4 +22,4 @@ def page():
 
 @bp.get("/config.json")
 def config_json():
-    return jsonify(current_app.extensions["spa_config"].for_page())
+    return jsonify(current_app.extensions[CONFIG_EXTENSION].for_page())

@@ -1,4 +1,4 @@
-"""Response headers that lock the page down, set on every response of the SPA server.
+"""The SPA server's security headers, set on every response (``shared.web``).
 
 The page is static and holds tokens in JavaScript memory, so the main threat is script that is
 not ours: the Content-Security-Policy allows scripts and styles from this origin only (no
@@ -7,10 +7,10 @@ and the API, and frames only for silent authentication. Trusted Types make any a
 `innerHTML` with untrusted data throw instead of executing it.
 """
 
-REFERRER_POLICY = "no-referrer"
+from .config import SpaConfig
 
 
-def content_security_policy(config):
+def content_security_policy(config: SpaConfig) -> str:
     return "; ".join(
         [
             "default-src 'none'",
@@ -31,14 +31,13 @@ def content_security_policy(config):
     )
 
 
-def init_app(app, config):
-    policy = content_security_policy(config)
-
-    @app.after_request
-    def add_security_headers(response):
-        response.headers["Content-Security-Policy"] = policy
-        response.headers["Referrer-Policy"] = REFERRER_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "SAMEORIGIN"
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+def security_headers(config: SpaConfig) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(config),
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "SAMEORIGIN",
+        # Revalidate before reuse: the page and its scripts change with the code (Flask's
+        # send_file says the same for static files).
+        "Cache-Control": "no-cache",
+    }

@@ -4,14 +4,14 @@ setting (from ``create_app`` and from ``python -m api``)."""
 import pytest
 
 from api import create_app
-from api.config import ConfigurationError, load_settings
+from api.config import ConfigurationError, Settings
 from tests.api.conftest import run_api
 
 
 def test_no_settings_at_all_means_the_local_authorization_server(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
-    settings = load_settings({})
+    settings = Settings.from_env({})
 
     assert settings.issuer == "http://localhost:9000/"
     assert settings.audience == "https://api.flowlab.local"
@@ -31,17 +31,22 @@ def test_the_default_database_folder_is_created_under_the_working_directory(tmp_
 
 
 def test_auth0_domain_is_a_shortcut_for_the_https_issuer():
-    assert load_settings({"AUTH0_DOMAIN": "flowlab.eu.auth0.com"}).issuer == "https://flowlab.eu.auth0.com/"
+    assert (
+        Settings.from_env({"AUTH0_DOMAIN": "flowlab.eu.auth0.com"}).issuer
+        == "https://flowlab.eu.auth0.com/"
+    )
 
 
 def test_auth0_domain_and_the_same_issuer_may_both_be_set():
-    settings = load_settings({"AUTH0_DOMAIN": "flowlab.eu.auth0.com", "AUTH_ISSUER": "https://flowlab.eu.auth0.com/"})
+    settings = Settings.from_env(
+        {"AUTH0_DOMAIN": "flowlab.eu.auth0.com", "AUTH_ISSUER": "https://flowlab.eu.auth0.com/"}
+    )
 
     assert settings.issuer == "https://flowlab.eu.auth0.com/"
 
 
 def test_every_setting_is_read(tmp_path):
-    settings = load_settings(
+    settings = Settings.from_env(
         {
             "AUTH_ISSUER": "https://issuer.example/",
             "AUTH_AUDIENCE": "https://api.example",
@@ -64,13 +69,15 @@ def test_every_setting_is_read(tmp_path):
 
 
 def test_an_ipv6_address_is_bracketed_for_binding():
-    assert load_settings({"API_HOST": "::1", "API_PORT": "0"}).bind == "[::1]:0"
+    assert Settings.from_env({"API_HOST": "::1", "API_PORT": "0"}).bind == "[::1]:0"
 
 
 def test_the_configured_jwks_url_is_used_instead_of_discovery(app_config, jwks_server, tokens):
     app = create_app({**app_config, "AUTH_JWKS_URL": jwks_server.jwks_url})
 
-    response = app.test_client().get("/api/private", headers={"Authorization": f"Bearer {tokens.user()}"})
+    response = app.test_client().get(
+        "/api/private", headers={"Authorization": f"Bearer {tokens.user()}"}
+    )
 
     assert response.status_code == 200
     assert jwks_server.count("/.well-known/openid-configuration") == 0
@@ -82,9 +89,15 @@ def test_the_configured_jwks_url_is_used_instead_of_discovery(app_config, jwks_s
     [
         pytest.param({"AUTH_ISSUER": "localhost:9000"}, "AUTH_ISSUER", id="issuer-without-scheme"),
         pytest.param({"AUTH_ISSUER": "ftp://issuer.example/"}, "AUTH_ISSUER", id="issuer-ftp"),
-        pytest.param({"AUTH_ISSUER": "http://issuer.example/"}, "AUTH_ISSUER", id="issuer-plain-http-remote"),
-        pytest.param({"AUTH0_DOMAIN": "https://flowlab.auth0.com"}, "AUTH0_DOMAIN", id="domain-with-scheme"),
-        pytest.param({"AUTH0_DOMAIN": "flowlab.auth0.com/"}, "AUTH0_DOMAIN", id="domain-with-slash"),
+        pytest.param(
+            {"AUTH_ISSUER": "http://issuer.example/"}, "AUTH_ISSUER", id="issuer-plain-http-remote"
+        ),
+        pytest.param(
+            {"AUTH0_DOMAIN": "https://flowlab.auth0.com"}, "AUTH0_DOMAIN", id="domain-with-scheme"
+        ),
+        pytest.param(
+            {"AUTH0_DOMAIN": "flowlab.auth0.com/"}, "AUTH0_DOMAIN", id="domain-with-slash"
+        ),
         pytest.param(
             {"AUTH0_DOMAIN": "a.auth0.com", "AUTH_ISSUER": "https://b.auth0.com/"},
             "AUTH0_DOMAIN",
@@ -96,10 +109,16 @@ def test_the_configured_jwks_url_is_used_instead_of_discovery(app_config, jwks_s
         pytest.param({"AUTH_ALGORITHMS": "RS256,none"}, "AUTH_ALGORITHMS", id="algorithm-none"),
         pytest.param({"AUTH_ALGORITHMS": "RS999"}, "AUTH_ALGORITHMS", id="algorithm-unknown"),
         pytest.param({"CORS_ORIGINS": "*"}, "CORS_ORIGINS", id="cors-wildcard"),
-        pytest.param({"CORS_ORIGINS": "http://localhost:3000/app"}, "CORS_ORIGINS", id="cors-with-path"),
-        pytest.param({"CORS_ORIGINS": "http://localhost:3000,"}, "CORS_ORIGINS", id="cors-empty-entry"),
+        pytest.param(
+            {"CORS_ORIGINS": "http://localhost:3000/app"}, "CORS_ORIGINS", id="cors-with-path"
+        ),
+        pytest.param(
+            {"CORS_ORIGINS": "http://localhost:3000,"}, "CORS_ORIGINS", id="cors-empty-entry"
+        ),
         pytest.param({"CORS_ORIGINS": "https://.*\\.example"}, "CORS_ORIGINS", id="cors-regex"),
-        pytest.param({"DATABASE_URL": "postgresql://db/api"}, "DATABASE_URL", id="database-not-sqlite"),
+        pytest.param(
+            {"DATABASE_URL": "postgresql://db/api"}, "DATABASE_URL", id="database-not-sqlite"
+        ),
         pytest.param({"DATABASE_URL": "sqlite:///"}, "DATABASE_URL", id="database-without-path"),
         pytest.param({"API_PORT": "http"}, "API_PORT", id="port-not-a-number"),
         pytest.param({"API_PORT": "70000"}, "API_PORT", id="port-too-large"),
@@ -131,5 +150,6 @@ def test_python_m_api_exits_with_one_line_naming_the_bad_setting(tmp_path):
 
     assert process.returncode == 1
     assert output.strip().splitlines() == [
-        "api: configuration error: AUTH_ALGORITHMS: algorithm 'HS256' is never accepted: use an asymmetric algorithm"
+        "api: configuration error: AUTH_ALGORITHMS: algorithm 'HS256' "
+        "is never accepted: use an asymmetric algorithm"
     ]

@@ -5,6 +5,7 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
+from api import MAX_BODY_BYTES, imports, messages
 from api.openapi import build_document
 from tests.api.conftest import PROTECTED_ENDPOINTS, REALM, bearer, call
 
@@ -30,7 +31,9 @@ def test_the_document_is_valid_openapi_3_1(document):
 
 
 def test_every_route_is_described(document):
-    operations = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    operations = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
 
     assert operations == {
         ("GET", "/healthz"),
@@ -126,3 +129,52 @@ def test_a_replayed_import_matches_its_documented_schema(client, tokens, documen
 @pytest.mark.parametrize("path", ["/healthz", "/api/public"])
 def test_open_answers_match_the_documented_schemas(client, document, path):
     conforms(document, client.get(path), 200)
+
+
+def test_the_documented_limits_are_the_enforced_ones(document):
+    schemas = document["components"]["schemas"]
+    batch = schemas["ImportBatch"]["properties"]
+    record = batch["records"]["items"]["properties"]
+    post_imports = document["paths"]["/api/imports"]["post"]
+
+    assert schemas["NewMessage"]["properties"]["text"]["maxLength"] == messages.MAX_TEXT_LENGTH
+    assert batch["batch_id"]["maxLength"] == imports.MAX_BATCH_ID_LENGTH
+    assert batch["source"]["maxLength"] == imports.MAX_SOURCE_LENGTH
+    assert batch["records"]["maxItems"] == imports.MAX_RECORDS
+    assert record["external_id"]["maxLength"] == imports.MAX_EXTERNAL_ID_LENGTH
+    (key,) = post_imports["parameters"]
+    assert key["schema"]["maxLength"] == imports.MAX_IDEMPOTENCY_KEY_LENGTH
+    assert imports.IDEMPOTENCY_KEY.fullmatch("k" * imports.MAX_IDEMPOTENCY_KEY_LENGTH)
+    assert not imports.IDEMPOTENCY_KEY.fullmatch("k" * (imports.MAX_IDEMPOTENCY_KEY_LENGTH + 1))
+    assert (
+        f"latest {messages.LIST_LIMIT} messages"
+        in document["paths"]["/api/messages"]["get"]["summary"]
+    )
+    assert (
+        f"latest {imports.LIST_LIMIT} import batches"
+        in document["paths"]["/api/imports"]["get"]["summary"]
+    )
+    assert MAX_BODY_BYTES == 1024 * 1024
+    assert post_imports["responses"]["413"]["description"] == "The body is over 1 MiB"
+
+
+@pytest.mark.parametrize(
+    ("limit", "said"), [(2 * 1024 * 1024, "2 MiB"), (512 * 1024, "512 KiB"), (1000, "1000 bytes")]
+)
+def test_the_documented_body_limit_follows_the_app(app, limit, said):
+    app.config["MAX_CONTENT_LENGTH"] = limit
+
+    document = build_document(app)
+
+    assert (
+        document["paths"]["/api/messages"]["post"]["responses"]["413"]["description"]
+        == f"The body is over {said}"
+    )
+
+
+def test_each_error_an_operation_answers_is_documented_once(document):
+    post_messages = document["paths"]["/api/messages"]["post"]["responses"]
+
+    assert {"201", "400", "401", "403", "413", "415", "503"} == set(post_messages)
+    assert "403" not in document["paths"]["/api/private"]["get"]["responses"]
+    assert set(document["paths"]["/healthz"]["get"]["responses"]) == {"200"}

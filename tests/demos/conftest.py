@@ -12,9 +12,8 @@ import pytest
 import requests
 
 from m2m_demo.backoff import RetryPolicy
-from m2m_demo.client_credentials import ClientCredentials
+from m2m_demo.client_credentials_flow import ClientCredentialsFlow
 from m2m_demo.daemon import ImportDaemon
-from m2m_demo.imports import ImportsClient
 from m2m_demo.state import StateFile
 from shared.oidc_client import ClientConfig, Narrator
 from tests.demos.scripted_server import Reply, ScriptedServer
@@ -75,21 +74,25 @@ class M2MRig:
     def clock(self) -> float:
         return self.now
 
-    def parts(self, policy: RetryPolicy | None = None) -> tuple[ClientCredentials, ImportsClient]:
+    def flow(self, policy: RetryPolicy | None = None) -> ClientCredentialsFlow:
         config = ClientConfig.from_env(
             self.env, default_client_id="m2m-demo", default_client_secret=M2M_SECRET
         )
         policy = policy or RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0)
         narrator = Narrator(logging.getLogger("tests.m2m"), compact=True)
-        http = requests.Session()
-        tokens = ClientCredentials(config, http, narrator, policy, self.wait, clock=self.clock)
-        return tokens, ImportsClient(config.api_url, http, narrator, tokens, policy, self.wait)
+        return ClientCredentialsFlow(
+            config, requests.Session(), narrator, policy, self.wait, clock=self.clock
+        )
 
     def daemon(self, batch_size: int = 100, policy: RetryPolicy | None = None) -> ImportDaemon:
-        _, imports = self.parts(policy)
         narrator = Narrator(logging.getLogger("tests.m2m"), compact=True)
         return ImportDaemon(
-            self.feed_path, StateFile(self.state_path), batch_size, imports, narrator, threading.Event()
+            self.feed_path,
+            StateFile(self.state_path),
+            batch_size,
+            self.flow(policy),
+            narrator,
+            threading.Event(),
         )
 
 
@@ -102,7 +105,9 @@ def machine_token(scripted: ScriptedServer, rsa_key: SigningKey) -> str:
 @pytest.fixture
 def m2m(scripted: ScriptedServer, machine_token: str, tmp_path: Path) -> M2MRig:
     """A scripted authorization server + API that work until a test scripts otherwise."""
-    scripted.script("GET", "/.well-known/openid-configuration", Reply(200, discovery_document(scripted)))
+    scripted.script(
+        "GET", "/.well-known/openid-configuration", Reply(200, discovery_document(scripted))
+    )
     scripted.script("POST", "/oauth/token", token_reply(machine_token))
     scripted.script("POST", "/api/imports", Reply(201, {"created": 2, "replayed": False}))
     feed_path = tmp_path / "feed.json"

@@ -68,7 +68,11 @@ class ScriptedServer:
 
     def requests_to(self, method: str, path: str) -> list[Received]:
         with self._lock:
-            return [request for request in self.received if (request.method, request.path) == (method, path)]
+            return [
+                request
+                for request in self.received
+                if (request.method, request.path) == (method, path)
+            ]
 
     def start(self) -> ScriptedServer:
         self._thread.start()

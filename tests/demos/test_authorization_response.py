@@ -87,7 +87,8 @@ def test_access_denied_says_so(request_):
 def test_other_errors_are_named(request_):
     response = {"error": "invalid_scope", "state": request_.state, "iss": ISSUER}
     with pytest.raises(
-        AuthorizationResponseError, match="login failed: the authorization server answered invalid_scope"
+        AuthorizationResponseError,
+        match="login failed: the authorization server answered invalid_scope",
     ):
         authorization_code_from(response, request_, metadata())
 

@@ -9,12 +9,23 @@ from m2m_demo.backoff import RetryPolicy, parse_retry_after
 
 def test_backoff_doubles_up_to_the_maximum():
     longest = RetryPolicy(base_delay=1.0, max_delay=10.0, jitter=lambda low, high: high)
-    assert [longest.backoff_delay(attempt) for attempt in range(1, 7)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert [longest.backoff_delay(attempt) for attempt in range(1, 7)] == [
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+        10.0,
+        10.0,
+    ]
 
 
 def test_jitter_spreads_each_delay_over_its_upper_half():
     bounds = RetryPolicy(base_delay=1.0, max_delay=10.0, jitter=lambda low, high: (low, high))
-    assert [bounds.backoff_delay(attempt) for attempt in (1, 3, 6)] == [(0.5, 1.0), (2.0, 4.0), (5.0, 10.0)]
+    assert [bounds.backoff_delay(attempt) for attempt in (1, 3, 6)] == [
+        (0.5, 1.0),
+        (2.0, 4.0),
+        (5.0, 10.0),
+    ]
     delays = {RetryPolicy(base_delay=1.0).backoff_delay(3) for _ in range(50)}
     assert len(delays) > 1 and all(2.0 <= delay <= 4.0 for delay in delays)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from api import create_app
 from m2m_demo.backoff import RetryPolicy
-from m2m_demo.daemon import build_parser
+from m2m_demo.daemon import API_MAX_BATCH_RECORDS, build_parser
 from m2m_demo.feed import read_feed
 from m2m_demo.state import SourceState, StateFile
 from tests.demos.conftest import M2M_SECRET
@@ -30,7 +31,9 @@ def state_of(m2m):
 
 
 def write_feed(m2m, count):
-    m2m.feed_path.write_text(json.dumps([{"external_id": f"a-{n}", "n": n} for n in range(1, count + 1)]))
+    m2m.feed_path.write_text(
+        json.dumps([{"external_id": f"a-{n}", "n": n} for n in range(1, count + 1)])
+    )
 
 
 def test_a_cycle_delivers_the_next_batch_and_advances_the_position(m2m):
@@ -94,7 +97,9 @@ def test_a_pending_batch_whose_records_changed_is_sent_under_a_new_key(m2m):
     m2m.server.script("POST", "/api/imports", UNAVAILABLE)
     daemon = m2m.daemon(policy=FAST_FAILURE)
     daemon.run_cycle()
-    m2m.feed_path.write_text(json.dumps([{"external_id": "a-1", "n": 10}, {"external_id": "a-2", "n": 20}]))
+    m2m.feed_path.write_text(
+        json.dumps([{"external_id": "a-1", "n": 10}, {"external_id": "a-2", "n": 20}])
+    )
     m2m.server.script("POST", "/api/imports", Reply(201, {"created": 2, "replayed": False}))
     assert daemon.run_cycle() is True
     assert posts(m2m)[-1].headers["Idempotency-Key"] != posts(m2m)[0].headers["Idempotency-Key"]
@@ -127,8 +132,31 @@ def test_an_unreadable_feed_fails_the_cycle_and_changes_nothing(m2m):
     assert posts(m2m) == [] and not m2m.state_path.exists()
 
 
+def test_a_batch_too_large_for_the_api_says_what_to_do_and_is_cut_after_a_smaller_batch_size(
+    m2m, caplog
+):
+    m2m.server.script("POST", "/api/imports", Reply(413, {"error": "request_entity_too_large"}))
+    assert m2m.daemon().run_cycle() is False
+    assert state_of(m2m).pending_end == 2
+    assert "restart with a smaller --batch-size" in caplog.text
+
+    m2m.server.script("POST", "/api/imports", Reply(201, {"created": 1, "replayed": False}))
+    daemon = m2m.daemon(batch_size=1)
+    assert daemon.run_cycle() is True
+    assert state_of(m2m) == SourceState(position=1)
+    assert daemon.run_cycle() is True
+    assert [post.json["batch_id"] for post in posts(m2m)] == [
+        "feed.json:0-2",
+        "feed.json:0-1",
+        "feed.json:1-2",
+    ]
+    assert "the pending batch has more records than --batch-size" in caplog.text
+
+
 @pytest.mark.parametrize(
-    "reply, status", [(Reply(201, {"created": 2}), 0), (UNAVAILABLE, 1)], ids=["delivered", "failed"]
+    "reply, status",
+    [(Reply(201, {"created": 2}), 0), (UNAVAILABLE, 1)],
+    ids=["delivered", "failed"],
 )
 def test_once_exits_0_when_delivered_and_1_when_not(m2m, reply, status):
     m2m.server.script("POST", "/api/imports", reply)
@@ -141,7 +169,9 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING|ERROR) m2m
 
 
 def start_daemon(m2m, *arguments, **environ):
-    env = service_environment(**{"AUTH_ISSUER": m2m.server.issuer, "API_URL": m2m.server.base_url, **environ})
+    env = service_environment(
+        **{"AUTH_ISSUER": m2m.server.issuer, "API_URL": m2m.server.base_url, **environ}
+    )
     return DemoProcess(
         "m2m_demo",
         "--source",
@@ -154,11 +184,15 @@ def start_daemon(m2m, *arguments, **environ):
     )
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"]
+)
 def test_a_signal_during_backoff_exits_0_at_once_and_keeps_the_batch_pending(m2m, signal_number):
     m2m.server.script("POST", "/api/imports", UNAVAILABLE)
     # The first retry would wait 300 to 600 s; finish() gives up after 60.
-    process = start_daemon(m2m, "--interval", "600", "--backoff-base", "600", "--backoff-max", "1200")
+    process = start_daemon(
+        m2m, "--interval", "600", "--backoff-base", "600", "--backoff-max", "1200"
+    )
     try:
         process.wait_for_line(r"delivery failed; retrying")
         process.deliver_signal(signal_number)
@@ -190,7 +224,8 @@ def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m):
             422,
             {
                 "error": "invalid_request",
-                "error_description": "line one\nFORGED 2099-01-01T00:00:00Z INFO m2m_demo batch delivered",
+                "error_description": "line one\n"
+                "FORGED 2099-01-01T00:00:00Z INFO m2m_demo batch delivered",
             },
         ),
     )
@@ -244,3 +279,29 @@ def test_a_batch_size_the_api_would_refuse_stops_the_daemon_before_it_starts(siz
         build_parser().parse_args(["--batch-size", size])
     assert exited.value.code == 2
     assert "--batch-size" in capsys.readouterr().err
+
+
+def test_the_batch_limit_is_the_one_the_api_publishes(tmp_path):
+    api = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/api.sqlite3"})
+    document = api.test_client().get("/openapi.json").get_json()
+
+    records = document["components"]["schemas"]["ImportBatch"]["properties"]["records"]
+    assert records["maxItems"] == API_MAX_BATCH_RECORDS
+
+
+def test_the_retry_options_default_to_the_retry_policy():
+    args = build_parser().parse_args([])
+    defaults = RetryPolicy()
+    assert (args.max_attempts, args.backoff_base, args.backoff_max) == (
+        defaults.max_attempts,
+        defaults.base_delay,
+        defaults.max_delay,
+    )
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "nan", "inf"])
+def test_an_interval_that_is_no_positive_number_of_seconds_is_refused(interval, capsys):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--interval", interval])
+    assert exited.value.code == 2
+    assert "--interval: must be a number greater than 0" in capsys.readouterr().err

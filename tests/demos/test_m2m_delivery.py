@@ -1,10 +1,11 @@
-"""Steps 1-3 of the m2m daemon against a scripted upstream: token reuse, retries, 401, Retry-After."""
+"""Steps 1-3 of the m2m daemon against a scripted upstream: token reuse, retries, 401,
+Retry-After."""
 
 import pytest
 
 from m2m_demo.backoff import RetriesExhausted, RetryPolicy, StopRequested
+from m2m_demo.client_credentials_flow import ApiError, DeliveryRejected
 from m2m_demo.feed import Batch
-from m2m_demo.imports import DeliveryRejected
 from shared.oidc_client import DiscoveryError, OIDCClientError, TokenEndpointError
 from tests.demos.conftest import M2M_SECRET, token_reply
 from tests.demos.scripted_server import Reply, ScriptedServer
@@ -22,8 +23,8 @@ def token_requests(m2m):
 
 
 def test_token_request_is_client_credentials_with_audience(m2m):
-    _, imports = m2m.parts()
-    imports.deliver(BATCH)
+    flow = m2m.flow()
+    flow.deliver(BATCH)
     assert token_requests(m2m)[0].form == {
         "grant_type": "client_credentials",
         "client_id": "m2m-demo",
@@ -37,8 +38,8 @@ def test_token_request_is_client_credentials_with_audience(m2m):
 
 def test_resource_indicator_adds_the_rfc_8707_parameter(m2m):
     m2m.env["AUTH_RESOURCE_INDICATOR"] = "1"
-    _, imports = m2m.parts()
-    imports.deliver(BATCH)
+    flow = m2m.flow()
+    flow.deliver(BATCH)
     assert token_requests(m2m)[0].form["resource"] == "https://api.flowlab.local"
 
 
@@ -49,13 +50,13 @@ def test_token_is_reused_until_shortly_before_it_expires(m2m):
         token_reply("token-1", expires_in=3600),
         token_reply("token-2", expires_in=3600),
     )
-    _, imports = m2m.parts()
-    imports.deliver(BATCH)
+    flow = m2m.flow()
+    flow.deliver(BATCH)
     m2m.now += 3600 - 61
-    imports.deliver(BATCH)
+    flow.deliver(BATCH)
     assert len(token_requests(m2m)) == 1
     m2m.now += 2
-    imports.deliver(BATCH)
+    flow.deliver(BATCH)
     assert len(token_requests(m2m)) == 2
     assert [post.headers["Authorization"] for post in imports_posts(m2m)] == [
         "Bearer token-1",
@@ -66,22 +67,25 @@ def test_token_is_reused_until_shortly_before_it_expires(m2m):
 
 def test_short_lived_token_is_renewed_a_tenth_of_its_lifetime_early(m2m):
     m2m.server.script(
-        "POST", "/oauth/token", token_reply("token-1", expires_in=100), token_reply("token-2", expires_in=100)
+        "POST",
+        "/oauth/token",
+        token_reply("token-1", expires_in=100),
+        token_reply("token-2", expires_in=100),
     )
-    _, imports = m2m.parts()
-    imports.deliver(BATCH)
+    flow = m2m.flow()
+    flow.deliver(BATCH)
     m2m.now += 89
-    imports.deliver(BATCH)
+    flow.deliver(BATCH)
     m2m.now += 2
-    imports.deliver(BATCH)
+    flow.deliver(BATCH)
     assert len(token_requests(m2m)) == 2
 
 
 def test_discovery_names_the_token_endpoint_once(m2m):
-    _, imports = m2m.parts()
-    imports.deliver(BATCH)
+    flow = m2m.flow()
+    flow.deliver(BATCH)
     m2m.now += 100000
-    imports.deliver(BATCH)
+    flow.deliver(BATCH)
     assert len(m2m.server.requests_to("GET", "/.well-known/openid-configuration")) == 1
     assert len(token_requests(m2m)) == 2
 
@@ -89,8 +93,8 @@ def test_discovery_names_the_token_endpoint_once(m2m):
 def test_auth_token_url_overrides_discovery(m2m):
     m2m.env["AUTH_TOKEN_URL"] = m2m.server.base_url + "/internal/token"
     m2m.server.script("POST", "/internal/token", token_reply("internal-token"))
-    _, imports = m2m.parts()
-    imports.deliver(BATCH)
+    flow = m2m.flow()
+    flow.deliver(BATCH)
     assert m2m.server.requests_to("GET", "/.well-known/openid-configuration") == []
     assert imports_posts(m2m)[0].headers["Authorization"] == "Bearer internal-token"
 
@@ -101,12 +105,15 @@ def test_discovery_for_another_issuer_stops_before_any_secret_is_sent(m2m):
         "/.well-known/openid-configuration",
         Reply(
             200,
-            {"issuer": "https://attacker.example/", "token_endpoint": m2m.server.base_url + "/oauth/token"},
+            {
+                "issuer": "https://attacker.example/",
+                "token_endpoint": m2m.server.base_url + "/oauth/token",
+            },
         ),
     )
-    _, imports = m2m.parts()
+    flow = m2m.flow()
     with pytest.raises(DiscoveryError):
-        imports.deliver(BATCH)
+        flow.deliver(BATCH)
     assert token_requests(m2m) == []
 
 
@@ -124,8 +131,8 @@ def test_discovery_for_another_issuer_stops_before_any_secret_is_sent(m2m):
 )
 def test_retryable_failures_are_retried_with_the_same_idempotency_key(m2m, failure):
     m2m.server.script("POST", "/api/imports", failure, failure, CREATED)
-    _, imports = m2m.parts()
-    assert imports.deliver(BATCH)["created"] == 1
+    flow = m2m.flow()
+    assert flow.deliver(BATCH)["created"] == 1
     keys = {post.headers["Idempotency-Key"] for post in imports_posts(m2m)}
     assert len(imports_posts(m2m)) == 3 and keys == {BATCH.idempotency_key}
     assert 0.25 <= m2m.waits[0] <= 0.5 and 0.5 <= m2m.waits[1] <= 1.0
@@ -133,24 +140,24 @@ def test_retryable_failures_are_retried_with_the_same_idempotency_key(m2m, failu
 
 def test_retry_after_is_honoured(m2m):
     m2m.server.script("POST", "/api/imports", Reply(429, None, {"Retry-After": "7"}), CREATED)
-    _, imports = m2m.parts()
-    imports.deliver(BATCH)
+    flow = m2m.flow()
+    flow.deliver(BATCH)
     assert m2m.waits == [7.0]
 
 
 def test_retry_after_beyond_the_backoff_maximum_ends_the_cycle_without_waiting(m2m):
     m2m.server.script("POST", "/api/imports", Reply(503, None, {"Retry-After": "3600"}), CREATED)
-    _, imports = m2m.parts()
+    flow = m2m.flow()
     with pytest.raises(RetriesExhausted, match="retry after 3600 s"):
-        imports.deliver(BATCH)
+        flow.deliver(BATCH)
     assert m2m.waits == [] and len(imports_posts(m2m)) == 1
 
 
 def test_attempts_are_bounded(m2m):
     m2m.server.script("POST", "/api/imports", Reply(503, None))
-    _, imports = m2m.parts(RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=8.0))
+    flow = m2m.flow(RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=8.0))
     with pytest.raises(RetriesExhausted, match="HTTP 503 after 3 attempts"):
-        imports.deliver(BATCH)
+        flow.deliver(BATCH)
     assert len(imports_posts(m2m)) == 3 and len(m2m.waits) == 2
 
 
@@ -158,30 +165,34 @@ def test_token_endpoint_overload_is_retried_too(m2m, machine_token):
     m2m.server.script(
         "POST", "/oauth/token", Reply(429, None, {"Retry-After": "2"}), token_reply(machine_token)
     )
-    _, imports = m2m.parts()
-    imports.deliver(BATCH)
+    flow = m2m.flow()
+    flow.deliver(BATCH)
     assert m2m.waits == [2.0] and len(token_requests(m2m)) == 2
 
 
 def test_a_stop_signal_during_backoff_ends_the_retries(m2m):
     m2m.server.script("POST", "/api/imports", Reply(503, None))
     m2m.stop_waiting = True
-    _, imports = m2m.parts()
+    flow = m2m.flow()
     with pytest.raises(StopRequested):
-        imports.deliver(BATCH)
+        flow.deliver(BATCH)
     assert len(imports_posts(m2m)) == 1
 
 
 def test_on_401_one_fresh_token_then_retry(m2m):
-    m2m.server.script("POST", "/oauth/token", token_reply("revoked-token"), token_reply("fresh-token"))
+    m2m.server.script(
+        "POST", "/oauth/token", token_reply("revoked-token"), token_reply("fresh-token")
+    )
     m2m.server.script(
         "POST",
         "/api/imports",
-        Reply(401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'}),
+        Reply(
+            401, {"error": "invalid_token"}, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        ),
         CREATED,
     )
-    _, imports = m2m.parts()
-    assert imports.deliver(BATCH)["created"] == 1
+    flow = m2m.flow()
+    assert flow.deliver(BATCH)["created"] == 1
     assert [post.headers["Authorization"] for post in imports_posts(m2m)] == [
         "Bearer revoked-token",
         "Bearer fresh-token",
@@ -191,11 +202,13 @@ def test_on_401_one_fresh_token_then_retry(m2m):
 
 def test_a_second_401_is_not_retried_again(m2m):
     m2m.server.script(
-        "POST", "/api/imports", Reply(401, {"error": "invalid_token", "error_description": "bad audience"})
+        "POST",
+        "/api/imports",
+        Reply(401, {"error": "invalid_token", "error_description": "bad audience"}),
     )
-    _, imports = m2m.parts()
+    flow = m2m.flow()
     with pytest.raises(DeliveryRejected, match="401 invalid_token: bad audience"):
-        imports.deliver(BATCH)
+        flow.deliver(BATCH)
     assert len(token_requests(m2m)) == 2 and len(imports_posts(m2m)) == 2
 
 
@@ -204,26 +217,35 @@ def test_other_client_errors_are_not_retried(m2m, status):
     m2m.server.script(
         "POST", "/api/imports", Reply(status, {"error": "nope", "error_description": "refused"})
     )
-    _, imports = m2m.parts()
+    flow = m2m.flow()
     with pytest.raises(DeliveryRejected, match=f"{status} nope: refused"):
-        imports.deliver(BATCH)
+        flow.deliver(BATCH)
     assert len(imports_posts(m2m)) == 1 and m2m.waits == []
 
 
 def test_a_success_status_without_a_json_object_is_not_counted_as_delivered(m2m):
     m2m.server.script("POST", "/api/imports", Reply(201, ["not", "an", "object"]))
-    _, imports = m2m.parts()
-    with pytest.raises(OIDCClientError, match="API answered 201 without a JSON object"):
-        imports.deliver(BATCH)
+    flow = m2m.flow()
+    with pytest.raises(ApiError, match="API answered 201 without a JSON object") as raised:
+        flow.deliver(BATCH)
+    # An API's answer is no failure of the OAuth client.
+    assert not isinstance(raised.value, OIDCClientError)
+
+
+def test_a_rejected_delivery_is_an_api_error_not_an_oauth_client_error():
+    assert issubclass(DeliveryRejected, ApiError)
+    assert not issubclass(DeliveryRejected, OIDCClientError)
 
 
 def test_a_refused_client_secret_is_not_retried(m2m):
     m2m.server.script(
-        "POST", "/oauth/token", Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"})
+        "POST",
+        "/oauth/token",
+        Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"}),
     )
-    _, imports = m2m.parts()
+    flow = m2m.flow()
     with pytest.raises(TokenEndpointError, match="401 invalid_client"):
-        imports.deliver(BATCH)
+        flow.deliver(BATCH)
     assert len(token_requests(m2m)) == 1 and imports_posts(m2m) == []
 
 
@@ -235,10 +257,10 @@ def test_a_delivery_never_follows_a_redirect(m2m, status):
         elsewhere.script("POST", "/api/imports", Reply(201, {"created": 2, "replayed": False}))
         redirect = Reply(status, None, headers={"Location": elsewhere.base_url + "/api/imports"})
         m2m.server.script("POST", "/api/imports", redirect)
-        _, imports = m2m.parts()
+        flow = m2m.flow()
 
         with pytest.raises(DeliveryRejected, match=f"API answered {status}"):
-            imports.deliver(BATCH)
+            flow.deliver(BATCH)
 
         assert elsewhere.received == []
     finally:

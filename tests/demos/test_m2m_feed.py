@@ -1,4 +1,5 @@
-"""The m2m daemon's data source: JSON/CSV feeds, batches and their deterministic idempotency keys."""
+"""The m2m daemon's data source: JSON/CSV feeds, batches and their deterministic idempotency
+keys."""
 
 import json
 
@@ -29,7 +30,9 @@ def test_bundled_sample_feed_is_a_valid_feed():
 
 
 def test_json_and_csv_feeds_give_the_same_record_shape(tmp_path):
-    json_feed = read_feed(write(tmp_path, "stock.json", json.dumps([{"external_id": "x-1", "qty": "3"}])))
+    json_feed = read_feed(
+        write(tmp_path, "stock.json", json.dumps([{"external_id": "x-1", "qty": "3"}]))
+    )
     csv_feed = read_feed(write(tmp_path, "stock.csv", "external_id,qty\nx-1,3\n"))
     assert json_feed.records == csv_feed.records == ({"external_id": "x-1", "data": {"qty": "3"}},)
 
@@ -42,7 +45,11 @@ def test_json_and_csv_feeds_give_the_same_record_shape(tmp_path):
         ("feed.json", '[{"external_id": "a"}, 3]', "record 2 is not an object"),
         ("feed.json", '[{"name": "no id"}]', "record 1 needs a non-empty string external_id"),
         ("feed.json", '[{"external_id": 7}]', "record 1 needs a non-empty string external_id"),
-        ("feed.json", '[{"external_id": "a"}, {"external_id": "a"}]', "record 2 repeats external_id 'a'"),
+        (
+            "feed.json",
+            '[{"external_id": "a"}, {"external_id": "a"}]',
+            "record 2 repeats external_id 'a'",
+        ),
         ("feed.csv", "id,qty\n1,2\n", "needs an external_id column"),
         ("feed.csv", "external_id,qty\na,1,extra\n", "more values than the header"),
         ("feed.csv", "external_id,qty\n,1\n", "record 1 needs a non-empty string external_id"),
@@ -65,7 +72,11 @@ RECORDS = ({"external_id": "a", "data": {"n": 1}}, {"external_id": "b", "data": 
 def test_batch_body_and_id():
     batch = Batch("stock.json", 4, RECORDS)
     assert batch.end == 6
-    assert batch.body() == {"batch_id": "stock.json:4-6", "source": "stock.json", "records": list(RECORDS)}
+    assert batch.body() == {
+        "batch_id": "stock.json:4-6",
+        "source": "stock.json",
+        "records": list(RECORDS),
+    }
 
 
 def test_idempotency_key_is_deterministic():
@@ -81,7 +92,9 @@ def test_idempotency_key_is_deterministic():
         Batch("other.json", 4, RECORDS),
         Batch("stock.json", 5, RECORDS),
         Batch(
-            "stock.json", 4, ({"external_id": "a", "data": {"n": 1}}, {"external_id": "b", "data": {"n": 3}})
+            "stock.json",
+            4,
+            ({"external_id": "a", "data": {"n": 1}}, {"external_id": "b", "data": {"n": 3}}),
         ),
         Batch("stock.json", 4, RECORDS[:1]),
     ],

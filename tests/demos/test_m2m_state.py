@@ -70,15 +70,22 @@ def test_a_failed_write_keeps_the_previous_state(tmp_path, monkeypatch):
         ('{"version": 1, "sources": {"a.json": {"position": true}}}', "invalid position"),
         ('{"version": 1, "sources": {"a.json": {"position": "3"}}}', "invalid position"),
         (
-            '{"version": 1, "sources": {"a.json": {"position": 3, "pending_end": 3, "idempotency_key": "k"}}}',
+            '{"version": 1, "sources": {"a.json": {"position": 3, '
+            '"pending_end": 3, "idempotency_key": "k"}}}',
             "invalid position",
         ),
-        ('{"version": 1, "sources": {"a.json": {"position": 3, "pending_end": 5}}}', "invalid position"),
+        (
+            '{"version": 1, "sources": {"a.json": {"position": 3, "pending_end": 5}}}',
+            "invalid position",
+        ),
         (
             '{"version": 1, "sources": {"a.json": {"position": 3, "idempotency_key": "k"}}}',
             "invalid position",
         ),
-        ('{"version": 1, "sources": {"a.json": {"position": 3, "offset": 1}}}', "unexpected fields"),
+        (
+            '{"version": 1, "sources": {"a.json": {"position": 3, "offset": 1}}}',
+            "unexpected fields",
+        ),
         ('{"version": 1, "sources": {"a.json": [3]}}', "unexpected fields"),
     ],
 )

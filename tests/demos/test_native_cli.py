@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from native_demo.cli import NativeApp, api_path
+from native_demo.cli import api_path
+from native_demo.native_app import NativeApp
 from native_demo.session import Session
 from shared.oidc_client import ClientConfig, Narrator
 from tests.demos.scripted_server import Reply, ScriptedServer
@@ -55,8 +56,8 @@ def test_call_without_a_kept_session_says_how_to_make_one(tmp_path):
     result = run("call", "/api/me", "--session", str(tmp_path / "none.json"))
     assert result.returncode == 1
     assert (
-        result.stderr
-        == f"error: no saved session at {tmp_path / 'none.json'}; run `python -m native_demo login --keep` first\n"
+        result.stderr == f"error: no saved session at {tmp_path / 'none.json'}; "
+        f"run `python -m native_demo login --keep` first\n"
     )
 
 
@@ -70,8 +71,8 @@ def test_an_unreachable_issuer_is_one_line_and_status_1():
     result = run("login", "--no-browser", AUTH_ISSUER="http://127.0.0.1:9/")
     assert result.returncode == 1
     assert (
-        result.stderr
-        == "error: discovery document unreachable at http://127.0.0.1:9/.well-known/openid-configuration (ConnectionError)\n"
+        result.stderr == "error: discovery document unreachable at "
+        "http://127.0.0.1:9/.well-known/openid-configuration (ConnectionError)\n"
     )
 
 
@@ -84,7 +85,8 @@ def test_help_explains_each_command():
 
 @pytest.mark.parametrize("status", [307, 308])
 def test_an_api_call_never_follows_a_redirect(status):
-    """A 307 or 308 would re-send the request, access token and body included, to the Location's host."""
+    """A 307 or 308 would re-send the request, access token and body included, to the Location's
+    host."""
     api, elsewhere = ScriptedServer().start(), ScriptedServer().start()
     try:
         elsewhere.script("POST", "/api/messages", Reply(201, {"id": 1}))

@@ -25,7 +25,7 @@ ANOTHER_USER = "auth0|another-user-entirely"
 
 @pytest.fixture
 def provider(jwks_server, scripted):
-    """The issuer (discovery + JWKS on the JWKS server) with its token endpoint and the API scripted."""
+    """The issuer (discovery + JWKS on the JWKS server), its token endpoint and the API scripted."""
     jwks_server.serve_json(
         "/.well-known/openid-configuration",
         {
@@ -42,7 +42,12 @@ def provider(jwks_server, scripted):
 
 
 def token_answer(id_token, access_token="opaque-access", refresh_token=None):
-    body = {"access_token": access_token, "token_type": "Bearer", "expires_in": 600, "id_token": id_token}
+    body = {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": 600,
+        "id_token": id_token,
+    }
     if refresh_token:
         body["refresh_token"] = refresh_token
     return Reply(200, body)
@@ -84,7 +89,7 @@ def log_in(provider, tmp_path, issuer, token_replies, *arguments, forged_callbac
 
 
 def answering(mint_id_token):
-    """Token replies for a login whose code exchange answers the ID token ``mint_id_token(query)``."""
+    """Token replies for a login whose code exchange answers ``mint_id_token(query)``."""
     return lambda query: [token_answer(mint_id_token(query))]
 
 
@@ -93,12 +98,15 @@ def test_a_valid_id_token_completes_the_login(provider, tmp_path, token_factory,
         provider,
         tmp_path,
         issuer,
-        answering(lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])),
+        answering(
+            lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])
+        ),
     )
     assert status == 0, cli.output
     assert [
         request.path
-        for request in provider.requests_to("GET", "/api/me") + provider.requests_to("GET", "/api/messages")
+        for request in provider.requests_to("GET", "/api/me")
+        + provider.requests_to("GET", "/api/messages")
     ] == ["/api/me", "/api/messages"]
 
 
@@ -107,7 +115,10 @@ def test_a_valid_id_token_completes_the_login(provider, tmp_path, token_factory,
     [
         [{"state": "attacker", "code": "evil", "iss": "{issuer}"}],
         [{"code": "evil", "iss": "{issuer}"}],
-        [{"state": "attacker", "error": "access_denied", "iss": "{issuer}"}, {"state": "attacker", "code": "evil"}],
+        [
+            {"state": "attacker", "error": "access_denied", "iss": "{issuer}"},
+            {"state": "attacker", "code": "evil"},
+        ],
     ],
     ids=["wrong-state", "no-state", "error-then-code-with-wrong-state"],
 )
@@ -120,9 +131,12 @@ def test_a_forged_callback_does_not_end_the_login_which_completes_with_the_real_
         provider,
         tmp_path,
         issuer,
-        answering(lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])),
+        answering(
+            lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])
+        ),
         forged_callbacks=[
-            {name: value.format(issuer=issuer) for name, value in callback.items()} for callback in forged
+            {name: value.format(issuer=issuer) for name, value in callback.items()}
+            for callback in forged
         ],
     )
 
@@ -140,7 +154,9 @@ def test_the_code_exchange_proves_pkce_with_the_verifier_of_the_challenge(
         provider,
         tmp_path,
         issuer,
-        answering(lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])),
+        answering(
+            lambda query: token_factory.id_token(client_id="native-demo", nonce=query["nonce"])
+        ),
     )
     (exchange,) = provider.requests_to("POST", "/oauth/token")
     form = exchange.form
@@ -157,10 +173,16 @@ def test_the_code_exchange_proves_pkce_with_the_verifier_of_the_challenge(
 @pytest.mark.parametrize(
     "mint",
     [
-        lambda factory, keys, query: factory.id_token(client_id="native-demo", nonce="another-login's-nonce"),
-        lambda factory, keys, query: factory.id_token(client_id="partner-app", nonce=query["nonce"]),
         lambda factory, keys, query: factory.id_token(
-            client_id="native-demo", nonce=query["nonce"], claims={"iss": "https://attacker.example/"}
+            client_id="native-demo", nonce="another-login's-nonce"
+        ),
+        lambda factory, keys, query: factory.id_token(
+            client_id="partner-app", nonce=query["nonce"]
+        ),
+        lambda factory, keys, query: factory.id_token(
+            client_id="native-demo",
+            nonce=query["nonce"],
+            claims={"iss": "https://attacker.example/"},
         ),
         lambda factory, keys, query: factory.id_token(
             client_id="native-demo", nonce=query["nonce"], claims={"exp": 1000}
@@ -175,7 +197,10 @@ def test_an_id_token_that_does_not_validate_ends_the_login_before_the_api_is_cal
     provider, tmp_path, token_factory, issuer, second_rsa_key, mint
 ):
     status, cli, _ = log_in(
-        provider, tmp_path, issuer, answering(lambda query: mint(token_factory, second_rsa_key, query))
+        provider,
+        tmp_path,
+        issuer,
+        answering(lambda query: mint(token_factory, second_rsa_key, query)),
     )
     assert status == 1
     assert cli.stderr.splitlines()[-1].startswith("error: ID token rejected: ")
@@ -183,6 +208,7 @@ def test_an_id_token_that_does_not_validate_ends_the_login_before_the_api_is_cal
 
 
 # -- the refreshed ID token (OpenID Connect Core 1.0 §12.2) -----------------------------------
+
 
 def login_id_token_claims(issuer):
     """The claims of the ID token validated at login, as the kept session holds them."""
@@ -197,19 +223,30 @@ def login_id_token_claims(issuer):
 
 
 def refreshed_id_token(factory, key=None, **claims):
-    """An ID token as a refresh returns it: no nonce (§12.2), the login's user unless ``claims`` say otherwise."""
-    return factory.id_token(client_id="native-demo", nonce="", claims=claims, key=key, drop_claims=("nonce",))
+    """An ID token as a refresh returns it: no nonce (§12.2), the login's user unless ``claims``
+    say otherwise."""
+    return factory.id_token(
+        client_id="native-demo", nonce="", claims=claims, key=key, drop_claims=("nonce",)
+    )
 
 
 def keep_session(path, issuer):
     """A session kept by an earlier `login --keep`."""
     SessionFile(path).save(
-        Session(issuer, "native-demo", "opaque-access", "rt-kept", None, "openid", login_id_token_claims(issuer))
+        Session(
+            issuer,
+            "native-demo",
+            "opaque-access",
+            "rt-kept",
+            None,
+            "openid",
+            login_id_token_claims(issuer),
+        )
     )
 
 
 def run_kept(provider, tmp_path, issuer, *arguments):
-    """Run a command (`call`, `refresh`) with the session in ``tmp_path``; its status and process."""
+    """Run a command (`call`, `refresh`) with the session in ``tmp_path``: status and process."""
     cli = DemoProcess(
         "native_demo",
         *arguments,
@@ -242,8 +279,13 @@ def login_then_refresh(factory, mint_refreshed):
     token ``mint_refreshed()`` makes, after the login's (a refreshed ID token is never older)."""
 
     def replies(query):
-        login = token_answer(factory.id_token(client_id="native-demo", nonce=query["nonce"]), refresh_token="rt-login")
-        refresh = token_answer(mint_refreshed(), access_token="opaque-access-2", refresh_token="rt-rotated")
+        login = token_answer(
+            factory.id_token(client_id="native-demo", nonce=query["nonce"]),
+            refresh_token="rt-login",
+        )
+        refresh = token_answer(
+            mint_refreshed(), access_token="opaque-access-2", refresh_token="rt-rotated"
+        )
         return [login, refresh]
 
     return replies
@@ -253,21 +295,29 @@ def refused(reason):
     return f"error: refreshed ID token rejected: {reason}; its tokens were discarded, log in again"
 
 
-def test_a_refreshed_id_token_of_the_same_user_is_accepted(provider, tmp_path, token_factory, issuer):
+def test_a_refreshed_id_token_of_the_same_user_is_accepted(
+    provider, tmp_path, token_factory, issuer
+):
     status, cli, _ = log_in(
-        provider, tmp_path, issuer, login_then_refresh(token_factory, lambda: refreshed_id_token(token_factory))
+        provider,
+        tmp_path,
+        issuer,
+        login_then_refresh(token_factory, lambda: refreshed_id_token(token_factory)),
     )
     assert status == 0, cli.output
     assert "Refreshed ID token valid" in cli.stdout
     rotated = cli.stdout.index("Refresh token rotated")
     revocation = cli.stdout.index(
-        "Revocation does not reach the API: an access token is a self-contained JWT that the API validates "
+        "Revocation does not reach the API: an access token is a self-contained JWT that the API "
+        "validates "
         "on its own"
     )
     assert rotated < revocation
     assert "short access-token lifetimes and refresh-token rotation" in cli.stdout[revocation:]
     assert '"previous_access_token_valid_until": "20' in cli.stdout[revocation:]
-    assert [request.headers["Authorization"] for request in provider.requests_to("GET", "/api/me")] == [
+    assert [
+        request.headers["Authorization"] for request in provider.requests_to("GET", "/api/me")
+    ] == [
         "Bearer opaque-access",
         "Bearer opaque-access-2",
     ]
@@ -304,7 +354,9 @@ def test_refresh_refuses_an_id_token_that_does_not_match_the_kept_login(
     keep_session(session_path, issuer)
     kept = session_path.read_text()
     provider.script(
-        "POST", "/oauth/token", token_answer(mint(token_factory, second_rsa_key), refresh_token="rt-rotated")
+        "POST",
+        "/oauth/token",
+        token_answer(mint(token_factory, second_rsa_key), refresh_token="rt-rotated"),
     )
     status, cli = run_kept(provider, tmp_path, issuer, "refresh")
     assert status == 1
@@ -315,17 +367,26 @@ def test_refresh_refuses_an_id_token_that_does_not_match_the_kept_login(
 
 # -- call with the kept session ---------------------------------------------------------------
 
+
 def test_call_refreshes_once_on_401_and_retries(provider, tmp_path, token_factory, issuer):
     keep_session(tmp_path / "session.json", issuer)
-    provider.script("GET", "/api/messages", Reply(401, {"error": "invalid_token"}), Reply(200, {"messages": []}))
+    provider.script(
+        "GET", "/api/messages", Reply(401, {"error": "invalid_token"}), Reply(200, {"messages": []})
+    )
     provider.script(
         "POST",
         "/oauth/token",
-        token_answer(refreshed_id_token(token_factory), access_token="opaque-access-2", refresh_token="rt-rotated"),
+        token_answer(
+            refreshed_id_token(token_factory),
+            access_token="opaque-access-2",
+            refresh_token="rt-rotated",
+        ),
     )
     status, cli = run_kept(provider, tmp_path, issuer, "call", "/api/messages")
     assert status == 0, cli.output
-    assert [request.headers["Authorization"] for request in provider.requests_to("GET", "/api/messages")] == [
+    assert [
+        request.headers["Authorization"] for request in provider.requests_to("GET", "/api/messages")
+    ] == [
         "Bearer opaque-access",
         "Bearer opaque-access-2",
     ]
@@ -333,13 +394,19 @@ def test_call_refreshes_once_on_401_and_retries(provider, tmp_path, token_factor
     assert (kept.access_token, kept.refresh_token) == ("opaque-access-2", "rt-rotated")
 
 
-def test_call_refused_again_after_the_refresh_ends_with_status_1(provider, tmp_path, token_factory, issuer):
+def test_call_refused_again_after_the_refresh_ends_with_status_1(
+    provider, tmp_path, token_factory, issuer
+):
     keep_session(tmp_path / "session.json", issuer)
     provider.script("GET", "/api/messages", Reply(401, {"error": "invalid_token"}))
     provider.script(
         "POST",
         "/oauth/token",
-        token_answer(refreshed_id_token(token_factory), access_token="opaque-access-2", refresh_token="rt-rotated"),
+        token_answer(
+            refreshed_id_token(token_factory),
+            access_token="opaque-access-2",
+            refresh_token="rt-rotated",
+        ),
     )
     status, cli = run_kept(provider, tmp_path, issuer, "call", "/api/messages")
     assert status == 1

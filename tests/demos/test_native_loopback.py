@@ -70,13 +70,17 @@ def test_other_paths_are_not_found_and_the_listener_keeps_waiting(listener):
 
 def test_only_the_first_callback_counts(listener):
     requests.get(listener.redirect_uri, params={"code": "first", "state": STATE}, timeout=5)
-    second = requests.get(listener.redirect_uri, params={"code": "second", "state": STATE}, timeout=5)
+    second = requests.get(
+        listener.redirect_uri, params={"code": "second", "state": STATE}, timeout=5
+    )
     assert second.status_code == 409
     assert listener.wait(1)["code"] == "first"
 
 
 def test_a_repeated_parameter_is_dropped(listener):
-    requests.get(listener.redirect_uri, params=[("code", "a"), ("code", "b"), ("state", STATE)], timeout=5)
+    requests.get(
+        listener.redirect_uri, params=[("code", "a"), ("code", "b"), ("state", STATE)], timeout=5
+    )
     assert listener.wait(1) == {"state": STATE}
 
 
@@ -107,7 +111,9 @@ def assert_refused_as_not_this_login(answer):
         "error-no-state",
     ],
 )
-def test_a_callback_not_of_this_login_is_refused_and_the_real_one_still_completes_it(listener, forged):
+def test_a_callback_not_of_this_login_is_refused_and_the_real_one_still_completes_it(
+    listener, forged
+):
     forged_answer = requests.get(listener.redirect_uri, params=forged, timeout=5)
 
     assert_refused_as_not_this_login(forged_answer)
@@ -119,7 +125,9 @@ def test_a_callback_not_of_this_login_is_refused_and_the_real_one_still_complete
 
 
 def test_a_refused_callback_is_logged_without_its_values(listener, caplog):
-    requests.get(listener.redirect_uri, params={"code": "evil-code", "state": "attacker-state"}, timeout=5)
+    requests.get(
+        listener.redirect_uri, params={"code": "evil-code", "state": "attacker-state"}, timeout=5
+    )
 
     assert "state is not this login's" in caplog.text
     assert "evil-code" not in caplog.text and "attacker-state" not in caplog.text
@@ -144,7 +152,12 @@ def test_a_browser_that_hangs_up_mid_request_prints_no_traceback(listener, capfd
         hanging_up.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     # The handler's error would be printed by now; the listener still answers the real callback.
     time.sleep(0.3)
-    assert requests.get(listener.redirect_uri, params={"code": "c", "state": STATE}, timeout=5).status_code == 200
+    assert (
+        requests.get(
+            listener.redirect_uri, params={"code": "c", "state": STATE}, timeout=5
+        ).status_code
+        == 200
+    )
     assert listener.wait(1)["code"] == "c"
     assert capfd.readouterr().err == ""
 
@@ -160,7 +173,9 @@ def test_wait_times_out_with_a_clear_message(listener):
 
 def test_a_silent_connection_does_not_block_the_callback(listener):
     with socket.create_connection(("127.0.0.1", port_of(listener))):
-        answer = requests.get(listener.redirect_uri, params={"code": "c", "state": STATE}, timeout=5)
+        answer = requests.get(
+            listener.redirect_uri, params={"code": "c", "state": STATE}, timeout=5
+        )
         assert answer.status_code == 200
 
 

@@ -55,7 +55,9 @@ def test_saved_session_is_0600_even_under_a_permissive_umask(tmp_path, permissiv
     assert SessionFile(path).load(ISSUER, "native-demo") == session()
 
 
-def test_saving_over_a_readable_file_leaves_a_0600_file_and_no_temporary(tmp_path, permissive_umask):
+def test_saving_over_a_readable_file_leaves_a_0600_file_and_no_temporary(
+    tmp_path, permissive_umask
+):
     path = tmp_path / "session.json"
     path.write_text("{}")
     path.chmod(0o644)
@@ -98,12 +100,20 @@ def test_missing_session_tells_how_to_make_one(tmp_path):
         json.dumps({"issuer": ISSUER}),
         json.dumps({**asdict(session()), "expires_at": "tomorrow"}),
         json.dumps({**asdict(session()), "refresh_token": 42}),
-        json.dumps({name: value for name, value in asdict(session()).items() if name != "id_token_claims"}),
+        json.dumps(
+            {name: value for name, value in asdict(session()).items() if name != "id_token_claims"}
+        ),
         json.dumps({**asdict(session()), "id_token_claims": {}}),
-        json.dumps({**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "iat": "yesterday"}}),
-        json.dumps({**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "aud": ["native-demo", 7]}}),
+        json.dumps(
+            {**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "iat": "yesterday"}}
+        ),
+        json.dumps(
+            {**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "aud": ["native-demo", 7]}}
+        ),
         json.dumps({**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "nonce": None}}),
-        json.dumps({**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "auth_time": "earlier"}}),
+        json.dumps(
+            {**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "auth_time": "earlier"}}
+        ),
     ],
     ids=[
         "garbage",
@@ -151,7 +161,11 @@ def test_refresh_replaces_the_rotated_refresh_token_and_keeps_the_original_id_to
 
 def test_refresh_without_rotation_keeps_the_refresh_token():
     refreshed = session().refreshed(TokenResponse("at-2", None, None, None, None))
-    assert (refreshed.access_token, refreshed.refresh_token, refreshed.scope) == ("at-2", "rt-1", "openid")
+    assert (refreshed.access_token, refreshed.refresh_token, refreshed.scope) == (
+        "at-2",
+        "rt-1",
+        "openid",
+    )
 
 
 def test_an_access_token_about_to_expire_counts_as_expired():

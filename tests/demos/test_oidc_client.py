@@ -1,9 +1,9 @@
 """shared/oidc_client.py: settings, discovery, the token endpoint, and narration without secrets."""
 
 import io
-from collections.abc import Iterator
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -32,7 +32,13 @@ def load(environ, **defaults):
 
 def test_no_environment_means_the_local_defaults():
     config = load({})
-    assert (config.issuer, config.audience, config.api_url, config.client_id, config.client_secret) == (
+    assert (
+        config.issuer,
+        config.audience,
+        config.api_url,
+        config.client_id,
+        config.client_secret,
+    ) == (
         "http://localhost:9000/",
         "https://api.flowlab.local",
         "http://localhost:3010",
@@ -55,12 +61,17 @@ def test_auth0_domain_gives_the_auth0_issuer_and_its_discovery_url():
 def test_the_local_demo_secret_is_a_default_for_local_issuers_only():
     assert load({}, default_client_secret=SECRET).client_secret == SECRET
     assert (
-        load({"AUTH_ISSUER": "http://127.0.0.1:9000/"}, default_client_secret=SECRET).client_secret == SECRET
+        load({"AUTH_ISSUER": "http://127.0.0.1:9000/"}, default_client_secret=SECRET).client_secret
+        == SECRET
     )
-    assert load({"AUTH0_DOMAIN": "flowlab.eu.auth0.com"}, default_client_secret=SECRET).client_secret is None
+    assert (
+        load({"AUTH0_DOMAIN": "flowlab.eu.auth0.com"}, default_client_secret=SECRET).client_secret
+        is None
+    )
     assert (
         load(
-            {"AUTH_ISSUER": "https://idp.example/", "AUTH_CLIENT_SECRET": "s"}, default_client_secret=SECRET
+            {"AUTH_ISSUER": "https://idp.example/", "AUTH_CLIENT_SECRET": "s"},
+            default_client_secret=SECRET,
         ).client_secret
         == "s"
     )
@@ -145,7 +156,9 @@ def test_narration_never_prints_a_secret_or_a_full_refresh_token(scripted, narra
 
 
 def test_redact_keeps_harmless_fields():
-    assert redact({"grant_type": "client_credentials", "client_secret": "s", "code": "abcdefghij"}) == {
+    assert redact(
+        {"grant_type": "client_credentials", "client_secret": "s", "code": "abcdefghij"}
+    ) == {
         "grant_type": "client_credentials",
         "client_secret": "[redacted]",
         "code": "abcdef…(10 chars)",
@@ -165,7 +178,11 @@ def test_decoded_claims_are_shown_for_a_jwt(narration, token_factory):
     narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"))
     narrator.token_claims("ID token", token_factory.id_token(client_id="native-demo", nonce="n-1"))
     output = narration.getvalue()
-    assert '"nonce": "n-1"' in output and '"aud": "native-demo"' in output and '"kid": "rsa-key-1"' in output
+    assert (
+        '"nonce": "n-1"' in output
+        and '"aud": "native-demo"' in output
+        and '"kid": "rsa-key-1"' in output
+    )
 
 
 @pytest.mark.parametrize(
@@ -184,7 +201,9 @@ def test_decoded_claims_are_shown_for_a_jwt(narration, token_factory):
 def test_token_endpoint_refusals_are_errors(scripted, narration, reply, error):
     scripted.script("POST", "/oauth/token", reply)
     endpoint = TokenEndpoint(
-        requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet"))
+        requests.Session(),
+        scripted.base_url + "/oauth/token",
+        Narrator(logging.getLogger("tests.quiet")),
     )
     with pytest.raises(TokenEndpointError, match=error):
         endpoint.request({"grant_type": "client_credentials"})
@@ -208,11 +227,19 @@ def test_a_token_request_never_follows_a_redirect(scripted, elsewhere, status):
     """A 307 or 308 would re-post the form, client secret included, to the Location's host."""
     scripted.script("POST", "/oauth/token", redirect_to(elsewhere, status))
     endpoint = TokenEndpoint(
-        requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet"))
+        requests.Session(),
+        scripted.base_url + "/oauth/token",
+        Narrator(logging.getLogger("tests.quiet")),
     )
 
-    with pytest.raises(TokenEndpointError, match=f"{status} unexpected_response: redirect to {elsewhere.base_url}/oauth/token not followed"):
-        endpoint.request({"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": SECRET})
+    with pytest.raises(
+        TokenEndpointError,
+        match=f"{status} unexpected_response: redirect to "
+        f"{elsewhere.base_url}/oauth/token not followed",
+    ):
+        endpoint.request(
+            {"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": SECRET}
+        )
 
     assert len(scripted.requests_to("POST", "/oauth/token")) == 1
     assert elsewhere.received == []
@@ -220,10 +247,10 @@ def test_a_token_request_never_follows_a_redirect(scripted, elsewhere, status):
 
 def test_the_m2m_daemon_token_request_never_follows_a_redirect(m2m, elsewhere):
     m2m.server.script("POST", "/oauth/token", redirect_to(elsewhere, 307))
-    tokens, _ = m2m.parts()
+    flow = m2m.flow()
 
     with pytest.raises(TokenEndpointError, match="307 unexpected_response: redirect to"):
-        tokens.access_token()
+        flow.access_token()
 
     assert m2m.waits == []
     assert elsewhere.received == []
@@ -237,7 +264,13 @@ def test_text_from_outside_cannot_forge_a_narration_line(scripted, narration, co
     scripted.script(
         "POST",
         "/oauth/token",
-        Reply(400, {"error": f"invalid_grant\r\n{forged}", "error_description": f"no\u2028{forged}\x85{forged}"}),
+        Reply(
+            400,
+            {
+                "error": f"invalid_grant\r\n{forged}",
+                "error_description": f"no\u2028{forged}\x85{forged}",
+            },
+        ),
     )
     narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"), compact=compact)
     endpoint = TokenEndpoint(requests.Session(), scripted.base_url + "/oauth/token", narrator)
@@ -252,17 +285,23 @@ def test_text_from_outside_cannot_forge_a_narration_line(scripted, narration, co
     assert output.count("forged") == 6
     assert str(raised.value).isprintable()
     lines = output.split("\n")[:-1]
-    assert all(line.isprintable() for line in lines), [line for line in lines if not line.isprintable()]
+    assert all(line.isprintable() for line in lines), [
+        line for line in lines if not line.isprintable()
+    ]
     assert output.splitlines() == lines
     if compact:
         assert len(lines) == 5
 
 
 def test_discovery_gives_the_endpoints(scripted, narration):
-    document = dict(discovery_document(scripted), authorization_response_iss_parameter_supported=True)
+    document = dict(
+        discovery_document(scripted), authorization_response_iss_parameter_supported=True
+    )
     scripted.script("GET", "/.well-known/openid-configuration", Reply(200, document))
     metadata = fetch_provider_metadata(
-        requests.Session(), load({"AUTH_ISSUER": scripted.issuer}), Narrator(logging.getLogger("tests.quiet"))
+        requests.Session(),
+        load({"AUTH_ISSUER": scripted.issuer}),
+        Narrator(logging.getLogger("tests.quiet")),
     )
     assert metadata.token_endpoint == scripted.base_url + "/oauth/token"
     assert metadata.authorization_endpoint == scripted.base_url + "/authorize"
@@ -275,7 +314,10 @@ def test_discovery_gives_the_endpoints(scripted, narration):
         (
             Reply(
                 200,
-                {"issuer": "https://attacker.example/", "token_endpoint": "https://attacker.example/token"},
+                {
+                    "issuer": "https://attacker.example/",
+                    "token_endpoint": "https://attacker.example/token",
+                },
             ),
             "names issuer 'https://attacker.example/'",
         ),
@@ -296,7 +338,9 @@ def test_discovery_refuses_a_document_for_another_issuer_or_none(scripted, reply
 
 
 def test_discovery_without_token_endpoint_is_refused(scripted):
-    scripted.script("GET", "/.well-known/openid-configuration", Reply(200, {"issuer": scripted.issuer}))
+    scripted.script(
+        "GET", "/.well-known/openid-configuration", Reply(200, {"issuer": scripted.issuer})
+    )
     with pytest.raises(DiscoveryError, match="no token_endpoint"):
         fetch_provider_metadata(
             requests.Session(),

@@ -69,7 +69,10 @@ def test_each_login_gets_its_own_state_nonce_and_verifier():
 
 def test_resource_indicator_is_sent_only_when_enabled():
     assert "resource" not in make_request().parameters()
-    assert make_request(resource_indicator=True).parameters()["resource"] == "https://api.flowlab.local"
+    assert (
+        make_request(resource_indicator=True).parameters()["resource"]
+        == "https://api.flowlab.local"
+    )
 
 
 def test_authorization_endpoint_with_a_query_keeps_it():

@@ -16,7 +16,7 @@ import requests
 
 from shared.settings import ConfigurationError
 from spa_demo import create_app
-from spa_demo.config import SCOPE, load_config
+from spa_demo.config import SCOPE, SpaConfig
 from tests.support.processes import free_port, service_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,10 +39,20 @@ def client():
 
 def csp_directives(response):
     policy = response.headers["Content-Security-Policy"]
-    return {name: values for name, *values in (directive.split() for directive in policy.split(";"))}
+    return {
+        name: values for name, *values in (directive.split() for directive in policy.split(";"))
+    }
 
 
-SERVED_PATHS = ["/", "/callback", "/config.json", "/static/main.js", "/static/style.css", "/no-such-page", "/static/missing.js"]
+SERVED_PATHS = [
+    "/",
+    "/callback",
+    "/config.json",
+    "/static/main.js",
+    "/static/style.css",
+    "/no-such-page",
+    "/static/missing.js",
+]
 
 
 @pytest.mark.parametrize("path", SERVED_PATHS)
@@ -73,7 +83,11 @@ def test_csp_allows_only_this_origin_the_issuer_and_the_api(client):
 
 def test_csp_follows_the_configured_issuer_and_api():
     directives = csp_directives(create_app(TENANT_SETTINGS).test_client().get("/"))
-    assert directives["connect-src"] == ["'self'", "https://flowlab.eu.auth0.com", "https://api.example.com:8443"]
+    assert directives["connect-src"] == [
+        "'self'",
+        "https://flowlab.eu.auth0.com",
+        "https://api.example.com:8443",
+    ]
     assert directives["frame-src"] == ["'self'", "https://flowlab.eu.auth0.com"]
 
 
@@ -171,7 +185,7 @@ def test_an_unexpected_error_is_a_generic_json_500_with_the_detail_in_the_log(ca
 )
 def test_unusable_settings_are_refused_naming_the_setting(settings, named):
     with pytest.raises(ConfigurationError, match=named):
-        load_config(settings)
+        SpaConfig.from_env(settings)
 
 
 class PageParser(html.parser.HTMLParser):
@@ -208,15 +222,27 @@ def test_the_page_has_no_inline_code_and_loads_only_its_own_files():
     parser.feed((STATIC / "index.html").read_text())
     assert parser.inline == []
     assert parser.script_sources == ["/static/main.js"]
-    assert all(href.startswith("/static/") or href.startswith("data:") for href in parser.stylesheets)
+    assert all(
+        href.startswith("/static/") or href.startswith("data:") for href in parser.stylesheets
+    )
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
 def test_scripts_import_only_their_siblings_and_never_use_html_sinks_or_local_storage(script):
-    source = "\n".join(line for line in script.read_text().splitlines() if not line.lstrip().startswith("//"))
+    source = "\n".join(
+        line for line in script.read_text().splitlines() if not line.lstrip().startswith("//")
+    )
     imports = re.findall(r"""^import\b[^;]*?from\s+["']([^"']+)["']""", source, flags=re.MULTILINE)
     assert all(re.fullmatch(r"\./[a-z_0-9]+\.js", target) for target in imports), imports
-    for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"):
+    for forbidden in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        "localStorage",
+    ):
         assert forbidden not in source, forbidden
 
 
@@ -235,7 +261,9 @@ def test_python_m_spa_demo_serves_the_page_with_a_production_server():
                 response = requests.get(f"http://127.0.0.1:{port}/callback", timeout=10)
                 break
             except requests.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline, "spa_demo did not start"
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    "spa_demo did not start"
+                )
                 time.sleep(0.1)
         assert response.status_code == 200
         assert response.headers["Server"].startswith("gunicorn")

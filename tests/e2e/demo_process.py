@@ -27,8 +27,12 @@ class DemoProcess:
         self._lines = queue.Queue()
         self._stdout, self._stderr = [], []
         self._readers = [
-            threading.Thread(target=self._read, args=(self.process.stdout, self._stdout), daemon=True),
-            threading.Thread(target=self._read, args=(self.process.stderr, self._stderr), daemon=True),
+            threading.Thread(
+                target=self._read, args=(self.process.stdout, self._stdout), daemon=True
+            ),
+            threading.Thread(
+                target=self._read, args=(self.process.stderr, self._stderr), daemon=True
+            ),
         ]
         for reader in self._readers:
             reader.start()
@@ -48,14 +52,16 @@ class DemoProcess:
                 line = self._lines.get(timeout=max(remaining, 0.01))
             except queue.Empty:
                 raise AssertionError(
-                    f"no line matching {pattern!r} within {timeout:g} s; output so far:\n{self.output}"
+                    f"no line matching {pattern!r} within {timeout:g} s; "
+                    f"output so far:\n{self.output}"
                 ) from None
             match = compiled.search(line)
             if match:
                 return match
             if remaining <= 0:
                 raise AssertionError(
-                    f"no line matching {pattern!r} within {timeout:g} s; output so far:\n{self.output}"
+                    f"no line matching {pattern!r} within {timeout:g} s; "
+                    f"output so far:\n{self.output}"
                 )
 
     def finish(self, timeout=PROCESS_TIMEOUT):
@@ -87,7 +93,11 @@ class DemoProcess:
         deadline = time.monotonic() + timeout
         while True:
             status = pathlib.Path(f"/proc/{self.process.pid}/status").read_text()
-            masks = dict(line.split(":\t", 1) for line in status.splitlines() if line.startswith(("SigPnd", "ShdPnd")))
+            masks = dict(
+                line.split(":\t", 1)
+                for line in status.splitlines()
+                if line.startswith(("SigPnd", "ShdPnd"))
+            )
             if not any(int(mask, 16) & bit for mask in masks.values()):
                 return
             if time.monotonic() > deadline:

@@ -24,9 +24,9 @@ QUICK_RETRIES = ("--max-attempts", "2", "--backoff-base", "0.2", "--backoff-max"
 
 def machine_token(stack):
     """A client-credentials token of m2m-demo (it holds read:imports), as the daemon gets one."""
-    token_endpoint = requests.get(stack.issuer + ".well-known/openid-configuration", timeout=5).json()[
-        "token_endpoint"
-    ]
+    token_endpoint = requests.get(
+        stack.issuer + ".well-known/openid-configuration", timeout=5
+    ).json()["token_endpoint"]
     answer = requests.post(
         token_endpoint,
         data={"grant_type": "client_credentials", "audience": stack.audience, **M2M_CLIENT},
@@ -38,7 +38,9 @@ def machine_token(stack):
 
 def imports(stack):
     answer = requests.get(
-        f"{stack.api_url}/api/imports", headers={"Authorization": f"Bearer {machine_token(stack)}"}, timeout=5
+        f"{stack.api_url}/api/imports",
+        headers={"Authorization": f"Bearer {machine_token(stack)}"},
+        timeout=5,
     )
     answer.raise_for_status()
     return answer.json()
@@ -50,7 +52,9 @@ def batches_named(listing, batch_id):
 
 def daemon(stack, tmp_path, *arguments, state="state.json", api_url=None):
     env = stack.client_env(**({"API_URL": api_url} if api_url else {}))
-    return DemoProcess("m2m_demo", "--state", str(tmp_path / state), *arguments, env=env, cwd=tmp_path)
+    return DemoProcess(
+        "m2m_demo", "--state", str(tmp_path / state), *arguments, env=env, cwd=tmp_path
+    )
 
 
 def run_once(stack, tmp_path, *arguments, state="state.json"):
@@ -82,15 +86,19 @@ def test_once_imports_the_sample_batch(sample_import):
 
 # The article's steps for a machine-to-machine application, word for word.
 ARTICLE_STEPS = [
-    "Step 1. The Application authenticates with the Authorization Server using its Client ID and Client Secret.",
+    "Step 1. The Application authenticates with the Authorization Server using its "
+    "Client ID and Client Secret.",
     "Step 2. The Authorization Server validates this information and returns an Access Token.",
-    "Step 3. The Application can use the Access Token to call the Resource Server on behalf of itself.",
+    "Step 3. The Application can use the Access Token to call the "
+    "Resource Server on behalf of itself.",
 ]
 
 
 def test_once_narrates_the_articles_three_steps_on_one_line_each(sample_import):
     log = sample_import["process"].stderr
-    assert [line.split(" m2m_demo ", 1)[1] for line in log.splitlines() if " m2m_demo Step " in line] == ARTICLE_STEPS
+    assert [
+        line.split(" m2m_demo ", 1)[1] for line in log.splitlines() if " m2m_demo Step " in line
+    ] == ARTICLE_STEPS
     assert all(
         re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING) m2m_demo ", line)
         for line in log.splitlines()
@@ -128,7 +136,9 @@ def test_a_lost_state_file_is_answered_as_a_replay_not_a_second_import(sample_im
 
 
 def write_feed(path, first, last):
-    records = [{"external_id": f"outage-{number}", "quantity": number} for number in range(first, last + 1)]
+    records = [
+        {"external_id": f"outage-{number}", "quantity": number} for number in range(first, last + 1)
+    ]
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(records))
     temporary.replace(path)
@@ -162,13 +172,17 @@ def test_a_batch_failing_while_the_api_is_down_is_delivered_once_when_it_is_back
     assert "stopped by signal; exiting" in running.stderr
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"]
+)
 def test_a_signal_mid_delivery_lets_the_batch_finish_and_exits_0(stack, tmp_path, signal_number):
     feed = tmp_path / f"signal_{signal_number.name}_feed.json"
     write_feed(feed, 1, 4)
     before = imports(stack)
     with ImportsGate(stack.api_url, api_first=True) as gate:
-        running = daemon(stack, tmp_path, "--source", str(feed), "--interval", "60", api_url=gate.url)
+        running = daemon(
+            stack, tmp_path, "--source", str(feed), "--interval", "60", api_url=gate.url
+        )
         try:
             assert gate.arrived.wait(30), running.output
             running.deliver_signal(signal_number)

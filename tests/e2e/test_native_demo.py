@@ -76,17 +76,23 @@ def test_login_completes_and_the_browser_is_told_to_close_the_tab(alice_login):
 
 # The article's steps for a native app, word for word.
 ARTICLE_STEPS = [
-    "Step 1. The native app initiates the flow and redirects the user to Auth0 sending the code_challenge and code_challenge_method parameters.",
-    "Step 2. Auth0 redirects the user to the native app with an authorization_code in the query string.",
-    "Step 3. The native app sends the authorization_code and code_verifier together with the redirect_uri and the client_id to Auth0.",
-    "Step 4. Auth0 validates this information and returns an Access Token (and optionally a Refresh Token).",
+    "Step 1. The native app initiates the flow and redirects the user to Auth0 sending the "
+    "code_challenge and code_challenge_method parameters.",
+    "Step 2. Auth0 redirects the user to the native app with an authorization_code "
+    "in the query string.",
+    "Step 3. The native app sends the authorization_code and code_verifier together with "
+    "the redirect_uri and the client_id to Auth0.",
+    "Step 4. Auth0 validates this information and returns an Access Token "
+    "(and optionally a Refresh Token).",
     "Step 5. The native app can use the Access Token to call the API on behalf of the user.",
 ]
 
 
 def test_login_narrates_the_articles_steps_and_the_refresh_in_order(alice_login):
     stdout = alice_login["cli"].stdout
-    assert [line for line in stdout.splitlines() if line.startswith("Step ") and line[5].isdigit()] == ARTICLE_STEPS
+    assert [
+        line for line in stdout.splitlines() if line.startswith("Step ") and line[5].isdigit()
+    ] == ARTICLE_STEPS
     markers = [
         "Step 1. ",
         "Step 2. ",
@@ -171,9 +177,9 @@ def test_refresh_rotates_the_kept_refresh_token_and_the_old_one_is_dead(alice_lo
     assert after["refresh_token"] != before["refresh_token"]
     assert after["access_token"] != before["access_token"]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    token_endpoint = requests.get(stack.issuer + ".well-known/openid-configuration", timeout=5).json()[
-        "token_endpoint"
-    ]
+    token_endpoint = requests.get(
+        stack.issuer + ".well-known/openid-configuration", timeout=5
+    ).json()["token_endpoint"]
     reused = requests.post(
         token_endpoint,
         data={
@@ -202,7 +208,8 @@ def test_third_party_app_shows_consent_and_deny_ends_with_access_denied(stack, p
         cli.kill()
     assert status == 1
     assert re.fullmatch(
-        r"error: login denied: the user or the authorization server refused access \(access_denied: .*\)\n",
+        r"error: login denied: the user or the authorization server "
+        r"refused access \(access_denied: .*\)\n",
         cli.stderr,
     )
     assert "Step 3." not in cli.stdout
@@ -249,7 +256,8 @@ def test_a_redirect_naming_another_issuer_is_refused_before_any_code_exchange(st
     assert answer.status_code == 200 and "You can close this tab" in answer.text
     assert status == 1
     assert cli.stderr == (
-        f"error: login refused: the response names issuer https://attacker.example/, not {stack.issuer}"
+        f"error: login refused: the response names issuer https://attacker.example/, "
+        f"not {stack.issuer}"
         " (RFC 9207 mix-up protection)\n"
     )
     assert "Step 3." not in cli.stdout and "-> POST" not in cli.stdout
@@ -264,9 +272,11 @@ def test_a_redirect_with_another_state_is_ignored_and_the_login_keeps_waiting(st
         status = cli.finish()
     finally:
         cli.kill()
-    # RFC 8252 §8.9 / RFC 6749 §10.12: not this login's redirect, so it neither ends nor completes it.
+    # RFC 8252 §8.9 / RFC 6749 §10.12: not this login's redirect: it neither ends nor completes it.
     assert answer.status_code == 400 and "This request was not sent by this login" in answer.text
     assert "Ignored a callback whose state is not this login's" in cli.stdout + cli.stderr
     assert status == 1
-    assert cli.stderr.endswith("error: login timed out: no response from the browser within 3 seconds\n")
+    assert cli.stderr.endswith(
+        "error: login timed out: no response from the browser within 3 seconds\n"
+    )
     assert "Step 3." not in cli.stdout and "-> POST" not in cli.stdout

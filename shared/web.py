@@ -1,0 +1,79 @@
+"""How every Flowlab Flask app finishes its answers: JSON errors and security headers.
+
+:func:`init_json_errors` answers every HTTP error as ``{"error", "error_description"}``, with a
+generic description, never an HTML page or a traceback. Werkzeug raises 404, 405, 413, 415 and
+the 400s of malformed input as ``HTTPException``; the answer keeps the headers such an error
+needs (``Allow`` on a 405). Any other exception is logged with its traceback to the app's logger
+(``app.logger``, named after the app's package), the request's method and path escaped so they
+cannot forge a log line (``shared.log_safety``, CWE-117), and answered as a generic 500. Under
+``PROPAGATE_EXCEPTIONS`` (by default when ``TESTING`` or ``DEBUG`` is on) it is re-raised
+instead, as Flask does, so a test sees the exception itself.
+
+An app whose answers are not all JSON (the authorization server's pages) passes its own
+``respond``: it gets the ``HTTPException`` (``InternalServerError`` for an unexpected exception)
+and may call :func:`json_error` for the requests that want JSON.
+
+:func:`init_security_headers` sets a policy, a mapping of header names to values, on every
+answer whose view has not set that header itself.
+"""
+
+from collections.abc import Callable, Mapping
+
+from flask import Flask, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from shared.log_safety import escaped, loggable_path
+
+ErrorResponder = Callable[[HTTPException], ResponseReturnValue]
+
+
+def error_code(error: HTTPException) -> str:
+    """The snake_case name of the HTTP status: ``not_found``, ``method_not_allowed``..."""
+    return error.name.lower().replace(" ", "_")
+
+
+def error_body(error: HTTPException) -> dict[str, str]:
+    """``error``: :func:`error_code`; ``error_description``: the status's generic description."""
+    return {"error": error_code(error), "error_description": error.description}
+
+
+def json_error(error: HTTPException) -> Response:
+    """``error`` as a JSON answer, with the headers it carries (``Allow`` on a 405)."""
+    response = jsonify(error_body(error))
+    response.status_code = error.code
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def init_json_errors(app: Flask, respond: ErrorResponder = json_error) -> None:
+    """Answer every error of ``app`` with ``respond``: JSON unless an app says otherwise."""
+
+    def unexpected_error(error: Exception) -> ResponseReturnValue:
+        propagate = current_app.config["PROPAGATE_EXCEPTIONS"]
+        if propagate or propagate is None and (current_app.testing or current_app.debug):
+            raise error
+        current_app.logger.error(
+            "unexpected error on %s %s",
+            escaped(request.method),
+            loggable_path(request.path),
+            exc_info=error,
+        )
+        return respond(InternalServerError())
+
+    app.register_error_handler(HTTPException, respond)
+    app.register_error_handler(Exception, unexpected_error)
+
+
+def init_security_headers(app: Flask, policy: Mapping[str, str]) -> None:
+    """Set each header of ``policy`` on every answer of ``app`` that does not set it itself."""
+    headers = dict(policy)
+
+    def add_security_headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    app.after_request(add_security_headers)

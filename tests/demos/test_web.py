@@ -1,0 +1,85 @@
+"""shared/web.py: the JSON errors and security headers of the API, the SPA server and, later,
+the authorization server, on a bare Flask app."""
+
+import logging
+
+import pytest
+from flask import Flask, Response, request
+
+from shared.web import init_json_errors, init_security_headers, json_error
+
+POLICY = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def make_app(**config):
+    app = Flask("web_test")
+    app.config.update(config)
+
+    @app.get("/fails")
+    @app.get("/fails/<path:rest>")
+    def fails(rest=""):
+        raise RuntimeError("detail for the log only")
+
+    @app.get("/cached")
+    def cached():
+        return Response("cacheable", headers={"Cache-Control": "max-age=60"})
+
+    return app
+
+
+@pytest.fixture
+def client():
+    app = make_app()
+    init_json_errors(app)
+    init_security_headers(app, POLICY)
+    return app.test_client()
+
+
+def test_an_http_error_is_json_with_its_headers(client):
+    response = client.post("/cached")
+    assert response.status_code == 405
+    assert response.get_json()["error"] == "method_not_allowed"
+    assert set(response.get_json()) == {"error", "error_description"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_an_unexpected_error_is_a_generic_500_logged_on_one_escaped_line(client, caplog):
+    with caplog.at_level(logging.ERROR, logger="web_test"):
+        response = client.get("/fails/x%0DINFO forged")
+
+    assert response.status_code == 500
+    assert response.get_json()["error"] == "internal_server_error"
+    assert b"detail for the log only" not in response.data
+    (record,) = [record for record in caplog.records if record.name == "web_test"]
+    assert record.getMessage() == "unexpected error on GET /fails/x%0DINFO%20forged"
+    assert "detail for the log only" in caplog.text
+
+
+def test_under_testing_an_unexpected_error_reaches_the_test():
+    app = make_app(TESTING=True)
+    init_json_errors(app)
+    with pytest.raises(RuntimeError, match="detail for the log only"):
+        app.test_client().get("/fails")
+
+
+def test_an_app_may_answer_some_errors_otherwise():
+    def respond(error):
+        if request.path.startswith("/api/"):
+            return json_error(error)
+        return f"<p>{error.code}</p>", error.code
+
+    app = make_app()
+    init_json_errors(app, respond)
+    client = app.test_client()
+
+    assert client.get("/api/missing").get_json()["error"] == "not_found"
+    assert client.get("/missing").data == b"<p>404</p>"
+    assert client.get("/fails").data == b"<p>500</p>"
+
+
+def test_the_policy_is_on_every_answer_unless_the_view_set_the_header(client):
+    missing, cached = client.get("/missing"), client.get("/cached")
+    assert missing.headers["Cache-Control"] == "no-store"
+    assert missing.headers["X-Content-Type-Options"] == "nosniff"
+    assert cached.headers["Cache-Control"] == "max-age=60"
+    assert cached.headers["X-Content-Type-Options"] == "nosniff"
