@@ -1,4 +1,4 @@
-"""How every Flowlab Flask app finishes its answers: JSON errors and security headers.
+"""How every Flowlab Flask app finishes its answers: JSON errors, security headers, a log line.
 
 :func:`init_json_errors` answers every HTTP error as ``{"error", "error_description"}``, with a
 generic description, never an HTML page or a traceback. Werkzeug raises 404, 405, 413, 415 and
@@ -15,8 +15,13 @@ and may call :func:`json_error` for the requests that want JSON.
 
 :func:`init_security_headers` sets a policy, a mapping of header names to values, on every
 answer whose view has not set that header itself.
+
+:func:`init_request_log` writes one line per request: the client's address, the method, the path
+(never the query string: an authorization code or a token may travel there) and the status,
+every one of them escaped (``shared.log_safety``) so that no request can forge a line.
 """
 
+import logging
 from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -77,3 +82,19 @@ def init_security_headers(app: Flask, policy: Mapping[str, str]) -> None:
         return response
 
     app.after_request(add_security_headers)
+
+
+def init_request_log(app: Flask, logger: logging.Logger) -> None:
+    """One line per request on ``logger`` (see the module docstring)."""
+
+    def log_request(response: Response) -> Response:
+        logger.info(
+            '%s "%s %s" %s',
+            escaped(request.remote_addr),
+            escaped(request.method),
+            loggable_path(request.path),
+            response.status_code,
+        )
+        return response
+
+    app.after_request(log_request)

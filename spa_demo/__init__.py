@@ -36,12 +36,13 @@ tokens in memory are gone), the app re-authenticates silently: the same request 
 `prompt=none` in a hidden iframe, answered without any page if the Auth0 session is alive.
 """
 
+import logging
 import os
 from collections.abc import Mapping
 
 from flask import Flask
 
-from shared.web import init_json_errors, init_security_headers
+from shared.web import init_json_errors, init_request_log, init_security_headers
 
 from . import pages
 from .config import SpaConfig
@@ -55,5 +56,6 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.extensions[pages.CONFIG_EXTENSION] = config
     init_security_headers(app, security_headers(config))
     init_json_errors(app)
+    init_request_log(app, logging.getLogger("spa_demo.requests"))
     app.register_blueprint(pages.bp)
     return app

@@ -1,14 +1,14 @@
 """`python -m spa_demo`: serve the SPA on $SPA_HOST:$SPA_PORT (127.0.0.1:3000) with gunicorn."""
 
+import logging
 import sys
 
+from shared.cli import log_to
 from shared.settings import ConfigurationError
 from shared.wsgi_server import bind_address, serve
 
 from . import create_app, pages
 
-# The path only: a query string (an authorization code on /callback) is not worth logging.
-ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s'
 THREADS = 4
 
 
@@ -19,14 +19,14 @@ def main() -> None:
         sys.exit(f"spa_demo: {error}")
     config = app.extensions[pages.CONFIG_EXTENSION]
     address = f"http://localhost:{config.port}"
-    print(f"SPA demo on {address} (issuer {config.issuer}, API {config.api_url})", flush=True)
-    serve(
-        app,
-        bind_address(config.host, config.port),
-        threads=THREADS,
-        accesslog="-",
-        access_log_format=ACCESS_LOG_FORMAT,
+    log_to(
+        "spa_demo", sys.stdout, logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    print(f"SPA demo on {address} (issuer {config.issuer}, API {config.api_url})", flush=True)
+    # One escaped line per request from the app (shared.web.init_request_log), not gunicorn's
+    # access log: gunicorn writes the percent-decoded path as it is, so a CR LF in it would start
+    # a forged line.
+    serve(app, bind_address(config.host, config.port), threads=THREADS)
 
 
 if __name__ == "__main__":

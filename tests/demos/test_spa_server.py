@@ -8,7 +8,6 @@ import html.parser
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import requests
 from shared.settings import ConfigurationError
 from spa_demo import create_app
 from spa_demo.config import SCOPE, SpaConfig
-from tests.support.processes import free_port, service_environment
+from tests.support.processes import Service, service_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATIC = PROJECT_ROOT / "spa_demo" / "static"
@@ -246,33 +245,39 @@ def test_scripts_import_only_their_siblings_and_never_use_html_sinks_or_local_st
         assert forbidden not in source, forbidden
 
 
-def test_python_m_spa_demo_serves_the_page_with_a_production_server():
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "spa_demo"],
-        env=service_environment(SPA_PORT=str(port)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+@pytest.fixture
+def spa_process(tmp_path):
+    """``python -m spa_demo`` (gunicorn) on the port the kernel gave it."""
+    service = Service(
+        "spa_demo",
+        "spa_demo",
+        service_environment(),
+        "/",
+        tmp_path / "spa.log",
+        port_variable="SPA_PORT",
     )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = requests.get(f"http://127.0.0.1:{port}/callback", timeout=10)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline, (
-                    "spa_demo did not start"
-                )
-                time.sleep(0.1)
-        assert response.status_code == 200
-        assert response.headers["Server"].startswith("gunicorn")
-        assert response.headers["Referrer-Policy"] == "no-referrer"
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=10)
-    # The access log shows the path, never the query string an authorization code travels in.
-    assert b'"GET /callback" 200' in output
+    service.start()
+    yield service
+    service.stop()
+
+
+def test_python_m_spa_demo_serves_the_page_with_a_production_server(spa_process):
+    response = requests.get(spa_process.base_url + "/callback?code=secret-code&state=s", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Server"].startswith("gunicorn")
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    # The log shows the path, never the query string an authorization code travels in.
+    spa_process.wait_for_log(lambda log: '"GET /callback" 200' in log, what="the request line")
+    assert "secret-code" not in spa_process.logs()
+
+
+def test_a_hostile_path_cannot_forge_a_line_of_the_spa_servers_log(spa_process):
+    forged = "/x%0D%0A127.0.0.1%20%22GET%20/admin%22%20200%20-%0A"
+    requests.get(spa_process.base_url + forged, timeout=10)
+    spa_process.wait_for_log(
+        lambda log: "/x%0D%0A127.0.0.1" in log, what="the hostile request's line"
+    )
+    assert not [line for line in spa_process.logs().splitlines() if line.startswith("127.0.0.1")]
 
 
 def test_python_m_spa_demo_stops_with_one_line_naming_a_bad_setting():
