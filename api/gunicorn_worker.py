@@ -4,7 +4,7 @@ gunicorn refuses some requests before the app sees them: a malformed request lin
 request line over ``limit_request_line`` (414), a header over ``limit_request_field_size`` or too
 many headers (431). It answers those with an HTML page written by ``gunicorn.util.write_error``,
 its only hook for them. In this worker's processes that function writes the body the app gives
-every error instead (``api.errors``: ``{"error", "error_description"}``, generic, never echoing
+every error instead (``shared.web``: ``{"error", "error_description"}``, generic, never echoing
 the request), so no answer of the API is HTML. gunicorn still logs the precise reason.
 """
 
@@ -14,7 +14,7 @@ from gunicorn import util
 from werkzeug.exceptions import default_exceptions
 
 from api import SECURITY_HEADERS
-from api.errors import error_body
+from shared.web import error_body
 from shared.wsgi_server import QuickQuitThreadWorker
 
 

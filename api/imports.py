@@ -90,7 +90,10 @@ def idempotency_key(batch: Batch) -> str:
     if key is None:
         return batch.batch_id
     if not IDEMPOTENCY_KEY.fullmatch(key):
-        abort(400, description="Idempotency-Key must be one header of 1 to 255 visible ASCII characters.")
+        abort(
+            400,
+            description=f"Idempotency-Key must be one header of 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.",
+        )
     return key
 
 
