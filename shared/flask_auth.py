@@ -52,6 +52,7 @@ from shared.token_validation import (
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
+    RefusalCode,
     TokenValidationError,
     TokenValidator,
 )
@@ -81,6 +82,9 @@ class MissingCredentials(TokenValidationError):
     status_code = 401
     description = "An access token is required: send it as 'Authorization: Bearer <token>'."
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(RefusalCode.CREDENTIALS_MISSING, reason)
+
     def www_authenticate(self, realm: str) -> str:
         return f'Bearer realm="{realm}"'
 
@@ -95,7 +99,7 @@ class WrongTokenKind(TokenValidationError):
     status_code = 403
 
     def __init__(self, expected: str, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(RefusalCode.SUBJECT_KIND, reason)
         self.description = f"This endpoint accepts {expected} access tokens only."
 
 
@@ -174,7 +178,9 @@ def bearer_token() -> str:
     # invalid for other reasons." One word that is no b64token is a malformed token (401: the
     # client gets a new one), not a malformed request. The reason does not quote the token.
     if B64TOKEN.fullmatch(token) is None:
-        raise InvalidToken(f"Bearer token of {len(token)} characters is not a b64token")
+        raise InvalidToken(
+            RefusalCode.MALFORMED, f"Bearer token of {len(token)} characters is not a b64token"
+        )
     return token
 
 

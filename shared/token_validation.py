@@ -22,6 +22,7 @@ This one file is meant to be copied. To use it in your own service:
            except TokenValidationError as error:
                # error.status_code, error.error, error.description are safe to send;
                # error.www_authenticate(realm) is the RFC 6750 challenge header.
+               # error.code names the check that refused (see "Refusal codes" below).
                # The precise reason (error.reason) has already been logged.
                return respond(error.status_code, error.as_dict())
            if not claims.has_scopes("read:messages"):
@@ -61,10 +62,63 @@ loopback address, for local development); when a refresh fails the known keys ke
 ``jwks_stale_if_error`` more seconds; with no key to be had, ``KeysUnavailable`` (HTTP 503) is
 raised.
 
-Rejections are logged (logger ``__name__``) with the precise reason; the exceptions' public
-``description`` stays generic so that clients learn nothing about the checks. A value from a
-token, a JWKS or a download error is logged as its ``repr`` (CR, LF, U+2028 and every other
-unprintable character escaped), so one log record is always one line (CWE-117).
+Clocks: the claims ``exp``, ``nbf`` and ``iat`` are compared with ``clock()``, wall-clock
+seconds since the epoch (default ``time.time``); the key cache's ages and cooldowns are counted
+with ``monotonic()`` (default ``time.monotonic``). ``TokenValidator(clock=..., monotonic=...)``
+takes both (``JWKSCache`` takes ``monotonic``), so that a test moves time instead of sleeping.
+The network bounds (``http_timeout``) are always real time, as sockets and waits know no other.
+
+Rejections are logged (logger ``__name__``) with their code and precise reason; the public
+``description`` of the exceptions stays generic so that clients learn nothing about the checks.
+A value from a token, a JWKS or a download error is logged as its ``repr`` (CR, LF, U+2028 and
+every other unprintable character escaped), so one log record is always one line (CWE-117).
+
+Refusal codes (public API of this file, stable): every ``TokenValidationError`` has a ``code``,
+a ``RefusalCode`` naming the check that refused (a ``str`` enum: ``error.code == "exp"`` holds),
+for the caller to branch on or count; ``claim`` names the claim a claim check read (None for
+the other checks); ``reason`` is the precise English that is logged (the model is panva/jose's
+``JOSEError.code`` and ``JWTClaimValidationFailed.claim``). Like the reason, code and claim are
+for the caller and its log, not for the client: ``as_dict()`` and the challenge carry neither.
+
+    ===================  ======================================================================
+    code                 the check that refused
+    ===================  ======================================================================
+    malformed            not a string holding a compact JWS of three canonical base64url
+                         segments of JSON objects (without duplicate names, unpaired
+                         surrogates or nesting too deep to check), or a ``kid`` or ``typ``
+                         header that is no string
+    too_large            the token is over 8 KiB
+    alg_not_allowed      ``alg`` is missing or not in the configured allow-list
+    crit                 the header names ``crit`` extensions (none is supported)
+    typ                  ``typ`` is not a type of access token (RFC 9068 4)
+    token_kind           an ID token presented as an access token, or an access token (``typ``
+                         ``at+jwt``) as an ID token (RFC 8725 3.12)
+    kid_unknown          no key of the issuer's JWKS has the token's ``kid`` (or, for a token
+                         without ``kid``, not exactly one key fits its ``alg``)
+    key_mismatch         the key with the token's ``kid`` is no key for its ``alg``
+    signature            the signature does not verify with the issuer's key
+    claim_missing        a required claim is absent (``claim`` names it)
+    claim_invalid        a claim has the wrong type, or a NumericDate is out of range
+                         (``claim`` names it)
+    exp                  the token has expired
+    nbf                  the token is not valid yet
+    iat                  the token was issued in the future
+    iss                  ``iss`` is not the issuer
+    aud                  ``aud`` does not contain the audience
+    azp                  ID token: several audiences without ``azp``, or ``azp`` is not the
+                         client id
+    nonce                ID token: ``nonce`` is not the one sent
+    refresh_mismatch     refreshed ID token: ``claim`` is not as in the original ID token
+    jwks_unavailable     ``KeysUnavailable``: no key can be had from the issuer right now
+    request_malformed    ``InvalidRequest`` (raised by an adapter such as a Flask extension):
+                         the token comes by another method than one Authorization header, or
+                         that header is malformed
+    credentials_missing  (an adapter) the request carries no bearer token at all
+    insufficient_scope   ``InsufficientScope`` (an adapter): a required scope or permission is
+                         not granted
+    subject_kind         (an adapter) a machine (client-credentials) token where only user
+                         tokens are accepted, or a user token where only machine tokens are
+    ===================  ======================================================================
 """
 
 from __future__ import annotations
@@ -77,7 +131,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple, NoReturn
 from urllib.parse import urlsplit
@@ -93,6 +148,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
+    "RefusalCode",
     "TokenValidationError",
     "TokenValidator",
 ]
@@ -107,21 +163,61 @@ MAX_NUMERIC_DATE = 2**53 - 1
 CHECKED_HEADER_CACHE_SIZE = 64
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+# The defaults of TokenValidator and JWKSCache, in seconds (see the module docstring).
+DEFAULT_LEEWAY = 30
+DEFAULT_JWKS_MAX_AGE = 600.0
+DEFAULT_JWKS_COOLDOWN = 30.0
+DEFAULT_JWKS_STALE_IF_ERROR = 3600.0
+DEFAULT_HTTP_TIMEOUT = 3.0
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------------------------
 
 
+class RefusalCode(StrEnum):
+    """The check that refused a token: ``TokenValidationError.code`` (the table of the module
+    docstring says what each means)."""
+
+    MALFORMED = "malformed"
+    TOO_LARGE = "too_large"
+    ALG_NOT_ALLOWED = "alg_not_allowed"
+    CRIT = "crit"
+    TYP = "typ"
+    TOKEN_KIND = "token_kind"
+    KID_UNKNOWN = "kid_unknown"
+    KEY_MISMATCH = "key_mismatch"
+    SIGNATURE = "signature"
+    CLAIM_MISSING = "claim_missing"
+    CLAIM_INVALID = "claim_invalid"
+    EXP = "exp"
+    NBF = "nbf"
+    IAT = "iat"
+    ISS = "iss"
+    AUD = "aud"
+    AZP = "azp"
+    NONCE = "nonce"
+    REFRESH_MISMATCH = "refresh_mismatch"
+    JWKS_UNAVAILABLE = "jwks_unavailable"
+    REQUEST_MALFORMED = "request_malformed"
+    CREDENTIALS_MISSING = "credentials_missing"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    SUBJECT_KIND = "subject_kind"
+
+
 class TokenValidationError(Exception):
-    """A token was refused. ``reason`` is for the log, the rest may be sent to the client."""
+    """A token was refused. ``code`` (and ``claim``) name the check that refused it and
+    ``reason`` says why, for the caller and the log; the rest may be sent to the client."""
 
     error = "invalid_request"
     status_code = 400
     description = "The request is malformed."
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, code: RefusalCode, reason: str, *, claim: str | None = None) -> None:
         super().__init__(reason)
+        self.code = code
         self.reason = reason
+        self.claim = claim
 
     def as_dict(self) -> dict[str, str]:
         """The JSON body of the error response."""
@@ -130,8 +226,7 @@ class TokenValidationError(Exception):
     def www_authenticate(self, realm: str) -> str | None:
         """The RFC 6750 section 3 ``WWW-Authenticate`` value for this error."""
         return (
-            f'Bearer realm="{realm}", error="{self.error}", '
-            f'error_description="{self.description}"'
+            f'Bearer realm="{realm}", error="{self.error}", error_description="{self.description}"'
         )
 
 
@@ -143,6 +238,9 @@ class InvalidRequest(TokenValidationError):
     error = "invalid_request"
     status_code = 400
     description = "The request is malformed."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(RefusalCode.REQUEST_MALFORMED, reason)
 
 
 class InvalidToken(TokenValidationError):
@@ -163,7 +261,10 @@ class InsufficientScope(TokenValidationError):
 
     def __init__(self, required: tuple[str, ...] | list[str], reason: str | None = None) -> None:
         self.required = tuple(required)
-        super().__init__(reason or f"token lacks required scopes {list(self.required)}")
+        super().__init__(
+            RefusalCode.INSUFFICIENT_SCOPE,
+            reason or f"token lacks required scopes {list(self.required)}",
+        )
 
     def www_authenticate(self, realm: str) -> str:
         return f'{super().www_authenticate(realm)}, scope="{" ".join(self.required)}"'
@@ -179,6 +280,9 @@ class KeysUnavailable(TokenValidationError):
     error = "temporarily_unavailable"
     status_code = 503
     description = "The token cannot be verified right now; try again later."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(RefusalCode.JWKS_UNAVAILABLE, reason)
 
     def www_authenticate(self, realm: str) -> None:
         return None
@@ -233,10 +337,8 @@ class Claims(Mapping[str, Any]):
     @property
     def is_machine(self) -> bool:
         """True for a client-credentials (machine-to-machine) token, as Auth0 marks them."""
-        return (
-            self._payload.get("gty") == "client-credentials"
-            or self._payload.get("sub", "").endswith("@clients")
-        )
+        client_credentials = self._payload.get("gty") == "client-credentials"
+        return client_credentials or self._payload.get("sub", "").endswith("@clients")
 
     def has_scopes(self, *required: str) -> bool:
         granted = self.scopes
@@ -245,6 +347,518 @@ class Claims(Mapping[str, Any]):
     def has_permissions(self, *required: str) -> bool:
         granted = self.permissions
         return all(permission in granted for permission in required)
+
+
+# ---------------------------------------------------------------------------------------------
+# The validator
+# ---------------------------------------------------------------------------------------------
+
+
+class TokenValidator:
+    """Validates the JWTs of one issuer for one audience. Thread safe; create one, share it.
+
+    :param issuer: compared exactly with ``iss`` (Auth0 issuers end with ``/``).
+    :param audience: your API identifier (for ``validate_id_token``: your client id).
+    :param algorithms: the accepted signature algorithms; asymmetric only.
+    :param jwks_url: where the issuer publishes its keys; default: the ``jwks_uri`` of the
+        issuer's ``.well-known/openid-configuration``.
+    :param leeway: seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+    :param require_at_jwt_typ: accept only ``typ: at+jwt`` (RFC 9068 4) instead of also
+        ``JWT`` or no ``typ`` as Auth0 issues them.
+    :param jwks_max_age, jwks_cooldown, jwks_stale_if_error, http_timeout: JWKS cache
+        settings in seconds (see the module docstring).
+    :param clock: wall-clock seconds since the epoch, for ``exp``, ``nbf`` and ``iat``.
+    :param monotonic: monotonic seconds, for the key cache's ages and cooldowns.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        audience: str,
+        *,
+        algorithms: tuple[str, ...] | list[str] = ("RS256",),
+        jwks_url: str | None = None,
+        leeway: float = DEFAULT_LEEWAY,
+        require_at_jwt_typ: bool = False,
+        jwks_max_age: float = DEFAULT_JWKS_MAX_AGE,
+        jwks_cooldown: float = DEFAULT_JWKS_COOLDOWN,
+        jwks_stale_if_error: float = DEFAULT_JWKS_STALE_IF_ERROR,
+        http_timeout: float = DEFAULT_HTTP_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not issuer or not audience:
+            raise ValueError("issuer and audience are required")
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = _check_configured_algorithms(tuple(algorithms))
+        self.leeway = leeway
+        self.clock = clock
+        self.accepted_types = (
+            frozenset({_ACCESS_TOKEN_TYPE})
+            if require_at_jwt_typ
+            else frozenset({_ACCESS_TOKEN_TYPE, _GENERIC_JWT_TYPE, None})
+        )
+        # An issuer's tokens share a handful of header segments: each distinct segment is parsed
+        # and checked once, then found by its exact bytes (bounded: cleared when full).
+        self._checked_headers: dict[bytes, _CheckedHeader] = {}
+        self.jwks = JWKSCache(
+            issuer,
+            jwks_url,
+            max_age=jwks_max_age,
+            cooldown=jwks_cooldown,
+            stale_if_error=jwks_stale_if_error,
+            timeout=http_timeout,
+            monotonic=monotonic,
+        )
+
+    def validate(self, token: Any) -> Claims:
+        """Validate a JWT access token; return its claims or raise ``TokenValidationError``."""
+        try:
+            header, payload = self._verified_parts(token)
+            self._check_access_token_type(header)
+            self._check_registered_claims(payload)
+            _check_string_claims(payload, _ACCESS_TOKEN_STRING_CLAIMS)
+            _check_permissions(payload)
+            _check_not_id_token(payload)
+        except TokenValidationError as error:
+            _log_rejection("access token", error)
+            raise
+        return Claims(payload, header.fields)
+
+    def validate_id_token(self, token: Any, *, nonce: str) -> Claims:
+        """Validate an OpenID Connect ID token for the client id given as ``audience``.
+
+        OpenID Connect Core 1.0, 3.1.3.7 (ID Token Validation).
+        """
+        try:
+            header, payload = self._verified_id_token(token)
+            _check_nonce(payload, nonce)
+        except TokenValidationError as error:
+            _log_rejection("ID token", error)
+            raise
+        return Claims(payload, header.fields)
+
+    def validate_refreshed_id_token(self, token: Any, *, original: Claims) -> Claims:
+        """Validate an ID token returned by a refresh against ``original``, the claims that
+        ``validate_id_token`` returned for the ID token of the original authentication.
+
+        OpenID Connect Core 1.0, 12.2 (Successful Refresh Response).
+        """
+        try:
+            header, payload = self._verified_id_token(token)
+            _check_same_as_original(payload, original)
+        except TokenValidationError as error:
+            _log_rejection("refreshed ID token", error)
+            raise
+        return Claims(payload, header.fields)
+
+    def _verified_id_token(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
+        """The checks of OpenID Connect Core 1.0, 3.1.3.7 that every ID token passes, whether
+        it comes from an authentication or a refresh (all but the nonce)."""
+        header, payload = self._verified_parts(token)
+        # RFC 8725 3.12: tokens of the wrong kind are rejected (an access token is not an ID
+        # token).
+        if header.media_type == _ACCESS_TOKEN_TYPE:
+            raise InvalidToken(
+                RefusalCode.TOKEN_KIND, "an access token (typ at+jwt) was presented as an ID token"
+            )
+        # 3.1.3.7 (2): "The Issuer Identifier for the OpenID Provider (which is typically
+        # obtained during Discovery) MUST exactly match the value of the iss (issuer) Claim."
+        # 3.1.3.7 (3): "The Client MUST validate that the aud (audience) Claim contains its
+        # client_id value registered at the Issuer identified by the iss (issuer) Claim as an
+        # audience."
+        # 3.1.3.7 (9): "The current time MUST be before the time represented by the exp Claim."
+        self._check_registered_claims(payload)
+        _check_string_claims(payload, ("azp", "nonce"))
+        _check_azp(payload, self.audience)
+        return header, payload
+
+    def _check_registered_claims(self, payload: dict[str, Any]) -> None:
+        """The claims every token of this validator carries, access token or ID token: required
+        and well typed, in their time window (with ``leeway``), from our issuer, for our
+        audience, about a subject; and ``auth_time``, when present, a NumericDate."""
+        now = self.clock()
+        _check_required(payload)
+        _check_exp(payload, now, self.leeway)
+        _check_iat(payload, now, self.leeway)
+        _check_nbf(payload, now, self.leeway)
+        _check_auth_time(payload)
+        _check_iss(payload, self.issuer)
+        _check_aud(payload, self.audience)
+        _check_sub(payload)
+
+    def _verified_parts(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
+        """Parse a compact JWS once, check its header (once per distinct header segment),
+        verify its signature; return the checked header and the payload, which is only decoded
+        after the signature verified."""
+        if type(token) is not str:
+            raise InvalidToken(
+                RefusalCode.MALFORMED, f"token is a {type(token).__name__}, not a string"
+            )
+        # Local policy: bound the work done before the signature is checked.
+        if len(token) > MAX_TOKEN_BYTES:
+            raise InvalidToken(
+                RefusalCode.TOO_LARGE, f"token of {len(token)} bytes exceeds {MAX_TOKEN_BYTES}"
+            )
+        compact = token.encode("ascii", "replace")
+        match = _COMPACT_JWS.fullmatch(compact)
+        if match is None:
+            raise InvalidToken(
+                RefusalCode.MALFORMED,
+                f"token is not a compact JWS of three base64url segments "
+                f"({token.count('.') + 1} segments)",
+            )
+        header_segment, payload_segment, signature_segment = match.groups()
+        header = self._checked_headers.get(header_segment) or self._check_header(header_segment)
+        algorithm = header.algorithm
+        key = self.jwks.key_for(header.kid, algorithm.name)
+        if not key.fits(algorithm):
+            raise InvalidToken(
+                RefusalCode.KEY_MISMATCH, f"key {_short(key.kid)} is not a {algorithm.name} key"
+            )
+        signature = _token_segment(signature_segment, "signature")
+        signing_input = compact[: match.end(2)]
+        try:
+            verified = algorithm.implementation.verify(signing_input, key.public_key, signature)
+        except (InvalidSignature, ValueError):
+            verified = False
+        if not verified:
+            raise InvalidToken(
+                RefusalCode.SIGNATURE, f"signature does not verify with key {_short(key.kid)}"
+            )
+        payload = _json_object(_token_segment(payload_segment, "payload"), "payload")
+        return header, payload
+
+    def _check_header(self, header_segment: bytes) -> _CheckedHeader:
+        header = _json_object(_token_segment(header_segment, "header"), "header")
+        alg = header.get("alg")
+        # RFC 8725 3.1: "Libraries MUST enable the caller to specify a supported set of
+        # algorithms and MUST NOT use any other algorithms when performing cryptographic
+        # operations." The header's "alg" only selects within the configured list.
+        if alg not in self.algorithms:
+            raise InvalidToken(
+                RefusalCode.ALG_NOT_ALLOWED,
+                f"alg {_short(alg)} is not in the allow-list {list(self.algorithms)}",
+            )
+        # RFC 7515 4.1.11: "If any of the listed extension Header Parameters are not understood
+        # and supported by the recipient, then the JWS is invalid." This validator supports no
+        # extension.
+        if "crit" in header:
+            raise InvalidToken(
+                RefusalCode.CRIT,
+                f"crit header {_short(header['crit'])} names unsupported extensions",
+            )
+        # RFC 8725 3.10: "blindly following a "jku" (JWK set URL) or "x5u" (X.509 URL) header,
+        # which may contain an arbitrary URL, could result in server-side request forgery (SSRF)
+        # attacks." RFC 9068 4: "The resource server MUST use the keys provided by the
+        # authorization server." So "jku", "x5u", "jwk" and "x5c" are never read: the key comes
+        # from the configured issuer's JWKS only.
+        kid = header.get("kid")
+        # RFC 7515 4.1.4: "The "kid" value is a case-sensitive string." It is only ever used
+        # as a dictionary key, never in a path, query or file name.
+        if kid is not None and type(kid) is not str:
+            raise InvalidToken(RefusalCode.MALFORMED, f"kid {_short(kid)} is not a string")
+        # RFC 7515 4.1.9: "The "typ" (type) Header Parameter is used by JWS applications to
+        # declare the media type [IANA.MediaTypes] of this complete JWS." Its value is a string.
+        typ = header.get("typ")
+        if typ is not None and type(typ) is not str:
+            raise InvalidToken(RefusalCode.MALFORMED, f"typ {_short(typ)} is not a string")
+        # The checked header is shared by every token with this header segment, so each gets a
+        # view that nobody can change, not even in a nested object or array.
+        try:
+            fields = _frozen(header)
+        except RecursionError:
+            raise InvalidToken(RefusalCode.MALFORMED, "header nests too deeply") from None
+        if len(self._checked_headers) >= CHECKED_HEADER_CACHE_SIZE:
+            self._checked_headers.clear()
+        checked = self._checked_headers[header_segment] = _CheckedHeader(
+            fields, _ASYMMETRIC_ALGORITHMS[alg], kid, None if typ is None else _media_type(typ)
+        )
+        return checked
+
+    def _check_access_token_type(self, header: _CheckedHeader) -> None:
+        # RFC 9068 4: "The resource server MUST verify that the "typ" header value is "at+jwt"
+        # or "application/at+jwt" and reject tokens carrying any other value." Auth0 issues
+        # "typ": "JWT", which is accepted unless require_at_jwt_typ is set.
+        if header.media_type not in self.accepted_types:
+            raise InvalidToken(
+                RefusalCode.TYP,
+                f"typ {_short(header.fields.get('typ'))} is not an access token type",
+            )
+
+
+def _log_rejection(kind: str, error: TokenValidationError) -> None:
+    if isinstance(error, KeysUnavailable):
+        logger.error("%s not verifiable (%s): %s", kind, error.code, error.reason)
+    else:
+        logger.info("%s rejected (%s): %s", kind, error.code, error.reason)
+
+
+class _CheckedHeader(NamedTuple):
+    """A JOSE header that passed ``TokenValidator._check_header``, with what validation reads
+    from it for every token."""
+
+    fields: MappingProxyType[str, Any]
+    algorithm: _Algorithm
+    kid: str | None
+    media_type: str | None  # "typ" as a media type (RFC 7515 4.1.9), None when absent
+
+
+# ---------------------------------------------------------------------------------------------
+# Claim checks (one small check per claim, as in PyJWT's api_jwt.py)
+# ---------------------------------------------------------------------------------------------
+
+# RFC 9068 2.2: the claims a JWT access token carries; RFC 9068 2.2.3 "scope" is a string of
+# space-delimited scopes (RFC 8693 4.2). Auth0 uses "azp"/"gty" where RFC 9068 uses "client_id".
+_REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
+_ACCESS_TOKEN_STRING_CLAIMS = ("scope", "azp", "client_id", "gty", "jti")
+
+# OpenID Connect Core 2 / 3.3.2.11: claims that only ID tokens carry.
+_ID_TOKEN_ONLY_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
+
+# RFC 7515 4.1.9: "A recipient using the media type value MUST treat it as if "application/"
+# were prepended to any "typ" value not containing a '/'."
+_ACCESS_TOKEN_TYPE = "application/at+jwt"
+_GENERIC_JWT_TYPE = "application/jwt"
+
+
+def _media_type(typ: str) -> str:
+    typ = typ.lower()
+    return typ if "/" in typ else "application/" + typ
+
+
+def _check_required(payload: dict[str, Any]) -> None:
+    # RFC 9068 2.2: "iss", "exp", "aud", "sub" and "iat" are REQUIRED in a JWT access token.
+    for name in _REQUIRED_CLAIMS:
+        if name not in payload:
+            raise InvalidToken(
+                RefusalCode.CLAIM_MISSING, f"required claim {name} is missing", claim=name
+            )
+
+
+def _numeric_date(payload: dict[str, Any], name: str) -> float:
+    # RFC 7519 2: NumericDate is "A JSON numeric value representing the number of seconds from
+    # 1970-01-01T00:00:00Z UTC until the specified UTC date/time, ignoring leap seconds."
+    # RFC 8259 6: "This specification allows implementations to set limits on the range and
+    # precision of numbers accepted", and integers "in the range [-(2**53)+1, (2**53)-1] are
+    # interoperable". Local policy: a date is 0 to 2**53 - 1 seconds; a bool, an infinity
+    # (JSON 1e400) or an integer too large for a float (10**400) is no date. Python compares
+    # an int with a float exactly, without converting it (math.isfinite(10**400) would raise
+    # OverflowError).
+    value = payload[name]
+    if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:
+        raise InvalidToken(
+            RefusalCode.CLAIM_INVALID,
+            f"claim {name} is {_short(value)}, not a NumericDate",
+            claim=name,
+        )
+    return value
+
+
+def _check_exp(payload: dict[str, Any], now: float, leeway: float) -> None:
+    # RFC 7519 4.1.4: "The processing of the "exp" claim requires that the current date/time
+    # MUST be before the expiration date/time listed in the "exp" claim."
+    if now - leeway >= _numeric_date(payload, "exp"):
+        raise InvalidToken(
+            RefusalCode.EXP,
+            f"token expired at {payload['exp']} (now {now:.0f}, leeway {leeway}s)",
+            claim="exp",
+        )
+
+
+def _check_iat(payload: dict[str, Any], now: float, leeway: float) -> None:
+    # RFC 7519 4.1.6: "The "iat" (issued at) claim identifies the time at which the JWT was
+    # issued." A token issued in the future comes from a broken clock or a forger.
+    if _numeric_date(payload, "iat") > now + leeway:
+        raise InvalidToken(
+            RefusalCode.IAT,
+            f"token issued in the future at {payload['iat']} (now {now:.0f})",
+            claim="iat",
+        )
+
+
+def _check_nbf(payload: dict[str, Any], now: float, leeway: float) -> None:
+    # RFC 7519 4.1.5: "The "nbf" (not before) claim identifies the time before which the JWT
+    # MUST NOT be accepted for processing."
+    if "nbf" in payload and _numeric_date(payload, "nbf") > now + leeway:
+        raise InvalidToken(
+            RefusalCode.NBF,
+            f"token not valid before {payload['nbf']} (now {now:.0f})",
+            claim="nbf",
+        )
+
+
+def _check_auth_time(payload: dict[str, Any]) -> None:
+    # OpenID Connect Core 1.0, 2: "auth_time ... Its value is a JSON number representing the
+    # number of seconds from 1970-01-01T00:00:00Z as measured in UTC until the date/time." RFC
+    # 9068 2.2.1 lists the same claim, with that definition, among an access token's claims.
+    if "auth_time" in payload:
+        _numeric_date(payload, "auth_time")
+
+
+def _check_iss(payload: dict[str, Any], issuer: str) -> None:
+    # RFC 9068 4: "The issuer identifier for the authorization server (which is typically
+    # obtained during discovery) MUST exactly match the value of the "iss" claim."
+    if payload["iss"] != issuer:
+        raise InvalidToken(
+            RefusalCode.ISS, f"iss {_short(payload['iss'])} is not {issuer!r}", claim="iss"
+        )
+
+
+def _audiences(payload: Mapping[str, Any]) -> list[str]:
+    # RFC 7519 4.1.3: "In the general case, the "aud" value is an array of case-sensitive
+    # strings, each containing a StringOrURI value. In the special case when the JWT has one
+    # audience, the "aud" value MAY be a single case-sensitive string".
+    aud = payload["aud"]
+    audiences = [aud] if type(aud) is str else aud
+    if type(audiences) is not list or not all(type(value) is str for value in audiences):
+        raise InvalidToken(
+            RefusalCode.CLAIM_INVALID,
+            f"aud {_short(aud)} is neither a string nor an array of strings",
+            claim="aud",
+        )
+    return audiences
+
+
+def _check_aud(payload: dict[str, Any], audience: str) -> None:
+    # RFC 7519 4.1.3: "If the principal processing the claim does not identify itself with a
+    # value in the "aud" claim when this claim is present, then the JWT MUST be rejected."
+    if audience not in _audiences(payload):
+        raise InvalidToken(
+            RefusalCode.AUD,
+            f"aud {_short(payload['aud'])} does not contain {audience!r}",
+            claim="aud",
+        )
+
+
+def _check_sub(payload: dict[str, Any]) -> None:
+    # RFC 7519 4.1.2: "The "sub" value is a case-sensitive string containing a StringOrURI
+    # value."
+    if type(payload["sub"]) is not str or not payload["sub"]:
+        raise InvalidToken(
+            RefusalCode.CLAIM_INVALID,
+            f"sub {_short(payload['sub'])} is not a non-empty string",
+            claim="sub",
+        )
+
+
+def _check_string_claims(payload: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        if name in payload and type(payload[name]) is not str:
+            raise InvalidToken(
+                RefusalCode.CLAIM_INVALID,
+                f"claim {name} is {_short(payload[name])}, not a string",
+                claim=name,
+            )
+
+
+def _check_permissions(payload: dict[str, Any]) -> None:
+    # Auth0 RBAC: "permissions" is an array of permission strings.
+    permissions = payload.get("permissions", [])
+    if type(permissions) is not list or not all(type(value) is str for value in permissions):
+        raise InvalidToken(
+            RefusalCode.CLAIM_INVALID,
+            f"permissions {_short(permissions)} is not an array of strings",
+            claim="permissions",
+        )
+
+
+def _check_not_id_token(payload: dict[str, Any]) -> None:
+    # RFC 8725 3.12: "If more than one kind of JWT can be issued by the same issuer, the
+    # validation rules for those JWTs MUST be written such that they are mutually exclusive,
+    # rejecting JWTs of the wrong kind." Auth0 types both kinds "JWT"; ID tokens alone carry
+    # these claims.
+    for name in _ID_TOKEN_ONLY_CLAIMS:
+        if name in payload:
+            raise InvalidToken(
+                RefusalCode.TOKEN_KIND,
+                f"an ID token (claim {name}) was presented as an access token",
+                claim=name,
+            )
+
+
+def _check_azp(payload: dict[str, Any], client_id: str) -> None:
+    # OpenID Connect Core 1.0, 3.1.3.7 (4): "If the ID Token contains multiple audiences, the
+    # Client SHOULD verify that an azp Claim is present."
+    if len(_audiences(payload)) > 1 and "azp" not in payload:
+        raise InvalidToken(
+            RefusalCode.AZP, "ID token with several audiences has no azp", claim="azp"
+        )
+    # 3.1.3.7 (5): "If an azp (authorized party) Claim is present, the Client SHOULD verify
+    # that its client_id is the Claim Value."
+    if "azp" in payload and payload["azp"] != client_id:
+        raise InvalidToken(
+            RefusalCode.AZP,
+            f"ID token azp {_short(payload['azp'])} is not {client_id!r}",
+            claim="azp",
+        )
+
+
+def _check_nonce(payload: dict[str, Any], nonce: str) -> None:
+    # OpenID Connect Core 1.0, 3.1.3.7 (11): "If a nonce value was sent in the Authentication
+    # Request, a nonce Claim MUST be present and its value checked to verify that it is the
+    # same value as the one that was sent in the Authentication Request."
+    if not nonce or not hmac.compare_digest(payload.get("nonce", "").encode(), nonce.encode()):
+        raise InvalidToken(
+            RefusalCode.NONCE, "ID token nonce does not match the one sent", claim="nonce"
+        )
+
+
+def _check_same_as_original(payload: dict[str, Any], original: Claims) -> None:
+    # OpenID Connect Core 1.0, 12.2: "If an ID Token is returned as a result of a token refresh
+    # request, the following requirements apply:"
+    # "its iss Claim Value MUST be the same as in the ID Token issued when the original
+    # authentication occurred,"
+    if payload["iss"] != original["iss"]:
+        raise _differs_from_original("iss", payload["iss"])
+    # "its sub Claim Value MUST be the same as in the ID Token issued when the original
+    # authentication occurred,"
+    if payload["sub"] != original["sub"]:
+        raise _differs_from_original("sub", payload["sub"])
+    # "its iat Claim MUST represent the time that the new ID Token is issued," so it
+    # cannot be earlier than the original's.
+    if payload["iat"] < original["iat"]:
+        raise InvalidToken(
+            RefusalCode.REFRESH_MISMATCH,
+            f"refreshed ID token iat {payload['iat']} is before the original's",
+            claim="iat",
+        )
+    # "its aud Claim Value MUST be the same as in the ID Token issued when the original
+    # authentication occurred," (the same audiences; a one-element array is the string)
+    if set(_audiences(payload)) != set(_audiences(original)):
+        raise _differs_from_original("aud", payload["aud"])
+    # "if the ID Token contains an auth_time Claim, its value MUST represent the time of
+    # the original authentication - not the time that the new ID token is issued,"
+    if "auth_time" in payload and payload["auth_time"] != original.get("auth_time"):
+        raise _differs_from_original("auth_time", payload["auth_time"])
+    # "its azp Claim Value MUST be the same as in the ID Token issued when the original
+    # authentication occurred; if no azp Claim was present in the original ID Token, one
+    # MUST NOT be present in the new ID Token,"
+    if payload.get("azp") != original.get("azp"):
+        raise _differs_from_original("azp", payload.get("azp"))
+    # "and otherwise, the same rules apply as apply when issuing an ID Token at the time
+    # of the original authentication." A refresh is no authentication request, so no nonce
+    # is required; but section 2 says of "nonce": "If present in the ID Token, Clients
+    # MUST verify that the nonce Claim Value is equal to the value of the nonce parameter
+    # sent in the Authentication Request", which is the original ID token's nonce.
+    if "nonce" in payload and not (
+        "nonce" in original
+        and hmac.compare_digest(payload["nonce"].encode(), original["nonce"].encode())
+    ):
+        raise InvalidToken(
+            RefusalCode.REFRESH_MISMATCH,
+            "refreshed ID token nonce differs from the original's",
+            claim="nonce",
+        )
+
+
+def _differs_from_original(name: str, value: Any) -> InvalidToken:
+    return InvalidToken(
+        RefusalCode.REFRESH_MISMATCH,
+        f"refreshed ID token {name} {_short(value)} differs from the original's",
+        claim=name,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,7 +895,9 @@ def _token_segment(segment: bytes, name: str) -> bytes:
     try:
         return _base64url_decode(segment)
     except ValueError:
-        raise InvalidToken(f"{name} segment is not canonical base64url") from None
+        raise InvalidToken(
+            RefusalCode.MALFORMED, f"{name} segment is not canonical base64url"
+        ) from None
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -306,9 +922,9 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
         text = data.decode("utf-8")
         value = _JSON.decode(text)
     except (ValueError, RecursionError) as error:
-        raise InvalidToken(f"{name} is not valid JSON: {error}") from None
+        raise InvalidToken(RefusalCode.MALFORMED, f"{name} is not valid JSON: {error}") from None
     if type(value) is not dict:
-        raise InvalidToken(f"{name} is not a JSON object")
+        raise InvalidToken(RefusalCode.MALFORMED, f"{name} is not a JSON object")
     # RFC 8259 8.2: the grammar allows "\uDEAD" (a single unpaired UTF-16 surrogate), and "the
     # behavior of software that receives JSON texts containing such values is unpredictable";
     # no UTF-8 database or log can store one. Only a \u escape can produce it.
@@ -316,9 +932,13 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidToken(f"{name} has a string with an unpaired surrogate") from None
+            raise InvalidToken(
+                RefusalCode.MALFORMED, f"{name} has a string with an unpaired surrogate"
+            ) from None
         except RecursionError:
-            raise InvalidToken(f"{name} nests too deeply to be checked") from None
+            raise InvalidToken(
+                RefusalCode.MALFORMED, f"{name} nests too deeply to be checked"
+            ) from None
     return value
 
 
@@ -348,18 +968,31 @@ def _one_line(text: str) -> str:
 # Algorithms and keys
 # ---------------------------------------------------------------------------------------------
 
+
+class _Algorithm(NamedTuple):
+    """A signature algorithm this validator accepts."""
+
+    name: str  # the JWS "alg"
+    kty: str  # the JWK "kty" of its keys
+    crv: str | None  # the JWK "crv" of its keys (EC only)
+    implementation: Any  # PyJWT's algorithm object, which verifies signatures
+
+
 # Only asymmetric signatures: the verification key is public, so a leaked JWKS cannot mint
-# tokens. Each entry: (JWK "kty", JWK "crv" or None, PyJWT algorithm object).
-_ASYMMETRIC_ALGORITHMS: dict[str, tuple[str, str | None, Any]] = {
-    "RS256": ("RSA", None, RSAAlgorithm(RSAAlgorithm.SHA256)),
-    "RS384": ("RSA", None, RSAAlgorithm(RSAAlgorithm.SHA384)),
-    "RS512": ("RSA", None, RSAAlgorithm(RSAAlgorithm.SHA512)),
-    "PS256": ("RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256)),
-    "PS384": ("RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA384)),
-    "PS512": ("RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA512)),
-    "ES256": ("EC", "P-256", ECAlgorithm(ECAlgorithm.SHA256)),
-    "ES384": ("EC", "P-384", ECAlgorithm(ECAlgorithm.SHA384)),
-    "ES512": ("EC", "P-521", ECAlgorithm(ECAlgorithm.SHA512)),
+# tokens.
+_ASYMMETRIC_ALGORITHMS = {
+    algorithm.name: algorithm
+    for algorithm in (
+        _Algorithm("RS256", "RSA", None, RSAAlgorithm(RSAAlgorithm.SHA256)),
+        _Algorithm("RS384", "RSA", None, RSAAlgorithm(RSAAlgorithm.SHA384)),
+        _Algorithm("RS512", "RSA", None, RSAAlgorithm(RSAAlgorithm.SHA512)),
+        _Algorithm("PS256", "RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256)),
+        _Algorithm("PS384", "RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA384)),
+        _Algorithm("PS512", "RSA", None, RSAPSSAlgorithm(RSAPSSAlgorithm.SHA512)),
+        _Algorithm("ES256", "EC", "P-256", ECAlgorithm(ECAlgorithm.SHA256)),
+        _Algorithm("ES384", "EC", "P-384", ECAlgorithm(ECAlgorithm.SHA384)),
+        _Algorithm("ES512", "EC", "P-521", ECAlgorithm(ECAlgorithm.SHA512)),
+    )
 }
 
 _EC_CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
@@ -376,7 +1009,9 @@ def _check_configured_algorithms(algorithms: tuple[str, ...]) -> tuple[str, ...]
         if name.lower() == "none" or name.upper().startswith("HS"):
             raise ValueError(f"algorithm {name!r} is never accepted: use an asymmetric algorithm")
         if name not in _ASYMMETRIC_ALGORITHMS:
-            raise ValueError(f"unsupported algorithm {name!r}; choose from {sorted(_ASYMMETRIC_ALGORITHMS)}")
+            raise ValueError(
+                f"unsupported algorithm {name!r}; choose from {sorted(_ASYMMETRIC_ALGORITHMS)}"
+            )
     return tuple(algorithms)
 
 
@@ -385,18 +1020,23 @@ class _VerificationKey:
 
     __slots__ = ("kid", "kty", "crv", "alg", "public_key")
 
-    def __init__(self, kid: str | None, kty: str, crv: str | None, alg: str | None, public_key: Any):
+    def __init__(
+        self, kid: str | None, kty: str, crv: str | None, alg: str | None, public_key: Any
+    ) -> None:
         self.kid = kid
         self.kty = kty
         self.crv = crv
         self.alg = alg
         self.public_key = public_key
 
-    def fits(self, alg: str) -> bool:
-        kty, crv, _ = _ASYMMETRIC_ALGORITHMS[alg]
+    def fits(self, algorithm: _Algorithm) -> bool:
         # RFC 8725 3.1: "Each key MUST be used with exactly one algorithm, and this MUST be
         # checked when the cryptographic operation is performed."
-        return self.kty == kty and self.crv == crv and self.alg in (None, alg)
+        return (
+            self.kty == algorithm.kty
+            and self.crv == algorithm.crv
+            and self.alg in (None, algorithm.name)
+        )
 
 
 def _uint(jwk: Mapping[str, Any], member: str) -> int:
@@ -428,23 +1068,7 @@ def _parse_jwk(jwk: Any) -> _VerificationKey:
         raise ValueError(f"alg {_short(alg)} is not an accepted signature algorithm")
     kty = jwk.get("kty")
     if kty == "RSA":
-        modulus = _uint(jwk, "n")
-        bits = modulus.bit_length()
-        # RFC 7518 3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
-        if bits < MIN_RSA_KEY_BITS:
-            raise ValueError(f"RSA key of {bits} bits is under {MIN_RSA_KEY_BITS}")
-        # Local policy: checking a signature costs about the square of the modulus size, so a
-        # huge key in the JWKS makes every token that names it, forged or not, expensive to
-        # check; issuers sign with 2048 to 4096 bits.
-        if bits > MAX_RSA_KEY_BITS:
-            raise ValueError(f"RSA key of {bits} bits is over {MAX_RSA_KEY_BITS}")
-        exponent = _uint(jwk, "e")
-        # FIPS 186-5 A.1.1 (criteria for RSA key pairs): e "shall be an odd positive integer such that
-        # 2^16 < e < 2^256." A huge exponent would make every check as costly as a huge key.
-        if not (exponent % 2 == 1 and 2**16 < exponent < 2**256):
-            raise ValueError("RSA exponent e is not an odd number between 2^16 and 2^256")
-        public_key = rsa.RSAPublicNumbers(exponent, modulus).public_key()
-        return _VerificationKey(kid, "RSA", None, alg, public_key)
+        return _VerificationKey(kid, "RSA", None, alg, _rsa_public_key(jwk))
     if kty == "EC":
         crv = jwk.get("crv")
         if type(crv) is not str or crv not in _EC_CURVES:
@@ -456,10 +1080,29 @@ def _parse_jwk(jwk: Any) -> _VerificationKey:
     raise ValueError(f"unsupported kty {_short(kty)}")
 
 
+def _rsa_public_key(jwk: dict[str, Any]) -> rsa.RSAPublicKey:
+    modulus = _uint(jwk, "n")
+    bits = modulus.bit_length()
+    # RFC 7518 3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
+    if bits < MIN_RSA_KEY_BITS:
+        raise ValueError(f"RSA key of {bits} bits is under {MIN_RSA_KEY_BITS}")
+    # Local policy: checking a signature costs about the square of the modulus size, so a
+    # huge key in the JWKS makes every token that names it, forged or not, expensive to
+    # check; issuers sign with 2048 to 4096 bits.
+    if bits > MAX_RSA_KEY_BITS:
+        raise ValueError(f"RSA key of {bits} bits is over {MAX_RSA_KEY_BITS}")
+    exponent = _uint(jwk, "e")
+    # FIPS 186-5 A.1.1 (criteria for RSA key pairs): e "shall be an odd positive integer such
+    # that 2^16 < e < 2^256." A huge exponent would make every check as costly as a huge key.
+    if not (exponent % 2 == 1 and 2**16 < exponent < 2**256):
+        raise ValueError("RSA exponent e is not an odd number between 2^16 and 2^256")
+    return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+
+
 class _KeySet:
     """The usable keys of one JWKS document."""
 
-    def __init__(self, keys: list[_VerificationKey]):
+    def __init__(self, keys: list[_VerificationKey]) -> None:
         self.keys = keys
         self.by_kid = {key.kid: key for key in keys if key.kid is not None}
 
@@ -473,10 +1116,13 @@ class _KeySet:
             try:
                 key = _parse_jwk(jwk)
             except ValueError as error:
-                logger.warning("JWKS key #%d (kid %s) ignored: %s", position, _short(jwk.get("kid") if type(jwk) is dict else None), error)
+                kid = jwk.get("kid") if type(jwk) is dict else None
+                logger.warning("JWKS key #%d (kid %s) ignored: %s", position, _short(kid), error)
                 continue
             if key.kid is not None and key.kid in seen:
-                logger.warning("JWKS key #%d ignored: kid %s appears twice", position, _short(key.kid))
+                logger.warning(
+                    "JWKS key #%d ignored: kid %s appears twice", position, _short(key.kid)
+                )
                 continue
             if key.kid is not None:
                 seen.add(key.kid)
@@ -489,7 +1135,8 @@ class _KeySet:
         """The key named ``kid`` (or the only key fitting ``alg`` when the token has no kid)."""
         if kid is not None:
             return self.by_kid.get(kid)
-        candidates = [key for key in self.keys if key.fits(alg)]
+        algorithm = _ASYMMETRIC_ALGORITHMS[alg]
+        candidates = [key for key in self.keys if key.fits(algorithm)]
         return candidates[0] if len(candidates) == 1 else None
 
 
@@ -517,17 +1164,22 @@ def _cache_control_max_age(header: str | None) -> float | None:
 
 
 class JWKSCache:
-    """The signing keys of one issuer, fetched over HTTP and cached (panva/jose remote.ts)."""
+    """The signing keys of one issuer, fetched over HTTP and cached (panva/jose remote.ts).
+
+    Ages and cooldowns are counted in ``monotonic()`` seconds; the download's time bounds
+    (``timeout``) are real time.
+    """
 
     def __init__(
         self,
         issuer: str,
         jwks_url: str | None = None,
         *,
-        max_age: float = 600.0,
-        cooldown: float = 30.0,
-        stale_if_error: float = 3600.0,
-        timeout: float = 3.0,
+        max_age: float = DEFAULT_JWKS_MAX_AGE,
+        cooldown: float = DEFAULT_JWKS_COOLDOWN,
+        stale_if_error: float = DEFAULT_JWKS_STALE_IF_ERROR,
+        timeout: float = DEFAULT_HTTP_TIMEOUT,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.issuer = issuer
         self.jwks_url = jwks_url
@@ -535,9 +1187,10 @@ class JWKSCache:
         self.cooldown = cooldown
         self.stale_if_error = stale_if_error
         self.timeout = timeout
+        self.monotonic = monotonic
         self._session = requests.Session()
         self._lock = threading.Lock()
-        # (keys, fresh until, usable until) in time.monotonic() seconds, replaced as a whole so
+        # (keys, fresh until, usable until) in monotonic() seconds, replaced as a whole so
         # readers never need the lock.
         self._state: tuple[_KeySet | None, float, float] = (None, 0.0, 0.0)
         self._last_download_ended = -math.inf
@@ -547,7 +1200,7 @@ class JWKSCache:
     def key_for(self, kid: str | None, alg: str) -> _VerificationKey:
         """The verification key for a token header; fetches the JWKS when needed."""
         keys, fresh_until, usable_until = self._state
-        now = time.monotonic()
+        now = self.monotonic()
         if keys is not None and now < usable_until:
             key = keys.find(kid, alg)
             if key is not None:
@@ -556,22 +1209,29 @@ class JWKSCache:
                 return key
         flight = self._refresh()
         if flight is not None and not flight.wait(self.timeout):
-            raise KeysUnavailable(f"JWKS download for {self.issuer} took longer than {self.timeout}s")
+            raise KeysUnavailable(
+                f"JWKS download for {self.issuer} took longer than {self.timeout}s"
+            )
         keys, _, usable_until = self._state
         last_error = self._last_error
-        if keys is None or time.monotonic() >= usable_until:
+        if keys is None or self.monotonic() >= usable_until:
             raise KeysUnavailable(f"no usable JWKS for issuer {self.issuer}: {last_error}")
         key = keys.find(kid, alg)
         if key is not None:
             return key
         if last_error is not None:
-            raise KeysUnavailable(f"kid {_short(kid)} unknown and the JWKS refresh failed: {last_error}")
-        raise InvalidToken(f"no key in the JWKS of {self.issuer} matches kid {_short(kid)}")
+            raise KeysUnavailable(
+                f"kid {_short(kid)} unknown and the JWKS refresh failed: {last_error}"
+            )
+        raise InvalidToken(
+            RefusalCode.KID_UNKNOWN,
+            f"no key in the JWKS of {self.issuer} matches kid {_short(kid)}",
+        )
 
     def _refresh(self) -> threading.Event | None:
         """Start a download unless one runs or the cooldown forbids it; return the running one."""
         with self._lock:
-            now = time.monotonic()
+            now = self.monotonic()
             if self._in_flight is None and now - self._last_download_ended >= self.cooldown:
                 self._in_flight = threading.Event()
                 threading.Thread(
@@ -595,17 +1255,20 @@ class JWKSCache:
             # The server may shorten the cache, never lengthen it beyond max_age; a very short
             # max-age still refreshes at most once per cooldown (see _refresh).
             lifetime = self.max_age if server_max_age is None else min(server_max_age, self.max_age)
-            fresh_until = time.monotonic() + lifetime
+            fresh_until = self.monotonic() + lifetime
             self._state = (keys, fresh_until, fresh_until + self.stale_if_error)
             self._last_error = None
             logger.info(
-                "JWKS of issuer %s loaded: %d keys, fresh for %.1fs", self.issuer, len(keys.keys), lifetime
+                "JWKS of issuer %s loaded: %d keys, fresh for %.1fs",
+                self.issuer,
+                len(keys.keys),
+                lifetime,
             )
         finally:
             with self._lock:
                 # The cooldown runs from the end of a download, so that a hanging endpoint is
                 # asked at most once per timeout plus cooldown.
-                self._last_download_ended = time.monotonic()
+                self._last_download_ended = self.monotonic()
                 self._in_flight = None
             flight.set()
 
@@ -618,7 +1281,9 @@ class JWKSCache:
             # OpenID Connect Discovery 1.0, 4.3: "The issuer value returned MUST be identical to
             # the Issuer URL that was directly used to retrieve the configuration information."
             if configuration.get("issuer") != self.issuer:
-                raise _FetchFailed(f"{discovery_url} names issuer {_short(configuration.get('issuer'))}")
+                raise _FetchFailed(
+                    f"{discovery_url} names issuer {_short(configuration.get('issuer'))}"
+                )
             jwks_uri = configuration.get("jwks_uri")
             if type(jwks_uri) is not str or not jwks_uri.startswith(("https://", "http://")):
                 raise _FetchFailed(f"{discovery_url} has no usable jwks_uri")
@@ -626,12 +1291,16 @@ class JWKSCache:
             # document. ... This URL MUST use the "https" scheme." Only an issuer that is itself
             # plain http on a loopback address (local development) may name an http one.
             if not jwks_uri.startswith("https://") and not _is_loopback_http(self.issuer):
-                raise _FetchFailed(f"{discovery_url} names jwks_uri {_short(jwks_uri)}, not an https URL")
+                raise _FetchFailed(
+                    f"{discovery_url} names jwks_uri {_short(jwks_uri)}, not an https URL"
+                )
             self.jwks_url = jwks_uri
         return self.jwks_url
 
     def _fetch_json(self, url: str) -> tuple[Any, float | None]:
         """GET a JSON document within the time and size bounds."""
+        # Real time, like the socket timeouts: an injected monotonic() clock moves cache ages,
+        # not the network.
         deadline = time.monotonic() + self.timeout
         with self._session.get(
             url,
@@ -657,414 +1326,3 @@ class JWKSCache:
             except (ValueError, RecursionError) as error:
                 raise _FetchFailed(f"GET {url} did not return JSON: {error}") from None
             return document, _cache_control_max_age(response.headers.get("Cache-Control"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Claim checks (one small check per claim, as in PyJWT's api_jwt.py)
-# ---------------------------------------------------------------------------------------------
-
-
-def _numeric_date(payload: dict[str, Any], name: str) -> float:
-    # RFC 7519 2: NumericDate is "A JSON numeric value representing the number of seconds from
-    # 1970-01-01T00:00:00Z UTC until the specified UTC date/time, ignoring leap seconds."
-    # RFC 8259 6: "This specification allows implementations to set limits on the range and
-    # precision of numbers accepted", and integers "in the range [-(2**53)+1, (2**53)-1] are
-    # interoperable". Local policy: a date is 0 to 2**53 - 1 seconds; a bool, an infinity
-    # (JSON 1e400) or an integer too large for a float (10**400) is no date. Python compares
-    # an int with a float exactly, without converting it (math.isfinite(10**400) would raise
-    # OverflowError).
-    value = payload[name]
-    if type(value) not in (int, float) or not 0 <= value <= MAX_NUMERIC_DATE:
-        raise InvalidToken(f"claim {name} is {_short(value)}, not a NumericDate")
-    return value
-
-
-def _check_exp(payload: dict[str, Any], now: float, leeway: float) -> None:
-    # RFC 7519 4.1.4: "The processing of the "exp" claim requires that the current date/time
-    # MUST be before the expiration date/time listed in the "exp" claim."
-    if now - leeway >= _numeric_date(payload, "exp"):
-        raise InvalidToken(f"token expired at {payload['exp']} (now {now:.0f}, leeway {leeway}s)")
-
-
-def _check_iat(payload: dict[str, Any], now: float, leeway: float) -> None:
-    # RFC 7519 4.1.6: "The "iat" (issued at) claim identifies the time at which the JWT was
-    # issued." A token issued in the future comes from a broken clock or a forger.
-    if _numeric_date(payload, "iat") > now + leeway:
-        raise InvalidToken(f"token issued in the future at {payload['iat']} (now {now:.0f})")
-
-
-def _check_nbf(payload: dict[str, Any], now: float, leeway: float) -> None:
-    # RFC 7519 4.1.5: "The "nbf" (not before) claim identifies the time before which the JWT
-    # MUST NOT be accepted for processing."
-    if "nbf" in payload and _numeric_date(payload, "nbf") > now + leeway:
-        raise InvalidToken(f"token not valid before {payload['nbf']} (now {now:.0f})")
-
-
-def _check_auth_time(payload: dict[str, Any]) -> None:
-    # OpenID Connect Core 1.0, 2: "auth_time ... Its value is a JSON number representing the
-    # number of seconds from 1970-01-01T00:00:00Z as measured in UTC until the date/time." RFC
-    # 9068 2.2.1 lists the same claim, with that definition, among an access token's claims.
-    if "auth_time" in payload:
-        _numeric_date(payload, "auth_time")
-
-
-def _check_iss(payload: dict[str, Any], issuer: str) -> None:
-    # RFC 9068 4: "The issuer identifier for the authorization server (which is typically
-    # obtained during discovery) MUST exactly match the value of the "iss" claim."
-    if payload["iss"] != issuer:
-        raise InvalidToken(f"iss {_short(payload['iss'])} is not {issuer!r}")
-
-
-def _audiences(payload: dict[str, Any]) -> list[str]:
-    # RFC 7519 4.1.3: "In the general case, the "aud" value is an array of case-sensitive
-    # strings, each containing a StringOrURI value. In the special case when the JWT has one
-    # audience, the "aud" value MAY be a single case-sensitive string".
-    aud = payload["aud"]
-    audiences = [aud] if type(aud) is str else aud
-    if type(audiences) is not list or not all(type(value) is str for value in audiences):
-        raise InvalidToken(f"aud {_short(aud)} is neither a string nor an array of strings")
-    return audiences
-
-
-def _check_aud(payload: dict[str, Any], audience: str) -> None:
-    # RFC 7519 4.1.3: "If the principal processing the claim does not identify itself with a
-    # value in the "aud" claim when this claim is present, then the JWT MUST be rejected."
-    if audience not in _audiences(payload):
-        raise InvalidToken(f"aud {_short(payload['aud'])} does not contain {audience!r}")
-
-
-def _check_sub(payload: dict[str, Any]) -> None:
-    # RFC 7519 4.1.2: "The "sub" value is a case-sensitive string containing a StringOrURI
-    # value."
-    if type(payload["sub"]) is not str or not payload["sub"]:
-        raise InvalidToken(f"sub {_short(payload['sub'])} is not a non-empty string")
-
-
-def _check_string_claims(payload: dict[str, Any], names: tuple[str, ...]) -> None:
-    for name in names:
-        if name in payload and type(payload[name]) is not str:
-            raise InvalidToken(f"claim {name} is {_short(payload[name])}, not a string")
-
-
-def _check_permissions(payload: dict[str, Any]) -> None:
-    # Auth0 RBAC: "permissions" is an array of permission strings.
-    permissions = payload.get("permissions", [])
-    if type(permissions) is not list or not all(type(value) is str for value in permissions):
-        raise InvalidToken(f"permissions {_short(permissions)} is not an array of strings")
-
-
-# RFC 9068 2.2: the claims a JWT access token carries; RFC 9068 2.2.3 "scope" is a string of
-# space-delimited scopes (RFC 8693 4.2). Auth0 uses "azp"/"gty" where RFC 9068 uses "client_id".
-_REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
-_ACCESS_TOKEN_STRING_CLAIMS = ("scope", "azp", "client_id", "gty", "jti")
-
-# OpenID Connect Core 2 / 3.3.2.11: claims that only ID tokens carry.
-_ID_TOKEN_ONLY_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
-
-# RFC 7515 4.1.9: "A recipient using the media type value MUST treat it as if "application/"
-# were prepended to any "typ" value not containing a '/'."
-_ACCESS_TOKEN_TYPE = "application/at+jwt"
-_GENERIC_JWT_TYPE = "application/jwt"
-
-
-def _media_type(typ: str) -> str:
-    typ = typ.lower()
-    return typ if "/" in typ else "application/" + typ
-
-
-class _CheckedHeader(NamedTuple):
-    """A JOSE header that passed ``TokenValidator._check_header``, with what validation reads
-    from it for every token."""
-
-    fields: MappingProxyType[str, Any]
-    alg: str
-    kid: str | None
-    media_type: str | None  # "typ" as a media type (RFC 7515 4.1.9), None when absent
-
-
-# ---------------------------------------------------------------------------------------------
-# The validator
-# ---------------------------------------------------------------------------------------------
-
-
-class TokenValidator:
-    """Validates the JWTs of one issuer for one audience. Thread safe; create one, share it.
-
-    :param issuer: compared exactly with ``iss`` (Auth0 issuers end with ``/``).
-    :param audience: your API identifier (for ``validate_id_token``: your client id).
-    :param algorithms: the accepted signature algorithms; asymmetric only.
-    :param jwks_url: where the issuer publishes its keys; default: the ``jwks_uri`` of the
-        issuer's ``.well-known/openid-configuration``.
-    :param leeway: seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
-    :param require_at_jwt_typ: accept only ``typ: at+jwt`` (RFC 9068 4) instead of also
-        ``JWT`` or no ``typ`` as Auth0 issues them.
-    :param jwks_max_age, jwks_cooldown, jwks_stale_if_error, http_timeout: JWKS cache
-        settings in seconds (see the module docstring).
-    """
-
-    def __init__(
-        self,
-        issuer: str,
-        audience: str,
-        *,
-        algorithms: tuple[str, ...] | list[str] = ("RS256",),
-        jwks_url: str | None = None,
-        leeway: float = 30,
-        require_at_jwt_typ: bool = False,
-        jwks_max_age: float = 600.0,
-        jwks_cooldown: float = 30.0,
-        jwks_stale_if_error: float = 3600.0,
-        http_timeout: float = 3.0,
-    ) -> None:
-        if not issuer or not audience:
-            raise ValueError("issuer and audience are required")
-        self.issuer = issuer
-        self.audience = audience
-        self.algorithms = _check_configured_algorithms(tuple(algorithms))
-        self.leeway = leeway
-        self.accepted_types = (
-            frozenset({_ACCESS_TOKEN_TYPE})
-            if require_at_jwt_typ
-            else frozenset({_ACCESS_TOKEN_TYPE, _GENERIC_JWT_TYPE, None})
-        )
-        # An issuer's tokens share a handful of header segments: each distinct segment is parsed
-        # and checked once, then found by its exact bytes (bounded: cleared when full).
-        self._checked_headers: dict[bytes, _CheckedHeader] = {}
-        self.jwks = JWKSCache(
-            issuer,
-            jwks_url,
-            max_age=jwks_max_age,
-            cooldown=jwks_cooldown,
-            stale_if_error=jwks_stale_if_error,
-            timeout=http_timeout,
-        )
-
-    def validate(self, token: Any) -> Claims:
-        """Validate a JWT access token; return its claims or raise ``TokenValidationError``."""
-        try:
-            header, payload = self._verified_parts(token)
-            self._check_access_token_type(header)
-            self._check_registered_claims(payload)
-            _check_string_claims(payload, _ACCESS_TOKEN_STRING_CLAIMS)
-            _check_permissions(payload)
-            _check_not_id_token(payload)
-        except TokenValidationError as error:
-            _log_rejection("access token", error)
-            raise
-        return Claims(payload, header.fields)
-
-    def validate_id_token(self, token: Any, *, nonce: str) -> Claims:
-        """Validate an OpenID Connect ID token for the client id given as ``audience``.
-
-        OpenID Connect Core 1.0, 3.1.3.7 (ID Token Validation).
-        """
-        try:
-            header, payload = self._verified_id_token(token)
-            # 3.1.3.7 (11): "If a nonce value was sent in the Authentication Request, a nonce
-            # Claim MUST be present and its value checked to verify that it is the same value as
-            # the one that was sent in the Authentication Request."
-            if not nonce or not hmac.compare_digest(
-                payload.get("nonce", "").encode(), nonce.encode()
-            ):
-                raise InvalidToken("ID token nonce does not match the one sent")
-        except TokenValidationError as error:
-            _log_rejection("ID token", error)
-            raise
-        return Claims(payload, header.fields)
-
-    def validate_refreshed_id_token(self, token: Any, *, original: Claims) -> Claims:
-        """Validate an ID token returned by a refresh against ``original``, the claims that
-        ``validate_id_token`` returned for the ID token of the original authentication.
-
-        OpenID Connect Core 1.0, 12.2 (Successful Refresh Response).
-        """
-        try:
-            header, payload = self._verified_id_token(token)
-            # 12.2: "If an ID Token is returned as a result of a token refresh request, the
-            # following requirements apply:"
-            # "its iss Claim Value MUST be the same as in the ID Token issued when the original
-            # authentication occurred,"
-            if payload["iss"] != original["iss"]:
-                raise InvalidToken(f"refreshed ID token iss {_short(payload['iss'])} differs from the original's")
-            # "its sub Claim Value MUST be the same as in the ID Token issued when the original
-            # authentication occurred,"
-            if payload["sub"] != original["sub"]:
-                raise InvalidToken(f"refreshed ID token sub {_short(payload['sub'])} differs from the original's")
-            # "its iat Claim MUST represent the time that the new ID Token is issued," so it
-            # cannot be earlier than the original's.
-            if payload["iat"] < original["iat"]:
-                raise InvalidToken(f"refreshed ID token iat {payload['iat']} is before the original's")
-            # "its aud Claim Value MUST be the same as in the ID Token issued when the original
-            # authentication occurred," (the same audiences; a one-element array is the string)
-            if set(_audiences(payload)) != set(_audiences(original)):
-                raise InvalidToken(f"refreshed ID token aud {_short(payload['aud'])} differs from the original's")
-            # "if the ID Token contains an auth_time Claim, its value MUST represent the time of
-            # the original authentication - not the time that the new ID token is issued,"
-            if "auth_time" in payload and payload["auth_time"] != original.get("auth_time"):
-                raise InvalidToken(
-                    f"refreshed ID token auth_time {payload['auth_time']} differs from the original's"
-                )
-            # "its azp Claim Value MUST be the same as in the ID Token issued when the original
-            # authentication occurred; if no azp Claim was present in the original ID Token, one
-            # MUST NOT be present in the new ID Token,"
-            if payload.get("azp") != original.get("azp"):
-                raise InvalidToken(f"refreshed ID token azp {_short(payload.get('azp'))} differs from the original's")
-            # "and otherwise, the same rules apply as apply when issuing an ID Token at the time
-            # of the original authentication." A refresh is no authentication request, so no nonce
-            # is required; but section 2 says of "nonce": "If present in the ID Token, Clients
-            # MUST verify that the nonce Claim Value is equal to the value of the nonce parameter
-            # sent in the Authentication Request", which is the original ID token's nonce.
-            if "nonce" in payload and not (
-                "nonce" in original
-                and hmac.compare_digest(payload["nonce"].encode(), original["nonce"].encode())
-            ):
-                raise InvalidToken("refreshed ID token nonce differs from the original's")
-        except TokenValidationError as error:
-            _log_rejection("refreshed ID token", error)
-            raise
-        return Claims(payload, header.fields)
-
-    def _verified_id_token(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
-        """The checks of OpenID Connect Core 1.0, 3.1.3.7 that every ID token passes, whether
-        it comes from an authentication or a refresh (all but the nonce)."""
-        header, payload = self._verified_parts(token)
-        # RFC 8725 3.12: tokens of the wrong kind are rejected (an access token is not an ID
-        # token).
-        if header.media_type == _ACCESS_TOKEN_TYPE:
-            raise InvalidToken("an access token (typ at+jwt) was presented as an ID token")
-        # 3.1.3.7 (2): "The Issuer Identifier for the OpenID Provider (which is typically
-        # obtained during Discovery) MUST exactly match the value of the iss (issuer) Claim."
-        # 3.1.3.7 (3): "The Client MUST validate that the aud (audience) Claim contains its
-        # client_id value registered at the Issuer identified by the iss (issuer) Claim as an
-        # audience."
-        # 3.1.3.7 (9): "The current time MUST be before the time represented by the exp Claim."
-        self._check_registered_claims(payload)
-        _check_string_claims(payload, ("azp", "nonce"))
-        # 3.1.3.7 (4): "If the ID Token contains multiple audiences, the Client SHOULD verify
-        # that an azp Claim is present."
-        if len(_audiences(payload)) > 1 and "azp" not in payload:
-            raise InvalidToken("ID token with several audiences has no azp")
-        # 3.1.3.7 (5): "If an azp (authorized party) Claim is present, the Client SHOULD verify
-        # that its client_id is the Claim Value."
-        if "azp" in payload and payload["azp"] != self.audience:
-            raise InvalidToken(f"ID token azp {_short(payload['azp'])} is not {self.audience!r}")
-        return header, payload
-
-    def _check_registered_claims(self, payload: dict[str, Any]) -> None:
-        """The claims every token of this validator carries, access token or ID token: required
-        and well typed, in their time window (with ``leeway``), from our issuer, for our
-        audience, about a subject; and ``auth_time``, when present, a NumericDate."""
-        now = time.time()
-        _check_required(payload)
-        _check_exp(payload, now, self.leeway)
-        _check_iat(payload, now, self.leeway)
-        _check_nbf(payload, now, self.leeway)
-        _check_auth_time(payload)
-        _check_iss(payload, self.issuer)
-        _check_aud(payload, self.audience)
-        _check_sub(payload)
-
-    def _verified_parts(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
-        """Parse a compact JWS once, check its header (once per distinct header segment),
-        verify its signature; return the checked header and the payload, which is only decoded
-        after the signature verified."""
-        if type(token) is not str:
-            raise InvalidToken(f"token is a {type(token).__name__}, not a string")
-        # Local policy: bound the work done before the signature is checked.
-        if len(token) > MAX_TOKEN_BYTES:
-            raise InvalidToken(f"token of {len(token)} bytes exceeds {MAX_TOKEN_BYTES}")
-        compact = token.encode("ascii", "replace")
-        match = _COMPACT_JWS.fullmatch(compact)
-        if match is None:
-            raise InvalidToken(
-                f"token is not a compact JWS of three base64url segments "
-                f"({token.count('.') + 1} segments)"
-            )
-        header_segment, payload_segment, signature_segment = match.groups()
-        header = self._checked_headers.get(header_segment) or self._check_header(header_segment)
-        alg = header.alg
-        key = self.jwks.key_for(header.kid, alg)
-        if not key.fits(alg):
-            raise InvalidToken(f"key {_short(key.kid)} is not a {alg} key")
-        signature = _token_segment(signature_segment, "signature")
-        signing_input = compact[: match.end(2)]
-        try:
-            verified = _ASYMMETRIC_ALGORITHMS[alg][2].verify(signing_input, key.public_key, signature)
-        except (InvalidSignature, ValueError):
-            verified = False
-        if not verified:
-            raise InvalidToken(f"signature does not verify with key {_short(key.kid)}")
-        payload = _json_object(_token_segment(payload_segment, "payload"), "payload")
-        return header, payload
-
-    def _check_header(self, header_segment: bytes) -> _CheckedHeader:
-        header = _json_object(_token_segment(header_segment, "header"), "header")
-        alg = header.get("alg")
-        # RFC 8725 3.1: "Libraries MUST enable the caller to specify a supported set of
-        # algorithms and MUST NOT use any other algorithms when performing cryptographic
-        # operations." The header's "alg" only selects within the configured list.
-        if alg not in self.algorithms:
-            raise InvalidToken(f"alg {_short(alg)} is not in the allow-list {list(self.algorithms)}")
-        # RFC 7515 4.1.11: "If any of the listed extension Header Parameters are not understood
-        # and supported by the recipient, then the JWS is invalid." This validator supports no
-        # extension.
-        if "crit" in header:
-            raise InvalidToken(f"crit header {_short(header['crit'])} names unsupported extensions")
-        # RFC 8725 3.10: "blindly following a "jku" (JWK set URL) or "x5u" (X.509 URL) header,
-        # which may contain an arbitrary URL, could result in server-side request forgery (SSRF)
-        # attacks." RFC 9068 4: "The resource server MUST use the keys provided by the
-        # authorization server." So "jku", "x5u", "jwk" and "x5c" are never read: the key comes
-        # from the configured issuer's JWKS only.
-        kid = header.get("kid")
-        # RFC 7515 4.1.4: "The "kid" value is a case-sensitive string." It is only ever used
-        # as a dictionary key, never in a path, query or file name.
-        if kid is not None and type(kid) is not str:
-            raise InvalidToken(f"kid {_short(kid)} is not a string")
-        # RFC 7515 4.1.9: "The "typ" (type) Header Parameter is used by JWS applications to
-        # declare the media type [IANA.MediaTypes] of this complete JWS." Its value is a string.
-        typ = header.get("typ")
-        if typ is not None and type(typ) is not str:
-            raise InvalidToken(f"typ {_short(typ)} is not a string")
-        # The checked header is shared by every token with this header segment, so each gets a
-        # view that nobody can change, not even in a nested object or array.
-        try:
-            fields = _frozen(header)
-        except RecursionError:
-            raise InvalidToken("header nests too deeply") from None
-        if len(self._checked_headers) >= CHECKED_HEADER_CACHE_SIZE:
-            self._checked_headers.clear()
-        checked = self._checked_headers[header_segment] = _CheckedHeader(
-            fields, alg, kid, None if typ is None else _media_type(typ)
-        )
-        return checked
-
-    def _check_access_token_type(self, header: _CheckedHeader) -> None:
-        # RFC 9068 4: "The resource server MUST verify that the "typ" header value is "at+jwt"
-        # or "application/at+jwt" and reject tokens carrying any other value." Auth0 issues
-        # "typ": "JWT", which is accepted unless require_at_jwt_typ is set.
-        if header.media_type not in self.accepted_types:
-            raise InvalidToken(f"typ {_short(header.fields.get('typ'))} is not an access token type")
-
-
-def _check_required(payload: dict[str, Any]) -> None:
-    # RFC 9068 2.2: "iss", "exp", "aud", "sub" and "iat" are REQUIRED in a JWT access token.
-    for name in _REQUIRED_CLAIMS:
-        if name not in payload:
-            raise InvalidToken(f"required claim {name} is missing")
-
-
-def _check_not_id_token(payload: dict[str, Any]) -> None:
-    # RFC 8725 3.12: "If more than one kind of JWT can be issued by the same issuer, the
-    # validation rules for those JWTs MUST be written such that they are mutually exclusive,
-    # rejecting JWTs of the wrong kind." Auth0 types both kinds "JWT"; ID tokens alone carry
-    # these claims.
-    for name in _ID_TOKEN_ONLY_CLAIMS:
-        if name in payload:
-            raise InvalidToken(f"an ID token (claim {name}) was presented as an access token")
-
-
-def _log_rejection(kind: str, error: TokenValidationError) -> None:
-    if isinstance(error, KeysUnavailable):
-        logger.error("%s not verifiable: %s", kind, error.reason)
-    else:
-        logger.info("%s rejected: %s", kind, error.reason)

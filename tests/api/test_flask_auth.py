@@ -5,7 +5,7 @@ import pytest
 from flask import Flask, g
 
 from shared import flask_auth
-from shared.token_validation import TokenValidator
+from shared.token_validation import RefusalCode, TokenValidationError, TokenValidator
 
 
 def test_scopes_given_as_one_string_are_refused():
@@ -130,3 +130,116 @@ def test_the_refusal_left_for_the_request_log_is_one_line(refusal_log, tokens, p
     assert response.status_code == status
     assert "forged" in refusals[-1]
     assert refusals[-1].isprintable(), repr(refusals[-1])
+
+
+@pytest.fixture
+def refused_with(issuer, audience, jwks_server):
+    """A Flask app of its own whose error handler also keeps each refusal; returns (test client,
+    the refusals kept)."""
+    app = Flask(__name__)
+    flask_auth.init_app(
+        app, TokenValidator(issuer, audience, jwks_url=jwks_server.jwks_url), realm="flowlab"
+    )
+    refusals = []
+
+    def keep_refusal(error):
+        refusals.append(error)
+        return flask_auth.bearer_error_response(error)
+
+    app.register_error_handler(TokenValidationError, keep_refusal)
+
+    @app.get("/me")
+    @flask_auth.require_auth(scopes=["read:messages"], user_only=True)
+    def me():
+        return {}
+
+    @app.get("/imports")
+    @flask_auth.require_auth(machine_only=True)
+    def imports():
+        return {}
+
+    return app.test_client(), refusals
+
+
+@pytest.mark.parametrize(
+    ("path", "make_request", "status", "code"),
+    [
+        pytest.param(
+            "/me", lambda tokens: {}, 401, RefusalCode.CREDENTIALS_MISSING, id="no-credentials"
+        ),
+        pytest.param(
+            "/me",
+            lambda tokens: {"headers": {"Authorization": "Basic Zm9vOmJhcg=="}},
+            401,
+            RefusalCode.CREDENTIALS_MISSING,
+            id="another-scheme",
+        ),
+        pytest.param(
+            "/me",
+            lambda tokens: {"query_string": {"access_token": tokens.user(("read:messages",))}},
+            400,
+            RefusalCode.REQUEST_MALFORMED,
+            id="token-in-the-query",
+        ),
+        pytest.param(
+            "/me",
+            lambda tokens: {"headers": {"Authorization": "Bearer a b"}},
+            400,
+            RefusalCode.REQUEST_MALFORMED,
+            id="two-words",
+        ),
+        pytest.param(
+            "/me",
+            lambda tokens: {"headers": {"Authorization": "Bearer <script>"}},
+            401,
+            RefusalCode.MALFORMED,
+            id="no-b64token",
+        ),
+        pytest.param(
+            "/me",
+            lambda tokens: {
+                "headers": {"Authorization": f"Bearer {tokens.user(('read:messages',), exp=1)}"}
+            },
+            401,
+            RefusalCode.EXP,
+            id="expired",
+        ),
+        pytest.param(
+            "/me",
+            lambda tokens: {
+                "headers": {"Authorization": f"Bearer {tokens.machine(('read:messages',))}"}
+            },
+            403,
+            RefusalCode.SUBJECT_KIND,
+            id="machine-token-for-users",
+        ),
+        pytest.param(
+            "/imports",
+            lambda tokens: {"headers": {"Authorization": f"Bearer {tokens.user()}"}},
+            403,
+            RefusalCode.SUBJECT_KIND,
+            id="user-token-for-machines",
+        ),
+        pytest.param(
+            "/me",
+            lambda tokens: {"headers": {"Authorization": f"Bearer {tokens.user()}"}},
+            403,
+            RefusalCode.INSUFFICIENT_SCOPE,
+            id="scope-missing",
+        ),
+    ],
+)
+def test_each_refusal_carries_the_code_of_its_check(
+    refused_with, tokens, path, make_request, status, code
+):
+    """The application's error handler can branch on ``error.code``; the client sees none of it."""
+    client, refusals = refused_with
+
+    response = client.get(path, **make_request(tokens))
+
+    assert response.status_code == status
+    assert [refusal.code for refusal in refusals] == [code]
+    assert response.get_json() == {
+        "error": refusals[0].error,
+        "error_description": refusals[0].description,
+    }

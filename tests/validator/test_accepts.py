@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from shared.token_validation import InvalidToken, TokenValidator
+from shared.token_validation import InvalidToken, RefusalCode, TokenValidator
 from tests.support.fixtures import DEFAULT_USER_SUB
 from tests.support.keys import rsa_signing_key
 
@@ -37,7 +37,9 @@ def test_ps256_when_configured(token_factory, make_jwks_server, issuer, audience
     [
         pytest.param("https://api.flowlab.local", id="string"),
         pytest.param(["https://api.flowlab.local"], id="array-of-one"),
-        pytest.param(["https://api.flowlab.local", "http://issuer/userinfo"], id="array-ours-first"),
+        pytest.param(
+            ["https://api.flowlab.local", "http://issuer/userinfo"], id="array-ours-first"
+        ),
         pytest.param(["https://other.example", "https://api.flowlab.local"], id="array-ours-last"),
     ],
 )
@@ -63,7 +65,9 @@ def test_typ_accepted_by_default(token_factory, validator: TokenValidator, heade
 
 @pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "At+Jwt"])
 def test_strict_typ_accepts_at_jwt(token_factory, make_validator, typ: str) -> None:
-    assert make_validator(require_at_jwt_typ=True).validate(token_factory(header={"typ": typ})).subject
+    assert (
+        make_validator(require_at_jwt_typ=True).validate(token_factory(header={"typ": typ})).subject
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,10 +77,12 @@ def test_strict_typ_accepts_at_jwt(token_factory, make_validator, typ: str) -> N
         pytest.param({}, ("typ",), id="absent"),
     ],
 )
-def test_strict_typ_refuses_generic_jwt(token_factory, make_validator, assert_rejected, header, drop) -> None:
+def test_strict_typ_refuses_generic_jwt(
+    token_factory, make_validator, assert_rejected, header, drop
+) -> None:
     validator = make_validator(require_at_jwt_typ=True)
     token = token_factory(header=header, drop_header=drop)
-    assert_rejected(lambda: validator.validate(token), InvalidToken, "not an access token type")
+    assert_rejected(lambda: validator.validate(token), InvalidToken, RefusalCode.TYP)
 
 
 def test_machine_token(token_factory, validator: TokenValidator) -> None:
@@ -85,16 +91,22 @@ def test_machine_token(token_factory, validator: TokenValidator) -> None:
     assert claims.client_id == "m2m-demo"
 
 
-def test_token_without_kid_uses_the_only_fitting_key(token_factory, jwks_server, validator, rsa_key, ec_key) -> None:
+def test_token_without_kid_uses_the_only_fitting_key(
+    token_factory, jwks_server, validator, rsa_key, ec_key
+) -> None:
     """RS256 token without kid; the JWKS has one RSA key (and an EC key that cannot fit)."""
     jwks_server.publish(rsa_key, ec_key)
     assert validator.validate(token_factory(drop_header=("kid",))).subject
 
 
-def test_token_without_kid_is_refused_when_several_keys_fit(token_factory, jwks_server, validator, rsa_key, second_rsa_key, assert_rejected) -> None:
+def test_token_without_kid_is_refused_when_several_keys_fit(
+    token_factory, jwks_server, validator, rsa_key, second_rsa_key, assert_rejected
+) -> None:
     jwks_server.publish(rsa_key, second_rsa_key)
     token = token_factory(drop_header=("kid",))
-    assert_rejected(lambda: validator.validate(token), InvalidToken, "matches kid None")
+    assert_rejected(
+        lambda: validator.validate(token), InvalidToken, RefusalCode.KID_UNKNOWN, "matches kid None"
+    )
 
 
 def test_validator_is_reusable_after_rejections(token_factory, validator: TokenValidator) -> None:
@@ -110,17 +122,23 @@ def test_issuer_and_audience_are_required(issuer: str, audience: str) -> None:
         TokenValidator(issuer, audience)
 
 
-def test_checked_headers_are_remembered_within_a_bound(token_factory, validator: TokenValidator) -> None:
+def test_checked_headers_are_remembered_within_a_bound(
+    token_factory, validator: TokenValidator
+) -> None:
     """Each distinct header segment is parsed once; the memo cannot grow without bound."""
     for index in range(200):
         validator.validate(token_factory(header={"x-request": index}))
     assert 0 < len(validator._checked_headers) <= 64
 
 
-def test_refused_headers_are_refused_every_time(token_factory, validator: TokenValidator, assert_rejected) -> None:
+def test_refused_headers_are_refused_every_time(
+    token_factory, validator: TokenValidator, assert_rejected
+) -> None:
     token = token_factory(header={"alg": "none"})
     for _ in range(3):
-        assert_rejected(lambda: validator.validate(token), InvalidToken, "alg 'none'")
+        assert_rejected(
+            lambda: validator.validate(token), InvalidToken, RefusalCode.ALG_NOT_ALLOWED
+        )
     assert validator._checked_headers == {}
 
 
@@ -132,7 +150,9 @@ def test_claims_header_is_read_only(token_factory, validator: TokenValidator) ->
     assert validator.validate(token_factory()).header["alg"] == "RS256"
 
 
-def test_a_nested_header_value_changed_through_one_claims_is_unchanged_for_the_next(token_factory, validator: TokenValidator) -> None:
+def test_a_nested_header_value_changed_through_one_claims_is_unchanged_for_the_next(
+    token_factory, validator: TokenValidator
+) -> None:
     """The checked header is cached per header segment: a nested object or array must not be a
     way to change what the next token with the same header says."""
     token = token_factory(header={"x-trace": {"hops": ["edge"], "region": "eu"}})
@@ -164,4 +184,7 @@ def test_escaped_surrogate_pair_is_one_character(token_factory, validator: Token
     """Only unpaired surrogates are refused: an escaped pair is a character like any other."""
     claims = token_factory.claims()
     payload = json.dumps({**claims, "name": "x"}).replace('"x"', '"Ada \\ud83d\\ude00"').encode()
-    assert validator.validate(token_factory.raw(token_factory.header(), payload))["name"] == "Ada \U0001f600"
+    assert (
+        validator.validate(token_factory.raw(token_factory.header(), payload))["name"]
+        == "Ada \U0001f600"
+    )

@@ -34,7 +34,9 @@ def assert_one_line_records(caplog) -> None:
 
 
 @pytest.mark.parametrize("line_break", LINE_BREAKS)
-def test_a_kid_with_a_line_break_is_logged_on_one_line(token_factory, validator, second_rsa_key, caplog, line_break) -> None:
+def test_a_kid_with_a_line_break_is_logged_on_one_line(
+    token_factory, validator, second_rsa_key, caplog, line_break
+) -> None:
     token = token_factory(header={"kid": f"rsa-key-9{line_break}{FORGED}"}, key=second_rsa_key)
     with caplog.at_level(logging.INFO, logger=LOGGER), pytest.raises(InvalidToken):
         validator.validate(token)
@@ -42,7 +44,9 @@ def test_a_kid_with_a_line_break_is_logged_on_one_line(token_factory, validator,
 
 
 @pytest.mark.parametrize("line_break", LINE_BREAKS)
-def test_an_iss_with_a_line_break_is_logged_on_one_line(token_factory, validator, caplog, line_break) -> None:
+def test_an_iss_with_a_line_break_is_logged_on_one_line(
+    token_factory, validator, caplog, line_break
+) -> None:
     token = token_factory({"iss": f"https://evil.example/{line_break}{FORGED}"})
     with caplog.at_level(logging.INFO, logger=LOGGER), pytest.raises(InvalidToken):
         validator.validate(token)
@@ -50,7 +54,9 @@ def test_an_iss_with_a_line_break_is_logged_on_one_line(token_factory, validator
 
 
 @pytest.mark.parametrize("line_break", LINE_BREAKS)
-def test_a_jwks_uri_with_a_line_break_is_logged_on_one_line(token_factory, jwks_server, make_validator, caplog, line_break) -> None:
+def test_a_jwks_uri_with_a_line_break_is_logged_on_one_line(
+    token_factory, jwks_server, make_validator, caplog, line_break
+) -> None:
     """requests quotes a host that is no IDNA name as it came (InvalidURL): the download error
     that the validator logs, and the KeysUnavailable reason built from it, stay one line."""
     jwks_uri = f"http://jwks{line_break}INFO-forged-user-admin-logged-in.invalid/keys"
