@@ -165,5 +165,10 @@ def _id_token_claims_well_typed(claims: object) -> bool:
     )
 
 
+#: The last second a date can show (9999-12-31T23:59:59Z); a stored time past it is corrupt.
+LATEST_TIMESTAMP = 253402300799
+
+
 def _number(value: object) -> bool:
-    return type(value) in (int, float)
+    """A time in seconds since the epoch: a number from 0 to :data:`LATEST_TIMESTAMP` (not NaN)."""
+    return type(value) in (int, float) and 0 <= value <= LATEST_TIMESTAMP

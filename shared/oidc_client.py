@@ -201,6 +201,10 @@ def json_object(response: requests.Response) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
+#: The longest access-token lifetime believed (ten years); a longer one is treated as unknown.
+MAX_EXPIRES_IN = 10 * 365 * 86400
+
+
 @dataclass(frozen=True)
 class TokenResponse:
     """A successful token response (RFC 6749 §5.1; OpenID Connect Core §3.1.3.3)."""
@@ -262,9 +266,12 @@ class TokenEndpoint:
                 "no Bearer access_token in the response",
             )
         expires_in = body.get("expires_in")
+        # RFC 6749 §5.1: expires_in is "The lifetime in seconds of the access token". One that is
+        # not a whole number of seconds from 1 to MAX_EXPIRES_IN is treated as not given.
+        known_lifetime = type(expires_in) is int and 0 < expires_in <= MAX_EXPIRES_IN
         token_response = TokenResponse(
             access_token=access_token,
-            expires_in=expires_in if isinstance(expires_in, int) and expires_in > 0 else None,
+            expires_in=expires_in if known_lifetime else None,
             scope=_optional_string(body, "scope"),
             refresh_token=_optional_string(body, "refresh_token"),
             id_token=_optional_string(body, "id_token"),

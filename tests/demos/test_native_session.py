@@ -114,6 +114,9 @@ def test_missing_session_tells_how_to_make_one(tmp_path):
         json.dumps(
             {**asdict(session()), "id_token_claims": {**ID_TOKEN_CLAIMS, "auth_time": "earlier"}}
         ),
+        json.dumps({**asdict(session()), "expires_at": float("nan")}),
+        json.dumps({**asdict(session()), "expires_at": 10**400}),
+        json.dumps({**asdict(session()), "expires_at": -1}),
     ],
     ids=[
         "garbage",
@@ -127,6 +130,9 @@ def test_missing_session_tells_how_to_make_one(tmp_path):
         "number-in-aud",
         "null-nonce",
         "string-auth-time",
+        "nan-expiry",
+        "huge-expiry",
+        "negative-expiry",
     ],
 )
 def test_a_damaged_session_file_is_refused(tmp_path, content):

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from shared.oidc_client import (
+    MAX_EXPIRES_IN,
     ClientConfig,
     DiscoveryError,
     Narrator,
@@ -347,3 +348,24 @@ def test_discovery_without_token_endpoint_is_refused(scripted):
             load({"AUTH_ISSUER": scripted.issuer}),
             Narrator(logging.getLogger("tests.quiet")),
         )
+
+
+@pytest.mark.parametrize("expires_in", [0, -5, 10**12, 2**64, 3600.5, True, "3600", None])
+def test_an_expires_in_that_is_no_sane_lifetime_is_treated_as_unknown(scripted, expires_in):
+    scripted.script("POST", "/oauth/token", token_reply("access-token", expires_in=expires_in))
+    endpoint = TokenEndpoint(
+        requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet"))
+    )
+
+    tokens = endpoint.request({"grant_type": "client_credentials"})
+
+    assert tokens.expires_in is None
+
+
+def test_a_lifetime_of_ten_years_is_believed(scripted):
+    scripted.script("POST", "/oauth/token", token_reply("access-token", expires_in=MAX_EXPIRES_IN))
+    endpoint = TokenEndpoint(
+        requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet"))
+    )
+
+    assert endpoint.request({"grant_type": "client_credentials"}).expires_in == MAX_EXPIRES_IN
