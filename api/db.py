@@ -80,20 +80,26 @@ def upgrade(connection: sqlite3.Connection) -> None:
     """Bring the database to ``SCHEMA_VERSION``; run inside a write transaction."""
     version = schema_version(connection)
     if version > SCHEMA_VERSION:
-        raise NewerSchemaError(f"its schema version {version} is newer than this API's {SCHEMA_VERSION}")
+        raise NewerSchemaError(
+            f"its schema version {version} is newer than this API's {SCHEMA_VERSION}"
+        )
     for migration in MIGRATIONS[version:]:
         for statement in migration:
             connection.execute(statement)
     if version < SCHEMA_VERSION:
         logger.info("database migrated from schema version %d to %d", version, SCHEMA_VERSION)
-    for statement in statements(resources.files(__package__).joinpath("schema.sql").read_text("utf-8")):
+    for statement in statements(
+        resources.files(__package__).joinpath("schema.sql").read_text("utf-8")
+    ):
         connection.execute(statement)
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def schema_version(connection: sqlite3.Connection) -> int:
     """The database's schema version; an empty database gets the current schema, so it counts as current."""
-    (tables,) = connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    (tables,) = connection.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+    ).fetchone()
     (version,) = connection.execute("PRAGMA user_version").fetchone()
     return version if tables else SCHEMA_VERSION
 

@@ -29,7 +29,9 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
         "Content-Length": str(len(body)),
         **SECURITY_HEADERS,
     }
-    head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in headers.items()
+    )
     util.write_nonblock(sock, (head + "\r\n").encode("latin-1") + body)
 
 

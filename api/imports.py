@@ -115,18 +115,31 @@ def import_batch():
             # different request payload, the resource server SHOULD reply with a HTTP 422 status
             # code".
             if delivered["request_hash"] != request_hash:
-                abort(422, description="This idempotency key was already used for a different batch.")
+                abort(
+                    422, description="This idempotency key was already used for a different batch."
+                )
             return {**json.loads(delivered["response"]), "replayed": True}, 200
         batch_row_id = db.execute(
             "INSERT INTO import_batches (idempotency_key, batch_id, client_id, source, request_hash,"
             " record_count, created, received_at, response) VALUES (?, ?, ?, ?, ?, ?, 0, ?, '{}')",
-            (key, batch.batch_id, client_id, batch.source, request_hash, len(batch.records), utc_now()),
+            (
+                key,
+                batch.batch_id,
+                client_id,
+                batch.source,
+                request_hash,
+                len(batch.records),
+                utc_now(),
+            ),
         ).lastrowid
         # Only this client's own record can conflict: it was imported before and stays as it was.
         created = db.executemany(
             "INSERT INTO imported_records (client_id, source, external_id, data, import_batch_id)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id, source, external_id) DO NOTHING",
-            [(client_id, batch.source, record.external_id, record.data, batch_row_id) for record in batch.records],
+            [
+                (client_id, batch.source, record.external_id, record.data, batch_row_id)
+                for record in batch.records
+            ],
         ).rowcount
         response = {
             "batch_id": batch.batch_id,

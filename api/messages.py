@@ -21,14 +21,20 @@ MESSAGE_FIELDS = frozenset({"text"})
 
 
 def message_json(row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "author": row["author_sub"], "text": row["text"], "created_at": row["created_at"]}
+    return {
+        "id": row["id"],
+        "author": row["author_sub"],
+        "text": row["text"],
+        "created_at": row["created_at"],
+    }
 
 
 @bp.get("/messages")
 @require_auth(scopes=["read:messages"])
 def list_messages():
     rows = get_db().execute(
-        "SELECT id, author_sub, text, created_at FROM messages ORDER BY id DESC LIMIT ?", (LIST_LIMIT,)
+        "SELECT id, author_sub, text, created_at FROM messages ORDER BY id DESC LIMIT ?",
+        (LIST_LIMIT,),
     )
     return {"messages": [message_json(row) for row in rows]}
 

@@ -9,7 +9,9 @@ bp = Blueprint("quickstart", __name__, url_prefix="/api")
 
 @bp.get("/public")
 def public():
-    return {"message": "Hello from a public endpoint! You don't need to be authenticated to see this."}
+    return {
+        "message": "Hello from a public endpoint! You don't need to be authenticated to see this."
+    }
 
 
 @bp.get("/private")

@@ -26,12 +26,16 @@ def _reject_constant(name: str) -> None:
 
 def canonical_json(value: Any) -> bytes:
     """One byte string per JSON value whatever its formatting; UnicodeEncodeError on lone surrogates."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(
+        "utf-8"
+    )
 
 
 def read_json_object() -> dict[str, Any]:
     if request.mimetype != "application/json":
-        raise UnsupportedMediaType("The request body must be JSON (Content-Type: application/json).")
+        raise UnsupportedMediaType(
+            "The request body must be JSON (Content-Type: application/json)."
+        )
     raw = request.get_data(cache=True)
     try:
         body = json.loads(
@@ -49,11 +53,16 @@ def read_json_object() -> dict[str, Any]:
 
 def only_fields(value: dict[str, Any], allowed: frozenset[str], where: str) -> None:
     if not value.keys() <= allowed:
-        abort(400, description=f"{where} accepts only the fields " + ", ".join(sorted(allowed)) + ".")
+        abort(
+            400, description=f"{where} accepts only the fields " + ", ".join(sorted(allowed)) + "."
+        )
 
 
 def string_field(value: dict[str, Any], name: str, max_length: int, where: str) -> str:
     field = value.get(name)
     if not isinstance(field, str) or not field.strip() or len(field) > max_length:
-        abort(400, description=f"{where}.{name} must be a non-blank string of at most {max_length} characters.")
+        abort(
+            400,
+            description=f"{where}.{name} must be a non-blank string of at most {max_length} characters.",
+        )
     return field

@@ -7,6 +7,7 @@ hostile path cannot forge log lines.
 
 import logging
 import time
+
 from flask import Flask, Response, g, request
 
 from shared.log_safety import loggable_path

@@ -50,9 +50,18 @@ def main() -> None:
 
         def pyjwt() -> None:
             for token in tokens:
-                jwt.decode(token, public_key, algorithms=["RS256"], audience=API_AUDIENCE, issuer=server.issuer)
+                jwt.decode(
+                    token,
+                    public_key,
+                    algorithms=["RS256"],
+                    audience=API_AUDIENCE,
+                    issuer=server.issuer,
+                )
 
-        best = {"shared.token_validation": float("inf"), f"jwt.decode (PyJWT {jwt.__version__})": float("inf")}
+        best = {
+            "shared.token_validation": float("inf"),
+            f"jwt.decode (PyJWT {jwt.__version__})": float("inf"),
+        }
         for _ in range(args.rounds):
             for name, run in zip(best, (ours, pyjwt), strict=True):
                 started = time.perf_counter()
@@ -61,9 +70,13 @@ def main() -> None:
     finally:
         server.close()
 
-    print(f"{args.tokens} distinct RS256 tokens of {len(tokens[0])} bytes, best of {args.rounds} alternating rounds")
+    print(
+        f"{args.tokens} distinct RS256 tokens of {len(tokens[0])} bytes, best of {args.rounds} alternating rounds"
+    )
     for name, seconds in best.items():
-        print(f"  {name:<28} {args.tokens / seconds:10,.0f} tokens/s  ({seconds / args.tokens * 1e6:6.1f} us/token)")
+        print(
+            f"  {name:<28} {args.tokens / seconds:10,.0f} tokens/s  ({seconds / args.tokens * 1e6:6.1f} us/token)"
+        )
     ours_seconds, pyjwt_seconds = best.values()
     print(f"  ratio (ours / PyJWT)         {pyjwt_seconds / ours_seconds:10.2f}x")
 

@@ -34,7 +34,7 @@ from shared.settings import ConfigurationError
 CLIENT_ID = "m2m-demo"
 # The local authorization server's demo secret (authserver/tenant.toml). A real deployment sets
 # AUTH_CLIENT_SECRET from a secret store; the daemon never prints it.
-LOCAL_CLIENT_SECRET = "m2m-demo-local-secret"
+LOCAL_CLIENT_SECRET = "m2m-demo-local-secret"  # noqa: S105 (the documented local demo secret, above)
 
 # The API's published limit of records per batch: ``maxItems`` of ``ImportBatch.records`` in its
 # ``GET /openapi.json`` (tests/demos/test_m2m_daemon.py checks that the two agree). The API would

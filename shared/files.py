@@ -11,7 +11,9 @@ def write_atomically(path: Path, content: str) -> None:
     The file is created with mode 0600 (``mkstemp``), so it may hold secrets such as tokens.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(content)

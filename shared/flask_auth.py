@@ -192,9 +192,13 @@ def authenticate() -> Claims:
 def authorize(claims: Claims, requirements: AuthRequirements) -> Claims:
     """Check the kind of token, its scopes and its permissions against ``requirements``."""
     if requirements.user_only and claims.is_machine:
-        raise WrongTokenKind("user", f"machine token of client {claims.client_id!r} on a user-only endpoint")
+        raise WrongTokenKind(
+            "user", f"machine token of client {claims.client_id!r} on a user-only endpoint"
+        )
     if requirements.machine_only and not claims.is_machine:
-        raise WrongTokenKind("machine", f"user token of {claims.subject!r} on a machine-only endpoint")
+        raise WrongTokenKind(
+            "machine", f"user token of {claims.subject!r} on a machine-only endpoint"
+        )
     # RFC 6750 3.1 insufficient_scope: "The request requires higher privileges than provided by
     # the access token." Auth0 RBAC permissions are checked the same way and named in the same
     # "scope" attribute of the 403 challenge.
@@ -202,7 +206,8 @@ def authorize(claims: Claims, requirements: AuthRequirements) -> Claims:
         raise InsufficientScope(requirements.scopes)
     if not claims.has_permissions(*requirements.permissions):
         raise InsufficientScope(
-            requirements.permissions, f"token lacks required permissions {list(requirements.permissions)}"
+            requirements.permissions,
+            f"token lacks required permissions {list(requirements.permissions)}",
         )
     return claims
 

@@ -184,7 +184,7 @@ class RefusalCode(StrEnum):
     ALG_NOT_ALLOWED = "alg_not_allowed"
     CRIT = "crit"
     TYP = "typ"
-    TOKEN_KIND = "token_kind"
+    TOKEN_KIND = "token_kind"  # noqa: S105 (a refusal code, not a credential)
     KID_UNKNOWN = "kid_unknown"
     KEY_MISMATCH = "key_mismatch"
     SIGNATURE = "signature"
@@ -619,7 +619,7 @@ _ID_TOKEN_ONLY_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
 
 # RFC 7515 4.1.9: "A recipient using the media type value MUST treat it as if "application/"
 # were prepended to any "typ" value not containing a '/'."
-_ACCESS_TOKEN_TYPE = "application/at+jwt"
+_ACCESS_TOKEN_TYPE = "application/at+jwt"  # noqa: S105 (a media type, not a credential)
 _GENERIC_JWT_TYPE = "application/jwt"
 
 

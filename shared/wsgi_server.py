@@ -49,7 +49,9 @@ def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def serve(application: Any, bind: str, *, workers: int = 1, threads: int = 4, **settings: Any) -> None:
+def serve(
+    application: Any, bind: str, *, workers: int = 1, threads: int = 4, **settings: Any
+) -> None:
     """Run ``application`` on ``bind`` until SIGTERM/SIGINT; ``settings`` are gunicorn's own."""
     _PrebuiltApplication(
         application,

@@ -42,7 +42,10 @@ def compose_config():
     if docker_compose is None:
         pytest.fail("docker-compose is not installed: `make test` installs Debian's docker-compose")
     result = subprocess.run(
-        [docker_compose, "-f", str(COMPOSE_FILE), "config"], capture_output=True, text=True, timeout=60
+        [docker_compose, "-f", str(COMPOSE_FILE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
@@ -62,7 +65,9 @@ def test_published_ports_listen_on_loopback_only(compose_config):
 def test_every_service_runs_with_its_compose_command_and_environment(compose_config, tmp_path):
     services = compose_config["services"]
     container_ports = {
-        name: published_port(service["ports"][0])[1] for name, service in services.items() if service.get("ports")
+        name: published_port(service["ports"][0])[1]
+        for name, service in services.items()
+        if service.get("ports")
     }
     local_ports = {name: free_port() for name in container_ports}
 
@@ -76,7 +81,9 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
         return "127.0.0.1" if value == "0.0.0.0" else value
 
     def environment(name):
-        env = service_environment(**{key: localize(value) for key, value in services[name]["environment"].items()})
+        env = service_environment(
+            **{key: localize(value) for key, value in services[name]["environment"].items()}
+        )
         port_variable = next((key for key in env if key.endswith("_PORT")), None)
         if port_variable:
             env[port_variable] = str(local_ports[name])
@@ -122,11 +129,15 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
             timeout=10,
         ).json()["access_token"]
         imports = requests.get(
-            f"{m2m_env['API_URL']}/api/imports", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            f"{m2m_env['API_URL']}/api/imports",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
         )
         assert imports.status_code == 200, imports.text
         assert imports.json()["records"] > 0
-        assert jwt.decode(token, options={"verify_signature": False})["iss"] == m2m_env["AUTH_ISSUER"]
+        assert (
+            jwt.decode(token, options={"verify_signature": False})["iss"] == m2m_env["AUTH_ISSUER"]
+        )
         assert m2m_env["AUTH_ISSUER"].startswith("http://localhost:")
         assert environment("api")["AUTH_JWKS_URL"].startswith("http://127.0.0.1:")
     finally:

@@ -28,7 +28,9 @@ def test_escaped_keeps_printable_text_and_escapes_the_rest(value, logged):
 
 @pytest.mark.parametrize("value", ["a\r\nb\\n", "\x00\x85\u2028\U000e0001 x", "plain"])
 def test_escaped_text_reads_back_exactly(value):
-    assert codecs.decode(escaped(value).encode("ascii", "backslashreplace"), "unicode_escape") == value
+    assert (
+        codecs.decode(escaped(value).encode("ascii", "backslashreplace"), "unicode_escape") == value
+    )
 
 
 def test_loggable_path_is_one_field_without_spaces_or_controls():

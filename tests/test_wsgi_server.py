@@ -18,15 +18,19 @@ PROMPT_EXIT_SECONDS = 8
 
 
 @pytest.mark.parametrize(
-    "module, port_variable, ready_path",
+    ("module", "port_variable", "ready_path"),
     [("api", "API_PORT", "/healthz"), ("spa_demo", "SPA_PORT", "/")],
 )
-def test_ctrl_c_stops_the_server_while_a_client_holds_half_a_request(tmp_path, module, port_variable, ready_path):
+def test_ctrl_c_stops_the_server_while_a_client_holds_half_a_request(
+    tmp_path, module, port_variable, ready_path
+):
     port = free_port()
     service = Service(
         module,
         module,
-        service_environment(**{port_variable: str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}"}),
+        service_environment(
+            **{port_variable: str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}"}
+        ),
         f"http://127.0.0.1:{port}{ready_path}",
         tmp_path / f"{module}.log",
     )

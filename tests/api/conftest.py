@@ -7,7 +7,6 @@ issuer's keys through its discovery document on ``jwks_server`` (127.0.0.1, ephe
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -47,19 +45,38 @@ class Endpoint:
 IMPORT_BATCH = {
     "batch_id": "batch-1",
     "source": "crm",
-    "records": [{"external_id": "c-1", "data": {"name": "Ada"}}, {"external_id": "c-2", "data": {"name": "Grace"}}],
+    "records": [
+        {"external_id": "c-1", "data": {"name": "Ada"}},
+        {"external_id": "c-2", "data": {"name": "Grace"}},
+    ],
 }
 
 PROTECTED_ENDPOINTS = [
     Endpoint("GET", "/api/private"),
     Endpoint("GET", "/api/messages", scopes=("read:messages",)),
-    Endpoint("POST", "/api/messages", scopes=("write:messages",), kind="user", body={"text": "hello"}, success=201),
+    Endpoint(
+        "POST",
+        "/api/messages",
+        scopes=("write:messages",),
+        kind="user",
+        body={"text": "hello"},
+        success=201,
+    ),
     Endpoint("GET", "/api/me", kind="user"),
-    Endpoint("POST", "/api/imports", scopes=("import:data",), kind="machine", body=IMPORT_BATCH, success=201),
+    Endpoint(
+        "POST",
+        "/api/imports",
+        scopes=("import:data",),
+        kind="machine",
+        body=IMPORT_BATCH,
+        success=201,
+    ),
     Endpoint("GET", "/api/imports", scopes=("read:imports",)),
     Endpoint("GET", "/api/admin/stats", scopes=("read:stats",), permissions=("read:stats",)),
 ]
-SCOPED_ENDPOINTS = [endpoint for endpoint in PROTECTED_ENDPOINTS if endpoint.scopes or endpoint.permissions]
+SCOPED_ENDPOINTS = [
+    endpoint for endpoint in PROTECTED_ENDPOINTS if endpoint.scopes or endpoint.permissions
+]
 KIND_RESTRICTED_ENDPOINTS = [endpoint for endpoint in PROTECTED_ENDPOINTS if endpoint.kind != "any"]
 
 
@@ -67,7 +84,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def call(client: FlaskClient, endpoint: Endpoint, headers: dict[str, str] | None = None, **options: Any):
+def call(
+    client: FlaskClient, endpoint: Endpoint, headers: dict[str, str] | None = None, **options: Any
+):
     """Send ``endpoint``'s request (with its JSON body, if any) through the test client."""
     if endpoint.body is not None:
         options.setdefault("json", endpoint.body)
@@ -80,18 +99,32 @@ class Tokens:
     def __init__(self, token_factory: Any) -> None:
         self.factory = token_factory
 
-    def user(self, scopes: tuple[str, ...] = (), permissions: tuple[str, ...] = (), **claims: Any) -> str:
+    def user(
+        self, scopes: tuple[str, ...] = (), permissions: tuple[str, ...] = (), **claims: Any
+    ) -> str:
         """An Auth0 user access token (``sub`` ``auth0|...``)."""
         return self.factory(
-            {"scope": " ".join(("openid", "profile", *scopes)), "permissions": list(permissions), **claims}
+            {
+                "scope": " ".join(("openid", "profile", *scopes)),
+                "permissions": list(permissions),
+                **claims,
+            }
         )
 
-    def machine(self, scopes: tuple[str, ...] = (), permissions: tuple[str, ...] = (), **claims: Any) -> str:
+    def machine(
+        self, scopes: tuple[str, ...] = (), permissions: tuple[str, ...] = (), **claims: Any
+    ) -> str:
         """An Auth0 client-credentials token (``gty`` ``client-credentials``, ``sub`` ``...@clients``)."""
-        return self.factory({"scope": " ".join(scopes), "permissions": list(permissions), **claims}, machine=True)
+        return self.factory(
+            {"scope": " ".join(scopes), "permissions": list(permissions), **claims}, machine=True
+        )
 
     def for_endpoint(
-        self, endpoint: Endpoint, *, scopes: tuple[str, ...] | None = None, permissions: tuple[str, ...] | None = None
+        self,
+        endpoint: Endpoint,
+        *,
+        scopes: tuple[str, ...] | None = None,
+        permissions: tuple[str, ...] | None = None,
     ) -> str:
         """A token of the kind ``endpoint`` accepts, with its scopes and permissions (or the given ones)."""
         make = self.machine if endpoint.kind == "machine" else self.user
@@ -136,7 +169,10 @@ def dump_database(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to compare before and after a request."""
     connection = sqlite3.connect(app.config["DATABASE_PATH"])
     try:
-        return {table: connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall() for table in TABLES}
+        return {
+            table: connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            for table in TABLES
+        }
     finally:
         connection.close()
 
@@ -168,7 +204,9 @@ class APIProcess(Service):
 
     def __init__(self, directory: Path, **settings: str):
         env = service_environment(**settings)
-        super().__init__("api", "api", env, "/healthz", directory / "api.log", port_variable="API_PORT")
+        super().__init__(
+            "api", "api", env, "/healthz", directory / "api.log", port_variable="API_PORT"
+        )
 
     def is_ready(self) -> bool:
         return sum("Booting worker with pid" in line for line in self.log_lines) == WORKERS

@@ -14,12 +14,8 @@ from tests.api.conftest import (
 )
 
 MISSING_CHALLENGE = f'Bearer realm="{REALM}"'
-INVALID_TOKEN_CHALLENGE = (
-    f'Bearer realm="{REALM}", error="invalid_token", error_description="The access token is invalid."'
-)
-INVALID_REQUEST_CHALLENGE = (
-    f'Bearer realm="{REALM}", error="invalid_request", error_description="The request is malformed."'
-)
+INVALID_TOKEN_CHALLENGE = f'Bearer realm="{REALM}", error="invalid_token", error_description="The access token is invalid."'
+INVALID_REQUEST_CHALLENGE = f'Bearer realm="{REALM}", error="invalid_request", error_description="The request is malformed."'
 INSUFFICIENT_SCOPE_DESCRIPTION = "The access token does not grant the required scope."
 
 
@@ -66,7 +62,9 @@ def test_another_authentication_scheme_counts_as_no_credentials(client, tokens, 
 
 @pytest.mark.parametrize("endpoint", PROTECTED_ENDPOINTS, ids=str)
 def test_an_expired_token_is_invalid_token(client, tokens, database, endpoint):
-    expired = tokens.factory({"iat": 1_600_000_000, "exp": 1_600_003_600}, machine=endpoint.kind == "machine")
+    expired = tokens.factory(
+        {"iat": 1_600_000_000, "exp": 1_600_003_600}, machine=endpoint.kind == "machine"
+    )
     before = database()
 
     response = call(client, endpoint, bearer(expired))
@@ -80,8 +78,12 @@ def test_an_expired_token_is_invalid_token(client, tokens, database, endpoint):
     "make_token",
     [
         pytest.param(lambda tokens, key: tokens.factory(key=key), id="signed-by-unknown-key"),
-        pytest.param(lambda tokens, key: tokens.factory({"aud": "https://other.api"}), id="other-audience"),
-        pytest.param(lambda tokens, key: tokens.factory({"iss": "https://evil.example/"}), id="other-issuer"),
+        pytest.param(
+            lambda tokens, key: tokens.factory({"aud": "https://other.api"}), id="other-audience"
+        ),
+        pytest.param(
+            lambda tokens, key: tokens.factory({"iss": "https://evil.example/"}), id="other-issuer"
+        ),
         pytest.param(lambda tokens, key: tokens.factory(header={"alg": "none"}), id="alg-none"),
         pytest.param(lambda tokens, key: tokens.user()[:-4] + "AAAA", id="tampered-signature"),
         pytest.param(lambda tokens, key: "not-a-jwt", id="not-a-jwt"),
@@ -96,10 +98,14 @@ def test_invalid_tokens_are_refused_with_invalid_token(client, tokens, second_rs
 
 
 @pytest.mark.parametrize("endpoint", SCOPED_ENDPOINTS, ids=str)
-def test_a_token_without_the_required_scope_or_permission_gets_insufficient_scope(client, tokens, database, endpoint):
+def test_a_token_without_the_required_scope_or_permission_gets_insufficient_scope(
+    client, tokens, database, endpoint
+):
     before = database()
 
-    response = call(client, endpoint, bearer(tokens.for_endpoint(endpoint, scopes=(), permissions=())))
+    response = call(
+        client, endpoint, bearer(tokens.for_endpoint(endpoint, scopes=(), permissions=()))
+    )
 
     body = assert_json_error(response, 403, "insufficient_scope")
     assert body["error_description"] == INSUFFICIENT_SCOPE_DESCRIPTION
@@ -109,7 +115,9 @@ def test_a_token_without_the_required_scope_or_permission_gets_insufficient_scop
 
 
 @pytest.mark.parametrize("endpoint", KIND_RESTRICTED_ENDPOINTS, ids=str)
-def test_a_token_of_the_wrong_kind_is_refused_even_with_every_scope(client, tokens, database, endpoint):
+def test_a_token_of_the_wrong_kind_is_refused_even_with_every_scope(
+    client, tokens, database, endpoint
+):
     before = database()
 
     response = call(client, endpoint, bearer(tokens.of_wrong_kind(endpoint)))
@@ -121,7 +129,9 @@ def test_a_token_of_the_wrong_kind_is_refused_even_with_every_scope(client, toke
 
 def test_machine_tokens_are_recognised_by_their_sub_alone(client, tokens):
     """Auth0 marks client-credentials tokens with gty, but sub ``<client>@clients`` is enough."""
-    machine_without_gty = tokens.factory({"sub": "m2m-demo@clients", "scope": "openid"}, machine=False)
+    machine_without_gty = tokens.factory(
+        {"sub": "m2m-demo@clients", "scope": "openid"}, machine=False
+    )
 
     response = client.get("/api/me", headers=bearer(machine_without_gty))
 
@@ -138,14 +148,18 @@ def test_a_scope_does_not_stand_in_for_an_rbac_permission(client, tokens):
 
 def test_a_delegated_endpoint_needs_the_scope_as_well_as_the_permission(client, tokens):
     """The permission says what the user may do; the scope, that the user let this application do it."""
-    response = client.get("/api/admin/stats", headers=bearer(tokens.user(permissions=("read:stats",))))
+    response = client.get(
+        "/api/admin/stats", headers=bearer(tokens.user(permissions=("read:stats",)))
+    )
 
     assert response.status_code == 403
     assert response.headers["WWW-Authenticate"] == insufficient_scope_challenge("read:stats")
 
 
 def test_a_permission_does_not_stand_in_for_a_scope(client, tokens):
-    response = client.get("/api/messages", headers=bearer(tokens.user(permissions=("read:messages",))))
+    response = client.get(
+        "/api/messages", headers=bearer(tokens.user(permissions=("read:messages",)))
+    )
 
     assert response.status_code == 403
     assert response.headers["WWW-Authenticate"] == insufficient_scope_challenge("read:messages")
@@ -174,21 +188,32 @@ def test_several_spaces_may_separate_scheme_and_token(client, tokens):
 
 @pytest.mark.parametrize("endpoint", PROTECTED_ENDPOINTS, ids=str)
 @pytest.mark.parametrize("with_header", [False, True], ids=["alone", "beside-a-valid-header"])
-def test_a_token_in_the_query_string_is_invalid_request(client, tokens, database, endpoint, with_header):
+def test_a_token_in_the_query_string_is_invalid_request(
+    client, tokens, database, endpoint, with_header
+):
     """RFC 6750 2: "Clients MUST NOT use more than one method to transmit the token"."""
     token = tokens.for_endpoint(endpoint)
     before = database()
 
-    response = call(client, endpoint, bearer(token) if with_header else None, query_string={"access_token": token})
+    response = call(
+        client,
+        endpoint,
+        bearer(token) if with_header else None,
+        query_string={"access_token": token},
+    )
 
     assert_json_error(response, 400, "invalid_request")
     assert response.headers["WWW-Authenticate"] == INVALID_REQUEST_CHALLENGE
     assert database() == before
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data"])
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "multipart/form-data"]
+)
 @pytest.mark.parametrize("with_header", [False, True], ids=["alone", "beside-a-valid-header"])
-def test_a_token_in_a_form_body_is_invalid_request(client, tokens, database, content_type, with_header):
+def test_a_token_in_a_form_body_is_invalid_request(
+    client, tokens, database, content_type, with_header
+):
     token = tokens.user(scopes=("write:messages",))
     before = database()
 
@@ -258,7 +283,9 @@ def test_a_malformed_bearer_token_is_invalid_token(client, tokens, database, mak
     before = database()
 
     response = client.post(
-        "/api/messages", json={"text": "hi"}, headers={"Authorization": f"Bearer {make_token(tokens.user())}"}
+        "/api/messages",
+        json={"text": "hi"},
+        headers={"Authorization": f"Bearer {make_token(tokens.user())}"},
     )
 
     assert_json_error(response, 401, "invalid_token")
@@ -276,12 +303,16 @@ def test_claims_reach_the_view_on_flask_g(client, tokens):
     assert body["scopes"] == ["openid", "profile", "read:messages"]
 
 
-def test_unavailable_signing_keys_give_503_with_retry_after_and_no_challenge(client, tokens, jwks_server, database):
+def test_unavailable_signing_keys_give_503_with_retry_after_and_no_challenge(
+    client, tokens, jwks_server, database
+):
     jwks_server.misbehave("500")
     before = database()
 
     response = client.post(
-        "/api/messages", json={"text": "hi"}, headers=bearer(tokens.user(scopes=("write:messages",)))
+        "/api/messages",
+        json={"text": "hi"},
+        headers=bearer(tokens.user(scopes=("write:messages",))),
     )
 
     assert_json_error(response, 503, "temporarily_unavailable")

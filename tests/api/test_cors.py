@@ -29,7 +29,9 @@ def test_preflight_from_the_spa_succeeds_without_a_token(client, database, endpo
     assert "WWW-Authenticate" not in response.headers
     assert response.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
     assert endpoint.method in response.headers["Access-Control-Allow-Methods"]
-    allowed = {name.strip().lower() for name in response.headers["Access-Control-Allow-Headers"].split(",")}
+    allowed = {
+        name.strip().lower() for name in response.headers["Access-Control-Allow-Headers"].split(",")
+    }
     assert allowed == {"authorization", "content-type", "idempotency-key"}
     assert response.headers["Access-Control-Max-Age"] == "600"
     assert "Access-Control-Allow-Credentials" not in response.headers
@@ -56,7 +58,10 @@ def test_preflight_from_another_origin_gets_no_cors_permission(client, origin):
 def test_preflight_does_not_allow_other_request_headers(client):
     response = preflight(client, "/api/messages", "POST", headers="authorization, x-forwarded-user")
 
-    allowed = {name.strip().lower() for name in response.headers.get("Access-Control-Allow-Headers", "").split(",")}
+    allowed = {
+        name.strip().lower()
+        for name in response.headers.get("Access-Control-Allow-Headers", "").split(",")
+    }
     assert "x-forwarded-user" not in allowed
 
 
@@ -66,7 +71,9 @@ def test_refusals_are_readable_by_the_spa(client):
 
     assert response.status_code == 401
     assert response.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
-    exposed = {name.strip() for name in response.headers["Access-Control-Expose-Headers"].split(",")}
+    exposed = {
+        name.strip() for name in response.headers["Access-Control-Expose-Headers"].split(",")
+    }
     assert exposed == {"WWW-Authenticate", "Retry-After"}
 
 
@@ -78,10 +85,17 @@ def test_a_cross_origin_call_with_a_token_is_allowed_for_the_spa(client, tokens)
 
 
 def test_cors_origins_lists_every_allowed_origin(app_config):
-    client = create_app({**app_config, "CORS_ORIGINS": "http://localhost:3000, https://app.example.com"}).test_client()
+    client = create_app(
+        {**app_config, "CORS_ORIGINS": "http://localhost:3000, https://app.example.com"}
+    ).test_client()
 
     for origin in ("http://localhost:3000", "https://app.example.com"):
-        assert preflight(client, "/api/messages", "GET", origin=origin).headers["Access-Control-Allow-Origin"] == origin
+        assert (
+            preflight(client, "/api/messages", "GET", origin=origin).headers[
+                "Access-Control-Allow-Origin"
+            ]
+            == origin
+        )
     assert (
         "Access-Control-Allow-Origin"
         not in preflight(client, "/api/messages", "GET", origin="http://x.example").headers

@@ -85,7 +85,9 @@ def test_message_text_of_1_to_500_characters_round_trips_exactly(client, tokens,
 
     assert posted.status_code == 201
     assert posted.get_json()["text"] == text
-    assert client.get("/api/messages", headers=bearer(token)).get_json()["messages"][0]["text"] == text
+    assert (
+        client.get("/api/messages", headers=bearer(token)).get_json()["messages"][0]["text"] == text
+    )
 
 
 def test_me_creates_the_local_profile_from_the_token_on_first_call(client, tokens, database):
@@ -132,7 +134,11 @@ def test_each_user_gets_their_own_profile(client, tokens):
 
 
 def test_posting_a_message_links_it_to_the_authors_profile(client, tokens, database):
-    client.post("/api/messages", json={"text": "hi"}, headers=bearer(tokens.user(WRITER, sub="auth0|poster")))
+    client.post(
+        "/api/messages",
+        json={"text": "hi"},
+        headers=bearer(tokens.user(WRITER, sub="auth0|poster")),
+    )
 
     rows = database()
 
@@ -153,11 +159,17 @@ def test_admin_stats_count_every_table(client, tokens):
     )
 
     response = client.get(
-        "/api/admin/stats", headers=bearer(tokens.user(scopes=("read:stats",), permissions=("read:stats",)))
+        "/api/admin/stats",
+        headers=bearer(tokens.user(scopes=("read:stats",), permissions=("read:stats",))),
     )
 
     assert response.status_code == 200
-    assert response.get_json() == {"users": 1, "messages": 1, "import_batches": 1, "imported_records": 2}
+    assert response.get_json() == {
+        "users": 1,
+        "messages": 1,
+        "import_batches": 1,
+        "imported_records": 2,
+    }
 
 
 def test_responses_are_not_cached_and_not_sniffed(client, tokens):

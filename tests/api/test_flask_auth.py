@@ -17,13 +17,13 @@ def test_scopes_given_as_one_string_are_refused():
 
 
 def test_a_view_cannot_be_user_only_and_machine_only():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="both user_only and machine_only"):
         flask_auth.require_auth(user_only=True, machine_only=True)
 
 
 @pytest.mark.parametrize("realm", ["", 'api"x', "api\\x", "api\nx"])
 def test_a_realm_that_would_break_the_challenge_header_is_refused(issuer, audience, realm):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="realm must be a non-empty string"):
         flask_auth.init_app(Flask(__name__), TokenValidator(issuer, audience), realm=realm)
 
 
@@ -32,7 +32,9 @@ def test_each_protected_view_carries_its_requirements():
     def view():
         return {}
 
-    assert view.auth_requirements == flask_auth.AuthRequirements(scopes=("import:data",), machine_only=True)
+    assert view.auth_requirements == flask_auth.AuthRequirements(
+        scopes=("import:data",), machine_only=True
+    )
     assert view.__name__ == "view"
 
 
@@ -40,7 +42,9 @@ def test_each_protected_view_carries_its_requirements():
 def two_scope_client(issuer, audience, jwks_server):
     """A Flask app of its own: one view needing two scopes and a permission."""
     app = Flask(__name__)
-    flask_auth.init_app(app, TokenValidator(issuer, audience, jwks_url=jwks_server.jwks_url), realm="flowlab")
+    flask_auth.init_app(
+        app, TokenValidator(issuer, audience, jwks_url=jwks_server.jwks_url), realm="flowlab"
+    )
 
     @app.get("/report")
     @flask_auth.require_auth(scopes=["read:messages", "read:imports"], permissions=["read:stats"])
@@ -53,12 +57,19 @@ def two_scope_client(issuer, audience, jwks_server):
 @pytest.mark.parametrize(
     ("scope", "permissions", "challenge_scope"),
     [
-        pytest.param("openid read:messages", ["read:stats"], "read:messages read:imports", id="one-scope-missing"),
+        pytest.param(
+            "openid read:messages",
+            ["read:stats"],
+            "read:messages read:imports",
+            id="one-scope-missing",
+        ),
         pytest.param("openid", [], "read:messages read:imports", id="all-missing"),
         pytest.param("read:messages read:imports", [], "read:stats", id="permission-missing"),
     ],
 )
-def test_insufficient_scope_names_every_required_scope(two_scope_client, tokens, scope, permissions, challenge_scope):
+def test_insufficient_scope_names_every_required_scope(
+    two_scope_client, tokens, scope, permissions, challenge_scope
+):
     """RFC 6750 3: the "scope" attribute is "a space-delimited list of case-sensitive scope values"."""
     token = tokens.factory({"scope": scope, "permissions": permissions})
 
@@ -89,7 +100,9 @@ def refusal_log(issuer, audience, jwks_server):
     """A Flask app of its own that keeps every request's ``g.auth_refusal``, as a request log
     would write it; returns (test client, the refusals kept)."""
     app = Flask(__name__)
-    flask_auth.init_app(app, TokenValidator(issuer, audience, jwks_url=jwks_server.jwks_url), realm="flowlab")
+    flask_auth.init_app(
+        app, TokenValidator(issuer, audience, jwks_url=jwks_server.jwks_url), realm="flowlab"
+    )
     refusals = []
 
     @app.get("/me")
@@ -110,16 +123,29 @@ def refusal_log(issuer, audience, jwks_server):
     return app.test_client(), refusals
 
 
-@pytest.mark.parametrize("line_break", ["\r\n", "\u2028", "\x85"], ids=["crlf", "line-separator", "next-line"])
+@pytest.mark.parametrize(
+    "line_break", ["\r\n", "\u2028", "\x85"], ids=["crlf", "line-separator", "next-line"]
+)
 @pytest.mark.parametrize(
     ("path", "make_token", "status"),
     [
-        pytest.param("/me", lambda tokens, text: tokens.factory({"azp": text}, machine=True), 403, id="machine-client-id"),
-        pytest.param("/imports", lambda tokens, text: tokens.factory({"sub": text}), 403, id="user-sub"),
-        pytest.param("/me", lambda tokens, text: tokens.factory(header={"kid": text}), 401, id="kid"),
+        pytest.param(
+            "/me",
+            lambda tokens, text: tokens.factory({"azp": text}, machine=True),
+            403,
+            id="machine-client-id",
+        ),
+        pytest.param(
+            "/imports", lambda tokens, text: tokens.factory({"sub": text}), 403, id="user-sub"
+        ),
+        pytest.param(
+            "/me", lambda tokens, text: tokens.factory(header={"kid": text}), 401, id="kid"
+        ),
     ],
 )
-def test_the_refusal_left_for_the_request_log_is_one_line(refusal_log, tokens, path, make_token, status, line_break):
+def test_the_refusal_left_for_the_request_log_is_one_line(
+    refusal_log, tokens, path, make_token, status, line_break
+):
     """CWE-117: ``g.auth_refusal`` quotes values of the token; a line break in one of them must
     not start a forged line in the application's request log."""
     client, refusals = refusal_log

@@ -29,7 +29,12 @@ def records(count: int) -> list[dict]:
 
 
 MESSAGE_CASES = [
-    pytest.param({"data": "text=hi", "content_type": "text/plain"}, 415, "unsupported_media_type", id="text-plain"),
+    pytest.param(
+        {"data": "text=hi", "content_type": "text/plain"},
+        415,
+        "unsupported_media_type",
+        id="text-plain",
+    ),
     pytest.param({"data": "text=hi"}, 415, "unsupported_media_type", id="no-content-type"),
     pytest.param({"data": {"text": "hi"}}, 415, "unsupported_media_type", id="form-without-token"),
     pytest.param(json_bytes('{"text": '), 400, "bad_request", id="truncated-json"),
@@ -41,10 +46,16 @@ MESSAGE_CASES = [
     pytest.param(json_bytes('{"text": "\\ud800"}'), 400, "bad_request", id="lone-surrogate-escape"),
     pytest.param(json_bytes('{"text": "\ud800"}'), 400, "bad_request", id="lone-surrogate-bytes"),
     pytest.param(
-        {"data": b'{"text": "\xff\xfe"}', "content_type": "application/json"}, 400, "bad_request", id="invalid-utf-8"
+        {"data": b'{"text": "\xff\xfe"}', "content_type": "application/json"},
+        400,
+        "bad_request",
+        id="invalid-utf-8",
     ),
     pytest.param(
-        {"data": '{"text": "hi"}'.encode("utf-16"), "content_type": "application/json"}, 400, "bad_request", id="utf-16"
+        {"data": '{"text": "hi"}'.encode("utf-16"), "content_type": "application/json"},
+        400,
+        "bad_request",
+        id="utf-16",
     ),
     pytest.param(json_bytes('\ufeff{"text": "hi"}'), 400, "bad_request", id="byte-order-mark"),
     pytest.param(json_bytes("[" * 100_000 + "]" * 100_000), 400, "bad_request", id="deeply-nested"),
@@ -55,10 +66,20 @@ MESSAGE_CASES = [
     pytest.param({"json": {"text": None}}, 400, "bad_request", id="null-text"),
     pytest.param({"json": {"text": ["hi"]}}, 400, "bad_request", id="list-text"),
     pytest.param({"json": {}}, 400, "bad_request", id="no-text"),
-    pytest.param({"json": {"text": "hi", "author": "auth0|someone-else"}}, 400, "bad_request", id="author-spoofing"),
-    pytest.param({"json": {"text": "x" * ONE_MIB}}, 413, "request_entity_too_large", id="oversized-body"),
     pytest.param(
-        {"data": "access_token=x&text=" + "x" * ONE_MIB, "content_type": "application/x-www-form-urlencoded"},
+        {"json": {"text": "hi", "author": "auth0|someone-else"}},
+        400,
+        "bad_request",
+        id="author-spoofing",
+    ),
+    pytest.param(
+        {"json": {"text": "x" * ONE_MIB}}, 413, "request_entity_too_large", id="oversized-body"
+    ),
+    pytest.param(
+        {
+            "data": "access_token=x&text=" + "x" * ONE_MIB,
+            "content_type": "application/x-www-form-urlencoded",
+        },
         413,
         "request_entity_too_large",
         id="oversized-form",
@@ -83,28 +104,48 @@ IMPORT_CASES = [
     pytest.param(import_body({"r-1": {}}), {}, id="records-not-a-list"),
     pytest.param(import_body(["r-1"]), {}, id="record-not-an-object"),
     pytest.param(import_body([{"external_id": "r-1"}]), {}, id="record-without-data"),
-    pytest.param(import_body([{"external_id": "r-1", "data": [1, 2]}]), {}, id="data-not-an-object"),
+    pytest.param(
+        import_body([{"external_id": "r-1", "data": [1, 2]}]), {}, id="data-not-an-object"
+    ),
     pytest.param(import_body([{"external_id": "", "data": {}}]), {}, id="empty-external-id"),
     pytest.param(import_body([{"external_id": "x" * 201, "data": {}}]), {}, id="long-external-id"),
     pytest.param(import_body([{"external_id": 7, "data": {}}]), {}, id="number-external-id"),
-    pytest.param(import_body([{"external_id": "r-1", "data": {}, "extra": 1}]), {}, id="unknown-record-field"),
+    pytest.param(
+        import_body([{"external_id": "r-1", "data": {}, "extra": 1}]), {}, id="unknown-record-field"
+    ),
     pytest.param(import_body(records(2) + records(1)), {}, id="repeated-external-id"),
     pytest.param({"json": {"source": "crm", "records": []}}, {}, id="no-batch-id"),
     pytest.param({"json": {"batch_id": "b-1", "records": []}}, {}, id="no-source"),
-    pytest.param({"json": {"batch_id": "b-1", "source": "crm", "records": [], "x": 1}}, {}, id="unknown-field"),
+    pytest.param(
+        {"json": {"batch_id": "b-1", "source": "crm", "records": [], "x": 1}},
+        {},
+        id="unknown-field",
+    ),
     pytest.param(import_body(records(1)), {"Idempotency-Key": ""}, id="empty-idempotency-key"),
-    pytest.param(import_body(records(1)), {"Idempotency-Key": "k" * 256}, id="long-idempotency-key"),
-    pytest.param(import_body(records(1)), {"Idempotency-Key": "two words"}, id="idempotency-key-with-space"),
-    pytest.param(import_body(records(1)), {"Idempotency-Key": "key-1, key-2"}, id="two-idempotency-keys"),
-    pytest.param(import_body(records(1)), {"Idempotency-Key": "clé-\u00e9"}, id="non-ascii-idempotency-key"),
+    pytest.param(
+        import_body(records(1)), {"Idempotency-Key": "k" * 256}, id="long-idempotency-key"
+    ),
+    pytest.param(
+        import_body(records(1)), {"Idempotency-Key": "two words"}, id="idempotency-key-with-space"
+    ),
+    pytest.param(
+        import_body(records(1)), {"Idempotency-Key": "key-1, key-2"}, id="two-idempotency-keys"
+    ),
+    pytest.param(
+        import_body(records(1)), {"Idempotency-Key": "clé-\u00e9"}, id="non-ascii-idempotency-key"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("request_options", "headers"), IMPORT_CASES)
-def test_bad_import_batches_are_400_and_change_nothing(client, tokens, database, request_options, headers):
+def test_bad_import_batches_are_400_and_change_nothing(
+    client, tokens, database, request_options, headers
+):
     before = database()
 
-    response = client.post("/api/imports", headers={**bearer(tokens.machine(IMPORTER)), **headers}, **request_options)
+    response = client.post(
+        "/api/imports", headers={**bearer(tokens.machine(IMPORTER)), **headers}, **request_options
+    )
 
     assert_json_error(response, 400, "bad_request")
     assert database() == before
@@ -116,7 +157,11 @@ def test_two_idempotency_key_headers_are_refused(client, tokens, database):
     response = client.post(
         "/api/imports",
         json={"batch_id": "b-1", "source": "crm", "records": records(1)},
-        headers=[*bearer(tokens.machine(IMPORTER)).items(), ("Idempotency-Key", "a"), ("Idempotency-Key", "b")],
+        headers=[
+            *bearer(tokens.machine(IMPORTER)).items(),
+            ("Idempotency-Key", "a"),
+            ("Idempotency-Key", "b"),
+        ],
     )
 
     assert_json_error(response, 400, "bad_request")
@@ -144,18 +189,27 @@ def test_an_oversized_import_is_413_and_changes_nothing(client, tokens, database
 def test_error_descriptions_do_not_echo_the_input(client, tokens):
     junk = "<script>alert(1)</script>"
 
-    response = client.post("/api/messages", json={"text": "hi", junk: junk}, headers=bearer(tokens.user(WRITER)))
+    response = client.post(
+        "/api/messages", json={"text": "hi", junk: junk}, headers=bearer(tokens.user(WRITER))
+    )
 
     assert_json_error(response, 400, "bad_request")
     assert "<script>" not in response.get_data(as_text=True)
     assert "alert" not in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [("GET", "/api/me", None), ("POST", "/api/messages", {"text": "hi"})])
-def test_a_signed_claim_with_an_unpaired_surrogate_is_invalid_token(client, tokens, database, method, path, body):
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("GET", "/api/me", None), ("POST", "/api/messages", {"text": "hi"})],
+)
+def test_a_signed_claim_with_an_unpaired_surrogate_is_invalid_token(
+    client, tokens, database, method, path, body
+):
     """Stored as it is, ``"\\ud800"`` in the token's name would make SQLite fail with a 500."""
     claims = {**tokens.factory.claims(), "scope": "openid write:messages", "name": "x"}
-    token = tokens.factory.raw(tokens.factory.header(), json.dumps(claims).replace('"x"', '"\\ud800"').encode())
+    token = tokens.factory.raw(
+        tokens.factory.header(), json.dumps(claims).replace('"x"', '"\\ud800"').encode()
+    )
     before = database()
 
     response = client.open(path, method=method, json=body, headers=bearer(token))
@@ -177,7 +231,9 @@ def test_a_signed_date_no_float_can_hold_is_invalid_token(client, tokens, databa
     """``math.isfinite(10**400)`` raises OverflowError: such a date must be refused, not crash."""
     before = database()
 
-    response = client.post("/api/messages", json={"text": "hi"}, headers=bearer(tokens.factory(claims)))
+    response = client.post(
+        "/api/messages", json={"text": "hi"}, headers=bearer(tokens.factory(claims))
+    )
 
     assert_json_error(response, 401, "invalid_token")
     assert database() == before
@@ -186,7 +242,9 @@ def test_a_signed_date_no_float_can_hold_is_invalid_token(client, tokens, databa
 def test_a_huge_authorization_header_is_invalid_token(client, database):
     before = database()
 
-    response = client.post("/api/messages", json={"text": "hi"}, headers={"Authorization": "Bearer " + "A" * 100_000})
+    response = client.post(
+        "/api/messages", json={"text": "hi"}, headers={"Authorization": "Bearer " + "A" * 100_000}
+    )
 
     assert_json_error(response, 401, "invalid_token")
     assert database() == before

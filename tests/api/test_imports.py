@@ -41,11 +41,15 @@ def importer(client, tokens):
     client, with an Idempotency-Key header when ``key`` is given."""
 
     def post(body=None, key=None, client_id="m2m-demo", raw=None):
-        headers = bearer(tokens.machine(("import:data",), azp=client_id, sub=f"{client_id}@clients"))
+        headers = bearer(
+            tokens.machine(("import:data",), azp=client_id, sub=f"{client_id}@clients")
+        )
         if key is not None:
             headers["Idempotency-Key"] = key
         if raw is not None:
-            return client.post("/api/imports", data=raw, content_type="application/json", headers=headers)
+            return client.post(
+                "/api/imports", data=raw, content_type="application/json", headers=headers
+            )
         return client.post("/api/imports", json=body, headers=headers)
 
     return post
@@ -86,7 +90,9 @@ def test_a_replay_may_format_the_same_json_differently(importer, database):
     body = batch()
     importer(body, key="key-1")
     after_first = database()
-    reordered = json.dumps({"records": body["records"], "source": "crm", "batch_id": "batch-1"}, indent=4)
+    reordered = json.dumps(
+        {"records": body["records"], "source": "crm", "batch_id": "batch-1"}, indent=4
+    )
 
     replay = importer(raw=reordered, key="key-1")
 
@@ -98,8 +104,13 @@ def test_a_replay_may_format_the_same_json_differently(importer, database):
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param(lambda body: body["records"].append({"external_id": "c-3", "data": {}}), id="extra-record"),
-        pytest.param(lambda body: body["records"][0]["data"].update(name="changed"), id="changed-data"),
+        pytest.param(
+            lambda body: body["records"].append({"external_id": "c-3", "data": {}}),
+            id="extra-record",
+        ),
+        pytest.param(
+            lambda body: body["records"][0]["data"].update(name="changed"), id="changed-data"
+        ),
         pytest.param(lambda body: body.update(source="erp"), id="other-source"),
         pytest.param(lambda body: body.update(batch_id="batch-2"), id="other-batch-id"),
     ],
@@ -155,7 +166,9 @@ def test_idempotency_keys_are_scoped_to_the_client(importer, database):
 def test_another_clients_record_neither_blocks_nor_replaces_this_clients_import(importer, database):
     """Client B imports sku-2 first; client A's sku-2 is still created, as A's record, and B's
     record stays exactly as B sent it."""
-    first = importer(batch("b-1", source="shop", external_ids=("sku-2",), data={"price": 1}), client_id=CLIENT_B)
+    first = importer(
+        batch("b-1", source="shop", external_ids=("sku-2",), data={"price": 1}), client_id=CLIENT_B
+    )
     assert first.status_code == 201
     body = batch("a-1", source="shop", external_ids=("sku-1", "sku-2"), data={"price": 99})
 
@@ -170,7 +183,9 @@ def test_another_clients_record_neither_blocks_nor_replaces_this_clients_import(
     ]
 
 
-def test_a_client_retrying_after_another_clients_import_still_creates_nothing_twice(importer, database):
+def test_a_client_retrying_after_another_clients_import_still_creates_nothing_twice(
+    importer, database
+):
     importer(batch("b-1", external_ids=("c-2",)), client_id=CLIENT_B)
     importer(batch("a-1", external_ids=("c-1", "c-2")), client_id=CLIENT_A)
 
@@ -185,20 +200,26 @@ def test_a_client_retrying_after_another_clients_import_still_creates_nothing_tw
     ]
 
 
-def test_the_listing_tells_each_clients_batch_and_counts_every_clients_records(client, importer, tokens):
+def test_the_listing_tells_each_clients_batch_and_counts_every_clients_records(
+    client, importer, tokens
+):
     importer(batch("b-1", external_ids=("c-2",)), client_id=CLIENT_B)
     importer(batch("a-1", external_ids=("c-1", "c-2")), client_id=CLIENT_A)
 
     listing = client.get("/api/imports", headers=bearer(tokens.machine(READ_IMPORTS))).get_json()
 
-    assert [(entry["client_id"], entry["batch_id"], entry["created"]) for entry in listing["imports"]] == [
+    assert [
+        (entry["client_id"], entry["batch_id"], entry["created"]) for entry in listing["imports"]
+    ] == [
         (CLIENT_A, "a-1", 2),
         (CLIENT_B, "b-1", 1),
     ]
     assert listing["records"] == 3
 
 
-def test_a_batch_holding_another_clients_external_id_is_still_all_or_nothing(app, importer, database):
+def test_a_batch_holding_another_clients_external_id_is_still_all_or_nothing(
+    app, importer, database
+):
     """Client A's batch repeats B's sku-2 and then fails on its last record: nothing of A's batch
     is kept, and B's record is untouched."""
     importer(batch("b-1", external_ids=("sku-2",)), client_id=CLIENT_B)
@@ -242,7 +263,9 @@ def test_concurrent_deliveries_of_one_key_store_one_batch(app, tokens, database)
     def deliver():
         client = app.test_client()
         start.wait()
-        response = client.post("/api/imports", json=body, headers={**bearer(token), "Idempotency-Key": "concurrent"})
+        response = client.post(
+            "/api/imports", json=body, headers={**bearer(token), "Idempotency-Key": "concurrent"}
+        )
         answers.append((response.status_code, response.get_json()))
 
     threads = [threading.Thread(target=deliver) for _ in range(workers)]
@@ -270,12 +293,16 @@ def test_imports_lists_batches_newest_first_with_the_record_count(client, import
     listing = response.get_json()
     assert listing["records"] == 3
     assert [
-        (entry["batch_id"], entry["received"], entry["created"], entry["client_id"]) for entry in listing["imports"]
+        (entry["batch_id"], entry["received"], entry["created"], entry["client_id"])
+        for entry in listing["imports"]
     ] == [
         ("batch-2", 2, 1, "m2m-demo"),
         ("batch-1", 2, 2, "m2m-demo"),
     ]
-    assert all(entry["source"] == "crm" and entry["received_at"].endswith("Z") for entry in listing["imports"])
+    assert all(
+        entry["source"] == "crm" and entry["received_at"].endswith("Z")
+        for entry in listing["imports"]
+    )
 
 
 def test_users_with_read_imports_may_list_imports(client, importer, tokens):
@@ -314,7 +341,9 @@ def test_an_unexpected_failure_is_a_generic_json_500(app_config, tokens, caplog)
     connection.close()
     before = dump_database(app)
 
-    response = app.test_client().post("/api/imports", json=batch(), headers=bearer(tokens.machine(("import:data",))))
+    response = app.test_client().post(
+        "/api/imports", json=batch(), headers=bearer(tokens.machine(("import:data",)))
+    )
 
     body = assert_json_error(response, 500, "internal_server_error")
     assert body["error_description"] == InternalServerError.description

@@ -124,13 +124,19 @@ def test_after_the_migration_each_client_owns_its_records(app_config, database_p
     first_release_database(database_path, *FIRST_RELEASE_ROWS)
     client = create_app(app_config).test_client()
     token = tokens.machine(("import:data",), azp="m2m-demo", sub="m2m-demo@clients")
-    body = {"batch_id": "a-2", "source": "shop", "records": [{"external_id": "sku-2", "data": {"by": "m2m-demo"}}]}
+    body = {
+        "batch_id": "a-2",
+        "source": "shop",
+        "records": [{"external_id": "sku-2", "data": {"by": "m2m-demo"}}],
+    }
 
     response = client.post("/api/imports", json=body, headers=bearer(token))
 
     assert response.status_code == 201
     assert response.get_json()["created"] == 1
-    assert read(database_path, "SELECT client_id, external_id, data FROM imported_records ORDER BY id") == [
+    assert read(
+        database_path, "SELECT client_id, external_id, data FROM imported_records ORDER BY id"
+    ) == [
         ("partner-daemon", "sku-2", '{"by":"partner-daemon"}'),
         ("m2m-demo", "sku-1", '{"by":"m2m-demo"}'),
         ("m2m-demo", "sku-2", '{"by":"m2m-demo"}'),
@@ -165,7 +171,9 @@ def test_a_migration_that_fails_changes_nothing_and_stops_the_start(app_config, 
     before = read(database_path, "SELECT type, name, sql FROM sqlite_master ORDER BY name")
     records = read(database_path, "SELECT * FROM imported_records ORDER BY id")
 
-    with pytest.raises(ConfigurationError, match="DATABASE_URL: cannot use .*NOT NULL constraint failed"):
+    with pytest.raises(
+        ConfigurationError, match="DATABASE_URL: cannot use .*NOT NULL constraint failed"
+    ):
         create_app(app_config)
 
     assert read(database_path, "SELECT type, name, sql FROM sqlite_master ORDER BY name") == before
@@ -179,7 +187,9 @@ def test_a_database_of_a_newer_version_stops_the_start(app_config, database_path
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     connection.close()
 
-    with pytest.raises(ConfigurationError, match=f"schema version {SCHEMA_VERSION + 1} is newer than this API's"):
+    with pytest.raises(
+        ConfigurationError, match=f"schema version {SCHEMA_VERSION + 1} is newer than this API's"
+    ):
         create_app(app_config)
 
     assert user_version(database_path) == SCHEMA_VERSION + 1

@@ -45,7 +45,7 @@ def test_server_without_iss_support_may_omit_iss(request_):
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    ("change", "message"),
     [
         ({"state": "forged"}, "state in the response does not match"),
         ({"state": None}, "state in the response does not match"),

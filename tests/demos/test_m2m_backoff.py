@@ -34,7 +34,7 @@ NOW = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    "value, seconds",
+    ("value", "seconds"),
     [
         ("120", 120.0),
         (" 3 ", 3.0),

@@ -154,7 +154,7 @@ def test_a_batch_too_large_for_the_api_says_what_to_do_and_is_cut_after_a_smalle
 
 
 @pytest.mark.parametrize(
-    "reply, status",
+    ("reply", "status"),
     [(Reply(201, {"created": 2}), 0), (UNAVAILABLE, 1)],
     ids=["delivered", "failed"],
 )

@@ -38,7 +38,7 @@ def test_json_and_csv_feeds_give_the_same_record_shape(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name, content, message",
+    ("name", "content", "message"),
     [
         ("feed.json", "{not json", "not valid JSON"),
         ("feed.json", '{"records": []}', "must be an array"),

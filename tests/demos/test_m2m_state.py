@@ -61,7 +61,7 @@ def test_a_failed_write_keeps_the_previous_state(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "content, message",
+    ("content", "message"),
     [
         ("{half", "not valid JSON"),
         ('{"version": 2, "sources": {}}', "not a state file of this daemon"),

@@ -76,7 +76,7 @@ def test_a_session_file_others_can_read_is_refused(tmp_path, file_mode):
 
 
 @pytest.mark.parametrize(
-    "issuer, client_id",
+    ("issuer", "client_id"),
     [("https://attacker.example/", "native-demo"), (ISSUER, "partner-app")],
     ids=["other-issuer", "other-client"],
 )

@@ -96,7 +96,7 @@ def test_overrides_for_docker_compose():
 
 
 @pytest.mark.parametrize(
-    "environ, setting",
+    ("environ", "setting"),
     [
         ({"AUTH_ISSUER": "http://tenant.example/"}, "AUTH_ISSUER must use https"),
         ({"AUTH_ISSUER": "tenant.example"}, "AUTH_ISSUER must be an http"),
@@ -187,7 +187,7 @@ def test_decoded_claims_are_shown_for_a_jwt(narration, token_factory):
 
 
 @pytest.mark.parametrize(
-    "reply, error",
+    ("reply", "error"),
     [
         (
             Reply(401, {"error": "invalid_client", "error_description": "Unauthorized"}),
@@ -310,7 +310,7 @@ def test_discovery_gives_the_endpoints(scripted, narration):
 
 
 @pytest.mark.parametrize(
-    "reply, message",
+    ("reply", "message"),
     [
         (
             Reply(
@@ -354,7 +354,9 @@ def test_discovery_without_token_endpoint_is_refused(scripted):
 def test_an_expires_in_that_is_no_sane_lifetime_is_treated_as_unknown(scripted, expires_in):
     scripted.script("POST", "/oauth/token", token_reply("access-token", expires_in=expires_in))
     endpoint = TokenEndpoint(
-        requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet"))
+        requests.Session(),
+        scripted.base_url + "/oauth/token",
+        Narrator(logging.getLogger("tests.quiet")),
     )
 
     tokens = endpoint.request({"grant_type": "client_credentials"})
@@ -365,7 +367,9 @@ def test_an_expires_in_that_is_no_sane_lifetime_is_treated_as_unknown(scripted, 
 def test_a_lifetime_of_ten_years_is_believed(scripted):
     scripted.script("POST", "/oauth/token", token_reply("access-token", expires_in=MAX_EXPIRES_IN))
     endpoint = TokenEndpoint(
-        requests.Session(), scripted.base_url + "/oauth/token", Narrator(logging.getLogger("tests.quiet"))
+        requests.Session(),
+        scripted.base_url + "/oauth/token",
+        Narrator(logging.getLogger("tests.quiet")),
     )
 
     assert endpoint.request({"grant_type": "client_credentials"}).expires_in == MAX_EXPIRES_IN

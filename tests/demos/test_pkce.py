@@ -25,7 +25,7 @@ def test_verifier_is_43_to_128_unreserved_characters_and_fresh_each_time():
     ids=["too-short", "too-long", "reserved-character", "space", "non-ascii"],
 )
 def test_invalid_verifier_is_refused(verifier):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a code_verifier is 43 to 128 characters"):
         code_challenge_s256(verifier)
 
 

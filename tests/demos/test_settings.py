@@ -99,7 +99,7 @@ def test_an_issuer_that_is_no_plain_https_url_is_refused(issuer):
 
 
 def test_loopback_host_names_are_this_machines_names():
-    assert LOOPBACK_HOST_NAMES == {"localhost", "127.0.0.1", "::1"}
+    assert {"localhost", "127.0.0.1", "::1"} == LOOPBACK_HOST_NAMES
     assert is_loopback("http://[::1]:9000/") and is_loopback("http://localhost/")
     assert not is_loopback("http://127.0.0.2/") and not is_loopback("https://localhost.example/")
 

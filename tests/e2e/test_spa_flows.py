@@ -44,9 +44,20 @@ class Spa:
         self.console_errors = []
         self.api_requests = []
         self.addresses = []
-        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
-        page.on("request", lambda request: request.url.startswith(stack.api_url) and self.api_requests.append(request))
-        page.on("framenavigated", lambda frame: frame == page.main_frame and self.addresses.append(frame.url))
+        page.on(
+            "console",
+            lambda message: message.type == "error" and self.console_errors.append(message.text),
+        )
+        page.on(
+            "request",
+            lambda request: (
+                request.url.startswith(stack.api_url) and self.api_requests.append(request)
+            ),
+        )
+        page.on(
+            "framenavigated",
+            lambda frame: frame == page.main_frame and self.addresses.append(frame.url),
+        )
 
     @property
     def status(self):
@@ -86,7 +97,9 @@ class Spa:
         self.page.get_by_test_id(f"call-{endpoint}").click()
         expect(result).to_have_attribute("data-calls", str(calls + 1))
         self.settle()
-        return int(result.get_attribute("data-status")), json.loads(self.page.get_by_test_id("api-body").inner_text())
+        return int(result.get_attribute("data-status")), json.loads(
+            self.page.get_by_test_id("api-body").inner_text()
+        )
 
     def decoded(self, token_part):
         """A decoded token part from the tokens panel, e.g. "id-token-payload"."""
@@ -94,7 +107,9 @@ class Spa:
         return json.loads(text.split(":", 1)[1])
 
     def storage(self):
-        return self.page.evaluate("() => ({local: {...localStorage}, session: {...sessionStorage}, cookies: document.cookie})")
+        return self.page.evaluate(
+            "() => ({local: {...localStorage}, session: {...sessionStorage}, cookies: document.cookie})"
+        )
 
     def is_silent_authentication(self, request):
         return request.url.startswith(self.stack.issuer) and "prompt=none" in request.url
@@ -121,7 +136,9 @@ def test_alice_logs_in_and_calls_the_api(spa, mode):
     assert spa.page.url == f"{spa.stack.spa_url}/"
     assert spa.call("messages")[0] == 200
     assert spa.call("admin-stats")[0] == 200
-    assert all(request.headers["authorization"].startswith("Bearer ") for request in spa.api_requests)
+    assert all(
+        request.headers["authorization"].startswith("Bearer ") for request in spa.api_requests
+    )
     assert spa.decoded("id-token-payload")["aud"] == "spa-demo"
     assert "read:stats" in spa.decoded("access-token-payload")["permissions"]
     # The article's steps of the flow were narrated in order as they happened (the last one for
@@ -132,7 +149,9 @@ def test_alice_logs_in_and_calls_the_api(spa, mode):
     article = ARTICLE_STEPS[mode]
     expected_numbers = list(range(1, len(article) + 1)) + [len(article)]
     assert [int(number) for number, _, _ in narrated] == expected_numbers
-    assert [title for _, title, _ in narrated] == [article[number - 1] for number in expected_numbers]
+    assert [title for _, title, _ in narrated] == [
+        article[number - 1] for number in expected_numbers
+    ]
     assert {outcome for _, _, outcome in narrated} == {"done"}
     assert spa.csp_violations() == []
 
@@ -157,9 +176,13 @@ def test_logout_ends_the_session_at_the_issuer(spa, mode):
 
     # The discovery document's end_session_endpoint (RP-Initiated Logout), with the ID token as
     # the hint, so the issuer logs out without asking, and a state it sends back.
-    with spa.page.expect_request(lambda request: request.url.startswith(f"{spa.stack.issuer}oidc/logout")) as sent:
-        with spa.page.expect_event("load"):
-            spa.page.get_by_test_id("logout").click()
+    with (
+        spa.page.expect_request(
+            lambda request: request.url.startswith(f"{spa.stack.issuer}oidc/logout")
+        ) as sent,
+        spa.page.expect_event("load"),
+    ):
+        spa.page.get_by_test_id("logout").click()
     spa.settle()
 
     parameters = parse_qs(urlsplit(sent.value.url).query)
@@ -168,10 +191,14 @@ def test_logout_ends_the_session_at_the_issuer(spa, mode):
     assert f"{spa.stack.spa_url}/?state=" + quote(parameters["state"][0], safe="") in spa.addresses
     # The state left the address bar, and the page checked it was its own logout's.
     assert spa.page.url == f"{spa.stack.spa_url}/"
-    expect(spa.page.locator("[data-testid=step]", has_text="Back from the issuer's logout endpoint")).to_contain_text("✓ state matches")
+    expect(
+        spa.page.locator("[data-testid=step]", has_text="Back from the issuer's logout endpoint")
+    ).to_contain_text("✓ state matches")
     expect(spa.status).to_have_attribute("data-state", "signed-out")
     # Back on the page, silent authentication asked the issuer: no session any more.
-    expect(spa.page.locator("[data-testid=step][data-outcome=failed]").last).to_contain_text("login_required")
+    expect(spa.page.locator("[data-testid=step][data-outcome=failed]").last).to_contain_text(
+        "login_required"
+    )
     expect(spa.error).to_be_hidden()
     spa.start_login()
 
@@ -190,7 +217,9 @@ def forge_state(spa, forged):
         response = route.fetch(max_redirects=0)
         location = response.headers.get("location")
         while location and not location.startswith(f"{spa.stack.spa_url}/callback"):
-            location = spa.page.context.request.get(urljoin(spa.stack.issuer, location), max_redirects=0).headers.get("location")
+            location = spa.page.context.request.get(
+                urljoin(spa.stack.issuer, location), max_redirects=0
+            ).headers.get("location")
         location = re.sub(r"(?<=[?#&])state=[^&]*", "state=forged-by-an-attacker", location)
         forged.append(location)
         route.fulfill(status=303, headers={"location": location})
@@ -232,11 +261,18 @@ def test_tokens_stay_in_memory_never_in_web_storage_or_cookies(spa, mode):
     assert "eyJ" not in json.dumps(storage)
 
 
-@pytest.mark.parametrize(("mode", "part", "credential"), [("implicit", "fragment", "access_token"), ("code", "query", "code")])
+@pytest.mark.parametrize(
+    ("mode", "part", "credential"),
+    [("implicit", "fragment", "access_token"), ("code", "query", "code")],
+)
 def test_the_authorization_response_leaves_the_address_bar(spa, mode, part, credential):
     spa.log_in(mode, "alice")
 
-    landed = [address for address in spa.addresses if credential in parse_qs(getattr(urlsplit(address), part))]
+    landed = [
+        address
+        for address in spa.addresses
+        if credential in parse_qs(getattr(urlsplit(address), part))
+    ]
     assert landed, "the authorization response never reached the page"
     assert spa.page.url == f"{spa.stack.spa_url}/"
     assert spa.page.evaluate("() => window.location.href") == f"{spa.stack.spa_url}/"
@@ -264,7 +300,9 @@ def test_the_access_token_is_renewed_silently_before_it_expires(spa):
     spa.page.clock.install()
     spa.log_in("implicit", "alice")
     nonce_before = spa.decoded("id-token-payload")["nonce"]
-    expires_at = int(spa.page.get_by_test_id("access-token-expiry").get_attribute("data-expires-at"))
+    expires_at = int(
+        spa.page.get_by_test_id("access-token-expiry").get_attribute("data-expires-at")
+    )
 
     with spa.page.expect_request(spa.is_silent_authentication):
         spa.page.clock.fast_forward(expires_at - spa.page.evaluate("() => Date.now()"))
@@ -291,7 +329,11 @@ def with_short_timeouts(spa):
 
 HUNG_SERVERS = {
     # name: (the URL that never answers, the flow that meets it, the words naming it)
-    "the discovery document": ("{issuer}.well-known/openid-configuration", None, "the issuer's discovery document"),
+    "the discovery document": (
+        "{issuer}.well-known/openid-configuration",
+        None,
+        "the issuer's discovery document",
+    ),
     "the token endpoint": ("{issuer}oauth/token", "code", "the token endpoint"),
     "the JWKS": ("{issuer}.well-known/jwks.json", "implicit", "the issuer's JWKS"),
     "the API": ("{api_url}/api/public", None, "the API"),

@@ -168,7 +168,9 @@ def make_jwks_server() -> Iterator[Callable[..., JWKSServer]]:
 
 
 @pytest.fixture
-def jwks_server(make_jwks_server: Callable[..., JWKSServer], rsa_key: SigningKey, ec_key: SigningKey) -> JWKSServer:
+def jwks_server(
+    make_jwks_server: Callable[..., JWKSServer], rsa_key: SigningKey, ec_key: SigningKey
+) -> JWKSServer:
     """The issuer's server on 127.0.0.1:<ephemeral>, publishing ``rsa_key`` and ``ec_key``."""
     return make_jwks_server(rsa_key, ec_key)
 

@@ -42,7 +42,10 @@ class JWKSServer:
         self._httpd.daemon_threads = True
         self._httpd.jwks_server = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="jwks-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="jwks-server",
+            daemon=True,
         )
 
     # -- addresses -------------------------------------------------------------------------------
@@ -168,7 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json({"keys": []})
         elif behaviour in ("oversized", "oversized-undeclared"):
             padding = "x" * OVERSIZED_BODY_BYTES
-            body = json.dumps({"keys": [key.jwk for key in state.keys], "padding": padding}).encode()
+            body = json.dumps(
+                {"keys": [key.jwk for key in state.keys], "padding": padding}
+            ).encode()
             self._send(200, body, declare_length=behaviour == "oversized")
         elif behaviour == "hang":
             state.release.wait()

@@ -54,7 +54,12 @@ class SigningKey:
     def jwk(self) -> dict[str, Any]:
         """The public JWK as a JWKS publishes it."""
         signer = ASYMMETRIC_SIGNERS[self.alg]
-        return {**signer.to_jwk(self.public_key, as_dict=True), "kid": self.kid, "alg": self.alg, "use": "sig"}
+        return {
+            **signer.to_jwk(self.public_key, as_dict=True),
+            "kid": self.kid,
+            "alg": self.alg,
+            "use": "sig",
+        }
 
     def with_kid(self, kid: str) -> SigningKey:
         """The same key material published under another kid."""
@@ -85,9 +90,18 @@ def sign(signing_input: bytes, alg: str, key: SigningKey | bytes | None) -> byte
     return ASYMMETRIC_SIGNERS[alg].sign(signing_input, key.private_key)
 
 
-def compact(header: dict[str, Any] | bytes, payload: dict[str, Any] | bytes, key: SigningKey | bytes | None, alg: str) -> str:
+def compact(
+    header: dict[str, Any] | bytes,
+    payload: dict[str, Any] | bytes,
+    key: SigningKey | bytes | None,
+    alg: str,
+) -> str:
     """A compact JWS: each part given as a dict (serialised as JSON) or as raw bytes."""
-    header_segment = b64url(header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":")))
-    payload_segment = b64url(payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")))
+    header_segment = b64url(
+        header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":"))
+    )
+    payload_segment = b64url(
+        payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":"))
+    )
     signing_input = f"{header_segment}.{payload_segment}"
     return f"{signing_input}.{b64url(sign(signing_input.encode('ascii'), alg, key))}"

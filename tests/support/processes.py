@@ -27,7 +27,9 @@ _handed_out: set[int] = set()
 
 def _ephemeral_ports() -> range:
     try:
-        low, high = map(int, pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        low, high = map(
+            int, pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        )
     except (OSError, ValueError):
         low, high = 32768, 60999
     return range(low, high + 1)
@@ -42,7 +44,11 @@ def free_port():
     """
     ephemeral = _ephemeral_ports()
     while True:
-        port = random.randint(10000, ephemeral.start - 1) if ephemeral.start > 10001 else random.randint(1024, 65535)
+        port = (
+            random.randint(10000, ephemeral.start - 1)
+            if ephemeral.start > 10001
+            else random.randint(1024, 65535)
+        )
         if port in _handed_out or port in ephemeral:
             continue
         with socket.socket() as sock:
@@ -71,36 +77,42 @@ class Service:
         self.base_url = None
 
     def start(self):
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            cwd=self.log_path.parent,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Its own process group, as a terminal gives it: `interrupt` is Ctrl-C.
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                cwd=self.log_path.parent,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                # Its own process group, as a terminal gives it: `interrupt` is Ctrl-C.
+                start_new_session=True,
+            )
         self._wait_until_ready()
 
     def _wait_until_ready(self):
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.logs()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.logs()}"
+                )
             if self.ready_url is None:
                 self._find_the_address()
             try:
-                if self.ready_url is not None and requests.get(self.ready_url, timeout=1).status_code == 200:
-                    if self.is_ready():
-                        return
+                if (
+                    self.ready_url is not None
+                    and requests.get(self.ready_url, timeout=1).status_code == 200
+                    and self.is_ready()
+                ):
+                    return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"{self.name} was not ready at {self.ready_url} in {STARTUP_TIMEOUT:.0f}s:\n{self.logs()}")
+        raise RuntimeError(
+            f"{self.name} was not ready at {self.ready_url} in {STARTUP_TIMEOUT:.0f}s:\n{self.logs()}"
+        )
 
     def _find_the_address(self):
         match = LISTENING_AT.search(self.logs())
@@ -117,7 +129,9 @@ class Service:
         deadline = time.monotonic() + timeout
         while not condition(self.logs()):
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name} did not log {what} within {timeout:g}s:\n{self.logs()}")
+                raise AssertionError(
+                    f"{self.name} did not log {what} within {timeout:g}s:\n{self.logs()}"
+                )
             time.sleep(0.05)
 
     def stop(self):
@@ -156,8 +170,12 @@ def service_environment(**settings):
     """This process's environment without any Flowlab setting, able to import the project, plus
     ``settings``."""
     environment = {
-        name: value for name, value in os.environ.items() if not name.startswith(FLOWLAB_SETTING_PREFIXES)
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(FLOWLAB_SETTING_PREFIXES)
     }
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), environment.get("PYTHONPATH")]))
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROJECT_ROOT), environment.get("PYTHONPATH")])
+    )
     environment["PYTHONUNBUFFERED"] = "1"
     return environment | settings

@@ -109,9 +109,11 @@ def assert_rejected(caplog) -> Callable[..., TokenValidationError]:
         claim: object = UNCHECKED,
     ) -> TokenValidationError:
         caplog.clear()
-        with caplog.at_level(logging.INFO, logger=LOGGER):
-            with pytest.raises(TokenValidationError) as raised:
-                call()
+        with (
+            caplog.at_level(logging.INFO, logger=LOGGER),
+            pytest.raises(TokenValidationError) as raised,
+        ):
+            call()
         error = raised.value
         assert type(error) is error_class, f"{type(error).__name__}: {error.reason}"
         assert error.code is code, f"{error.code!r}: {error.reason}"

@@ -118,7 +118,7 @@ def test_validator_is_reusable_after_rejections(token_factory, validator: TokenV
 
 @pytest.mark.parametrize(("issuer", "audience"), [("", "https://api"), ("https://issuer/", "")])
 def test_issuer_and_audience_are_required(issuer: str, audience: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="issuer and audience are required"):
         TokenValidator(issuer, audience)
 
 

@@ -24,7 +24,7 @@ from tests.support.keys import b64url
 
 def self_signed_certificate_der(key) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker")])
-    moment = datetime.datetime.now(datetime.timezone.utc)
+    moment = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -119,7 +119,9 @@ def test_unknown_kid_within_cooldown_makes_no_fetch(
     validator.validate(token_factory())
     for index in range(20):
         token = token_factory(header={"kid": f"unknown-{index}"}, key=second_rsa_key)
-        assert_rejected(lambda: validator.validate(token), InvalidToken, RefusalCode.KID_UNKNOWN)
+        assert_rejected(
+            lambda token=token: validator.validate(token), InvalidToken, RefusalCode.KID_UNKNOWN
+        )
     assert jwks_server.count() == 1
 
 
@@ -695,7 +697,7 @@ def self_signed_tls_files(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 that is its own CA, and its key, as PEM files."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    moment = datetime.datetime.now(datetime.timezone.utc)
+    moment = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
