@@ -14,7 +14,6 @@ import enum
 import functools
 import logging
 import secrets
-import time
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -38,15 +37,17 @@ def _unknown_user_password_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(32))
 
 
-def authenticate(storage: Storage, email: str, password: str, source: str, threshold: int):
-    """Check the credentials; returns the outcome and, when signed in, the user."""
-    if not storage.count_login_attempt(email, source, threshold, int(time.time())):
+def authenticate(
+    storage: Storage, email: str, password: str, source: str, threshold: int, now: int
+):
+    """Check the credentials at ``now``; returns the outcome and, when signed in, the user."""
+    if not storage.count_login_attempt(email, source, threshold, now):
         return LoginOutcome.BLOCKED_FROM_SOURCE, None
     credentials = storage.find_credentials(email)
     password_hash = credentials[1] if credentials else _unknown_user_password_hash()
     password_matches = check_password_hash(password_hash, password)
     if credentials is None or not password_matches:
-        if storage.block_failed_login(email, source, threshold, int(time.time())):
+        if storage.block_failed_login(email, source, threshold, now):
             log.warning(
                 "brute-force protection: %s blocked for %s after %d failed logins",
                 escaped(email),

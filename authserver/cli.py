@@ -13,7 +13,8 @@
 ``users add`` reads the password from the terminal (twice), or from the first line of standard
 input when that is not a terminal. The commands work on the same database as the server
 (AUTHSERVER_DB) and may run while it serves. ``clients secret`` needs neither the database nor
-the tenant file.
+the tenant file. A command's time (when a user was changed, when a rotated key stops being
+published) is read once, from the clock ``main`` is given (by default ``time.time``).
 """
 
 import argparse
@@ -31,7 +32,8 @@ from shared.settings import ConfigurationError
 from shared.wsgi_server import bind_address, serve
 
 from . import create_app, keys
-from .config import app_settings, listen_address
+from .clock import Clock, now
+from .config import Settings
 from .models import User
 from .storage import Storage, UserExists
 from .tenant import Tenant, TenantError, hash_client_secret, load_tenant
@@ -41,6 +43,10 @@ MINIMUM_PASSWORD_LENGTH = 8
 CLIENT_SECRET_BYTES = 32
 #: How long a stopping server waits for requests in progress (SIGTERM) before gunicorn kills them.
 GRACEFUL_TIMEOUT = 5
+#: Request threads of the one gunicorn worker: the state is in SQLite (one connection per request)
+#: and the client authentication throttle counts in memory, so one process must see every request;
+#: a development server on a laptop needs no more threads than this.
+REQUEST_THREADS = 8
 
 
 class CommandError(Exception):
@@ -56,7 +62,7 @@ def _read_password() -> str:
     return password
 
 
-def add_user(storage: Storage, tenant: Tenant, args) -> str:
+def add_user(storage: Storage, tenant: Tenant, args, now: int) -> str:
     email = args.email.strip().lower()
     if "@" not in email:
         raise CommandError(f"{args.email!r} is not an email address")
@@ -77,9 +83,11 @@ def add_user(storage: Storage, tenant: Tenant, args) -> str:
         name=args.name or email,
         nickname=email.split("@")[0],
         picture="",
-        permissions={api.identifier: tuple(dict.fromkeys(args.permission))} if args.permission else {},
+        permissions={api.identifier: tuple(dict.fromkeys(args.permission))}
+        if args.permission
+        else {},
         blocked=False,
-        updated_at=int(time.time()),
+        updated_at=now,
     )
     try:
         storage.add_user(user, generate_password_hash(password))
@@ -88,23 +96,23 @@ def add_user(storage: Storage, tenant: Tenant, args) -> str:
     return f"added {user.get_user_id()} ({email})"
 
 
-def block_user(storage: Storage, tenant: Tenant, args) -> str:
+def block_user(storage: Storage, tenant: Tenant, args, now: int) -> str:
     email = args.email.strip().lower()
-    if not storage.set_blocked(email, True, int(time.time())):
+    if not storage.set_blocked(email, True, now):
         raise CommandError(f"no user has the email address {email}")
     return f"blocked {email}: no more logins, SSO sessions or refreshed tokens"
 
 
-def unblock_user(storage: Storage, tenant: Tenant, args) -> str:
+def unblock_user(storage: Storage, tenant: Tenant, args, now: int) -> str:
     email = args.email.strip().lower()
-    found = storage.set_blocked(email, False, int(time.time()))
+    found = storage.set_blocked(email, False, now)
     lifted = storage.unblock_logins(email)
     if not found and not lifted:
         raise CommandError(f"no user has the email address {email}, and it is not blocked anywhere")
     return f"unblocked {email} ({lifted} brute-force block(s) lifted)"
 
 
-def list_clients(storage: Storage, tenant: Tenant, args) -> str:
+def list_clients(storage: Storage, tenant: Tenant, args, now: int) -> str:
     rows = [("CLIENT ID", "TYPE", "FIRST PARTY", "GRANT TYPES", "CALLBACK URLS")]
     for application in tenant.applications.values():
         rows.append(
@@ -118,7 +126,10 @@ def list_clients(storage: Storage, tenant: Tenant, args) -> str:
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        for row in rows
     )
 
 
@@ -135,8 +146,7 @@ def new_client_secret() -> str:
     )
 
 
-def rotate_keys(storage: Storage, tenant: Tenant, args) -> str:
-    now = int(time.time())
+def rotate_keys(storage: Storage, tenant: Tenant, args, now: int) -> str:
     keys.ensure_signing_keys(storage, now)
     lifetime = tenant.longest_token_lifetime()
     kids = keys.rotate_signing_keys(storage, now, lifetime)
@@ -149,7 +159,9 @@ def rotate_keys(storage: Storage, tenant: Tenant, args) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m authserver", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m authserver", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve (the default command)")
 
@@ -158,18 +170,29 @@ def _parser() -> argparse.ArgumentParser:
     add = users.add_parser("add", help="add a user (password from the terminal or standard input)")
     add.add_argument("email")
     add.add_argument("--name", help="full name (default: the email address)")
-    add.add_argument("--permission", action="append", default=[], metavar="SCOPE", help="repeatable")
-    add.add_argument("--audience", default=None, help="the API the permissions are for (default: the first API)")
+    add.add_argument(
+        "--permission", action="append", default=[], metavar="SCOPE", help="repeatable"
+    )
+    add.add_argument(
+        "--audience", default=None, help="the API the permissions are for (default: the first API)"
+    )
     add.set_defaults(run=add_user)
-    for action, run, text in (("block", block_user, "block a user"), ("unblock", unblock_user, "unblock a user")):
+    for action, run, text in (
+        ("block", block_user, "block a user"),
+        ("unblock", unblock_user, "unblock a user"),
+    ):
         command = users.add_parser(action, help=text)
         command.add_argument("email")
         command.set_defaults(run=run)
 
     clients = commands.add_parser("clients", help="list applications, make client secrets")
     clients = clients.add_subparsers(dest="action", required=True)
-    clients.add_parser("list", help="list the applications of the tenant file").set_defaults(run=list_clients)
-    secret = clients.add_parser("secret", help="make a client secret and its hash line for tenant.toml")
+    clients.add_parser("list", help="list the applications of the tenant file").set_defaults(
+        run=list_clients
+    )
+    secret = clients.add_parser(
+        "secret", help="make a client secret and its hash line for tenant.toml"
+    )
     secret.set_defaults(make=new_client_secret)
 
     commands.add_parser("rotate-keys", help="rotate the signing keys").set_defaults(run=rotate_keys)
@@ -177,18 +200,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    host, port = listen_address()
-    application = create_app()
-    logging.getLogger("authserver").info(
-        "development server: issuer %s, database %s", application.config["ISSUER"], application.config["DATABASE"]
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # One worker with several threads: the state is in SQLite, and a development server on a
-    # laptop needs no more. Every request is logged (one line, stderr).
+    settings = Settings.from_env()
+    application = create_app(settings.app_config())
+    logging.getLogger("authserver").info(
+        "development server: issuer %s, database %s",
+        application.config["ISSUER"],
+        application.config["DATABASE"],
+    )
+    # One worker with REQUEST_THREADS threads. Every request is logged (one line, stderr).
     serve(
         application,
-        bind_address(host, port),
-        threads=8,
+        bind_address(settings.host, settings.port),
+        threads=REQUEST_THREADS,
         errorlog="-",
         loglevel="info",
         graceful_timeout=GRACEFUL_TIMEOUT,
@@ -196,7 +224,7 @@ def _serve() -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, clock: Clock = time.time) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command in (None, "serve"):
@@ -204,12 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         if "make" in args:
             print(args.make())
             return 0
-        settings = app_settings()
-        tenant = load_tenant(settings["TENANT"])
-        storage = Storage.open(settings["DATABASE"])
+        settings = Settings.from_env()
+        tenant = load_tenant(settings.tenant)
+        storage = Storage.open(settings.database)
         try:
             storage.initialize()
-            print(args.run(storage, tenant, args))
+            print(args.run(storage, tenant, args, now(clock)))
         finally:
             storage.close()
     except (CommandError, ConfigurationError, TenantError) as error:

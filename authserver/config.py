@@ -15,40 +15,59 @@ variable              default                         meaning
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from authlib.common.security import is_secure_transport
 
-from shared.settings import LOCAL_ISSUER, ConfigurationError, port_number
+from shared.settings import LOCAL_ISSUER, ConfigurationError, Environment
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = "9000"
+DEFAULT_PORT = 9000
 DEFAULT_DATABASE = ".data/authserver.sqlite3"
 
 
 def check_issuer(issuer: str) -> str:
     parts = urlsplit(issuer)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigurationError("AUTHSERVER_ISSUER must be an http(s) URL such as http://localhost:9000/")
+        raise ConfigurationError(
+            "AUTHSERVER_ISSUER must be an http(s) URL such as http://localhost:9000/"
+        )
     if parts.path != "/":
-        raise ConfigurationError("AUTHSERVER_ISSUER must end with '/' after the host (as Auth0 issuers do)")
+        raise ConfigurationError(
+            "AUTHSERVER_ISSUER must end with '/' after the host (as Auth0 issuers do)"
+        )
     # RFC 8414 §2: the issuer is "a URL that uses the "https" scheme"; authlib allows plain http
     # for loopback hosts only, for local development.
     if not is_secure_transport(issuer):
-        raise ConfigurationError("AUTHSERVER_ISSUER must use https unless its host is localhost or a loopback address")
+        raise ConfigurationError(
+            "AUTHSERVER_ISSUER must use https unless its host is localhost or a loopback address"
+        )
     return issuer
 
 
-def app_settings(environ: Mapping[str, str] = os.environ) -> dict:
-    """The settings :func:`authserver.create_app` needs."""
-    return {
-        "ISSUER": check_issuer(environ.get("AUTHSERVER_ISSUER") or LOCAL_ISSUER),
-        "TENANT": environ.get("AUTHSERVER_TENANT") or None,
-        "DATABASE": str(Path(environ.get("AUTHSERVER_DB") or DEFAULT_DATABASE).resolve()),
-    }
+@dataclass(frozen=True)
+class Settings:
+    """The authorization server's settings (the table above), read with ``shared.settings``."""
 
+    host: str
+    port: int
+    issuer: str
+    tenant: str | None
+    database: str
 
-def listen_address(environ: Mapping[str, str] = os.environ) -> tuple[str, int]:
-    host = environ.get("AUTHSERVER_HOST") or DEFAULT_HOST
-    return host, port_number("AUTHSERVER_PORT", environ.get("AUTHSERVER_PORT") or DEFAULT_PORT)
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        env = Environment(environ)
+        return cls(
+            host=env.text("AUTHSERVER_HOST", DEFAULT_HOST),
+            port=env.port("AUTHSERVER_PORT", DEFAULT_PORT),
+            issuer=check_issuer(env.text("AUTHSERVER_ISSUER", LOCAL_ISSUER)),
+            tenant=env.text("AUTHSERVER_TENANT"),
+            database=str(Path(env.text("AUTHSERVER_DB", DEFAULT_DATABASE)).resolve()),
+        )
+
+    def app_config(self) -> dict:
+        """What :func:`authserver.create_app` reads (its ``test_config`` has the same keys)."""
+        return {"ISSUER": self.issuer, "TENANT": self.tenant, "DATABASE": self.database}

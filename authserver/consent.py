@@ -9,13 +9,12 @@ answers ``access_denied`` to the application; both answers are sent with 303 (Se
 the POST.
 """
 
-import time
-
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import scope_to_list
 from flask import Blueprint, redirect, render_template, request
 
 from . import sessions
+from .clock import now
 from .flow import authorization_error, authorization_request_url
 from .server import current_server
 from .tenant import OIDC_SCOPES
@@ -33,14 +32,16 @@ def consent_required(grant, user) -> bool:
     if client.is_first_party:
         return False
     api = grant.request.resource_server
-    consented = current_server().storage().consented_scopes(user.id, client.client_id, api.identifier)
+    consented = (
+        current_server().storage().consented_scopes(user.id, client.client_id, api.identifier)
+    )
     # OIDC Core §3.1.2.4: "Once the End-User is authenticated, the Authorization Server MUST
     # obtain an authorization decision before releasing information to the Relying Party."
     # No stored decision of this user for this application and API: ask, even when the request
     # names no scope the API knows (the token would still say who the user is, for this API).
     if consented is None:
         return True
-    scopes = set(scope_to_list(grant.scope_for(user, grant.request.scope)))
+    scopes = set(scope_to_list(grant.granted_scope(user, grant.request.scope)))
     return not scopes <= consented
 
 
@@ -60,7 +61,7 @@ def consent():
     except OAuth2Error as error:
         return authorization_error(error)
     api = grant.request.resource_server
-    scope = grant.scope_for(user, grant.request.scope)
+    scope = grant.granted_scope(user, grant.request.scope)
     if request.method == "GET":
         return render_template(
             "consent.html",
@@ -76,10 +77,15 @@ def consent():
     decision = request.form.get("decision")
     if decision == "allow":
         client_id = grant.request.client.client_id
-        server.storage().save_consent(user.id, client_id, api.identifier, scope_to_list(scope), int(time.time()))
-        return redirect(authorization_request_url("authorize.authorize", satisfied_prompt="consent"), 303)
+        server.storage().save_consent(
+            user.id, client_id, api.identifier, scope_to_list(scope), now()
+        )
+        return redirect(
+            authorization_request_url("authorize.authorize", satisfied_prompt="consent"), 303
+        )
     if decision == "deny":
-        # RFC 6749 §4.1.2.1: "access_denied: The resource owner or authorization server denied the request."
+        # RFC 6749 §4.1.2.1: "access_denied: The resource owner or authorization server denied
+        # the request."
         response = server.create_authorization_response(grant=grant, grant_user=None)
         response.status_code = 303
         return response

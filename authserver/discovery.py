@@ -1,22 +1,31 @@
 """Discovery: ``/.well-known/openid-configuration`` (OpenID Connect Discovery 1.0, RFC 8414)
 and the JWKS, ``/.well-known/jwks.json`` (RFC 7517), as an Auth0 tenant publishes them."""
 
-import time
-
 from flask import Blueprint, jsonify
 
 from . import keys
-from .grants import PUBLIC_AND_CONFIDENTIAL
+from .clock import now
 from .server import current_server
-from .tenant import OIDC_SCOPES
+from .tenant import CLIENT_AUTH_METHODS, OIDC_SCOPES
 
 bp = Blueprint("discovery", __name__)
 
 # Auth0 lets clients cache both documents briefly; the next signing key is published in advance.
 CACHE_CONTROL = "public, max-age=15"
 CLAIMS_SUPPORTED = [
-    "aud", "auth_time", "email", "email_verified", "exp", "iat", "iss",
-    "name", "nickname", "nonce", "picture", "sub", "updated_at",
+    "aud",
+    "auth_time",
+    "email",
+    "email_verified",
+    "exp",
+    "iat",
+    "iss",
+    "name",
+    "nickname",
+    "nonce",
+    "picture",
+    "sub",
+    "updated_at",
 ]
 
 
@@ -35,11 +44,16 @@ def openid_configuration(issuer: str) -> dict:
         "scopes_supported": list(OIDC_SCOPES),
         "response_types_supported": ["code", "token", "id_token", "id_token token"],
         "response_modes_supported": ["query", "fragment"],
-        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "implicit",
+            "refresh_token",
+            "client_credentials",
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [keys.ALGORITHM],
-        "token_endpoint_auth_methods_supported": PUBLIC_AND_CONFIDENTIAL,
-        "revocation_endpoint_auth_methods_supported": PUBLIC_AND_CONFIDENTIAL,
+        "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "request_uri_parameter_supported": False,
@@ -56,6 +70,6 @@ def configuration():
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    response = jsonify(keys.published_jwks(current_server().storage(), int(time.time())))
+    response = jsonify(keys.published_jwks(current_server().storage(), now()))
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response

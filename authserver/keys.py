@@ -40,7 +40,7 @@ def ensure_signing_keys(storage: Storage, now: int) -> None:
 
 
 def signing_key(storage: Storage) -> KeySet:
-    """The current key, as the one-key set joserfc signs with (it puts the ``kid`` in the header)."""
+    """The current key, as the one-key set joserfc signs with (it puts the ``kid`` in headers)."""
     row = next(row for row in storage.signing_keys() if row["state"] == CURRENT)
     return KeySet([_import(row["kid"], row["private_key"])])
 
@@ -68,8 +68,12 @@ def rotate_signing_keys(storage: Storage, now: int, longest_token_lifetime: int)
     Returns the kids by state, for the operator.
     """
     with storage.transaction():
-        kids = {row["state"]: row["kid"] for row in storage.signing_keys() if row["state"] != PREVIOUS}
-        storage.set_signing_key_state(kids[CURRENT], PREVIOUS, published_until=now + longest_token_lifetime)
+        kids = {
+            row["state"]: row["kid"] for row in storage.signing_keys() if row["state"] != PREVIOUS
+        }
+        storage.set_signing_key_state(
+            kids[CURRENT], PREVIOUS, published_until=now + longest_token_lifetime
+        )
         storage.set_signing_key_state(kids[NEXT], CURRENT)
         new_next = _new_key(storage, NEXT, now)
     return {PREVIOUS: kids[CURRENT], CURRENT: kids[NEXT], NEXT: new_next}

@@ -13,6 +13,7 @@ from shared.log_safety import escaped
 
 from . import sessions
 from .authentication import LoginOutcome, authenticate
+from .clock import now
 from .flow import authorization_request_url
 from .server import current_server
 from .web import error_page
@@ -61,10 +62,20 @@ def login():
         return _login_page(MESSAGES[LoginOutcome.WRONG_CREDENTIALS], "", 400)
     server = current_server()
     outcome, user = authenticate(
-        server.storage(), email, password, source=request.remote_addr, threshold=server.tenant.brute_force_threshold
+        server.storage(),
+        email,
+        password,
+        source=request.remote_addr,
+        threshold=server.tenant.brute_force_threshold,
+        now=now(),
     )
     if outcome is not LoginOutcome.SIGNED_IN:
-        log.info("login failed for %s from %s: %s", escaped(email), escaped(request.remote_addr), outcome.value)
+        log.info(
+            "login failed for %s from %s: %s",
+            escaped(email),
+            escaped(request.remote_addr),
+            outcome.value,
+        )
         return _login_page(MESSAGES[outcome], email, 400)
     sessions.sign_in(user, server.tenant.session_lifetime)
     log.info("login of %s from %s", escaped(user.get_user_id()), escaped(request.remote_addr))

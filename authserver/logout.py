@@ -1,4 +1,5 @@
-"""Logout: Auth0's ``GET /v2/logout`` and OpenID Connect RP-Initiated Logout 1.0 at ``/oidc/logout``.
+"""Logout: Auth0's ``GET /v2/logout``, and OpenID Connect RP-Initiated Logout 1.0 at
+``/oidc/logout``.
 
 ``/v2/logout`` is kept exactly as Auth0 has it, because Auth0's SDKs call it: a plain GET ends the
 SSO session. That is a known risk (logout CSRF): any page can end the user's session with an
@@ -17,7 +18,6 @@ an error is an error page and leaves the session as it was.
 """
 
 import logging
-import time
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -29,6 +29,7 @@ from joserfc.jwk import KeySet
 from shared.log_safety import escaped
 
 from . import keys, sessions
+from .clock import now
 from .server import current_server, not_repeated
 from .web import error_page
 
@@ -38,7 +39,7 @@ bp = Blueprint("logout", __name__)
 INVALID_LOGOUT_REQUEST = "This logout request is not valid. Your session was not changed."
 # The ID tokens this server signs say typ JWT (oidc.py); its access tokens, signed with the same
 # keys, say at+jwt (RFC 9068 §2.1).
-ID_TOKEN_TYPE = "JWT"
+ID_TOKEN_TYPE = "JWT"  # noqa: S105 (a JOSE type, not a credential)
 
 
 @bp.get("/v2/logout")
@@ -55,7 +56,10 @@ def logout():
                 escaped(return_to),
                 escaped(request.args.get("client_id")),
             )
-            return error_page("invalid_request", "The returnTo URL is not an allowed logout URL of this application.")
+            return error_page(
+                "invalid_request",
+                "The returnTo URL is not an allowed logout URL of this application.",
+            )
     sessions.sign_out()
     if return_to is not None:
         return redirect(return_to)
@@ -89,7 +93,7 @@ def id_token_hint_claims(hint: str | None) -> dict | None:
     if not hint:
         return None
     server = current_server()
-    published = KeySet(keys.published_keys(server.storage(), int(time.time())))
+    published = KeySet(keys.published_keys(server.storage(), now()))
     try:
         token = jwt.decode(hint, published, algorithms=[keys.ALGORITHM])
     except JoseError as error:
@@ -111,7 +115,10 @@ def _belongs_to_the_session(claims: dict | None) -> bool:
     # not provided or if the supplied ID Token does not belong to the current OP session with the
     # RP and/or currently logged in End-User." Without a sid claim, the session is told by the
     # user (sub) and the time they signed in to it (auth_time).
-    return user is None or (claims.get("sub"), claims.get("auth_time")) == (user.get_user_id(), user.auth_time)
+    return user is None or (claims.get("sub"), claims.get("auth_time")) == (
+        user.get_user_id(),
+        user.auth_time,
+    )
 
 
 def _confirmed_by_the_user() -> bool:
@@ -130,8 +137,14 @@ def _post_logout_redirect_allowed(client_id: str | None, post_logout_redirect_ur
     return application is not None and post_logout_redirect_uri in application.allowed_logout_urls
 
 
-def _confirmation_page(client_id: str | None, post_logout_redirect_uri: str | None, state: str | None):
-    carried = {"client_id": client_id, "post_logout_redirect_uri": post_logout_redirect_uri, "state": state}
+def _confirmation_page(
+    client_id: str | None, post_logout_redirect_uri: str | None, state: str | None
+):
+    carried = {
+        "client_id": client_id,
+        "post_logout_redirect_uri": post_logout_redirect_uri,
+        "state": state,
+    }
     return render_template(
         "confirm_logout.html",
         user=sessions.signed_in_user(),
@@ -166,12 +179,16 @@ def end_session():
     # RP-Initiated Logout §2: "When both client_id and id_token_hint are present, the OP MUST
     # verify that the Client Identifier matches the one used as the audience of the ID Token."
     if claims is not None and client_id is not None and client_id != claims["aud"]:
-        log.info("logout refused: client_id %s is not the aud of the id_token_hint", escaped(client_id))
+        log.info(
+            "logout refused: client_id %s is not the aud of the id_token_hint", escaped(client_id)
+        )
         return error_page("invalid_request", INVALID_LOGOUT_REQUEST)
     if client_id is None and claims is not None:
         client_id = claims["aud"]
     post_logout_redirect_uri = parameters.get("post_logout_redirect_uri")
-    if post_logout_redirect_uri is not None and not _post_logout_redirect_allowed(client_id, post_logout_redirect_uri):
+    if post_logout_redirect_uri is not None and not _post_logout_redirect_allowed(
+        client_id, post_logout_redirect_uri
+    ):
         log.info(
             "logout refused: post_logout_redirect_uri %s not allowed for %s",
             escaped(post_logout_redirect_uri),

@@ -12,6 +12,16 @@ from datetime import UTC, datetime
 from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin, UserInfo
 
+#: Auth0's subjects of database users: ``auth0|<user id>``.
+USER_SUBJECT_PREFIX = "auth0|"
+
+
+def user_id_of(subject: str) -> str | None:
+    """The user id of a user's ``sub``; None for any other subject (a machine's, say)."""
+    if not subject.startswith(USER_SUBJECT_PREFIX):
+        return None
+    return subject.removeprefix(USER_SUBJECT_PREFIX)
+
 
 @dataclass(frozen=True)
 class User:
@@ -29,8 +39,7 @@ class User:
     auth_time: int | None = None
 
     def get_user_id(self) -> str:
-        # Auth0 subjects of database users are "auth0|<id>".
-        return f"auth0|{self.id}"
+        return f"{USER_SUBJECT_PREFIX}{self.id}"
 
     def permissions_for(self, audience: str) -> tuple[str, ...]:
         return self.permissions.get(audience, ())
@@ -59,6 +68,8 @@ class User:
 
 @dataclass(frozen=True)
 class AuthorizationCode(AuthorizationCodeMixin):
+    """An authorization code; ``used`` once it was redeemed (it may be used once)."""
+
     code_hash: str
     grant_id: str
     client_id: str
@@ -71,7 +82,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     code_challenge_method: str | None
     auth_time: int
     expires_at: int
-    redeemed: bool
+    used: bool
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -88,6 +99,8 @@ class AuthorizationCode(AuthorizationCodeMixin):
 
 @dataclass(frozen=True)
 class RefreshToken(TokenMixin):
+    """A refresh token; ``used`` once it was rotated (each is used once, then replaced)."""
+
     token_hash: str
     grant_id: str
     client_id: str
@@ -96,7 +109,7 @@ class RefreshToken(TokenMixin):
     audience: str
     auth_time: int
     expires_at: int
-    rotated: bool
+    used: bool
     grant_revoked: bool
 
     def check_client(self, client) -> bool:

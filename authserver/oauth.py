@@ -32,8 +32,15 @@ def refuse_other_origins():
     server = current_server()
     if origin is None or origin in server.tenant.allowed_web_origins or request.method == "OPTIONS":
         return None
-    log.info("%s %s refused: Origin %s is not an allowed web origin", request.method, request.path, escaped(origin))
-    error = AccessDeniedError("The origin of this request is not an allowed web origin.", status_code=403)
+    log.info(
+        "%s %s refused: Origin %s is not an allowed web origin",
+        request.method,
+        request.path,
+        escaped(origin),
+    )
+    error = AccessDeniedError(
+        "The origin of this request is not an allowed web origin.", status_code=403
+    )
     return server.handle_error_response(None, error)
 
 

@@ -5,15 +5,14 @@ expires), and revoking one revokes its whole family: every refresh token and acc
 same grant.
 """
 
-import time
-
 from authlib.oauth2 import rfc7009
 
-from .grants import PUBLIC_AND_CONFIDENTIAL
+from .clock import now
+from .tenant import CLIENT_AUTH_METHODS
 
 
 class RevocationEndpoint(rfc7009.RevocationEndpoint):
-    CLIENT_AUTH_METHODS = PUBLIC_AND_CONFIDENTIAL
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None):
         # RFC 7009 §2.2: "invalid tokens do not cause an error response since the client cannot
@@ -21,4 +20,4 @@ class RevocationEndpoint(rfc7009.RevocationEndpoint):
         return self.server.storage().find_refresh_token(token_string)
 
     def revoke_token(self, token, request) -> None:
-        self.server.storage().revoke_grant(token.grant_id, int(time.time()))
+        self.server.storage().revoke_grant(token.grant_id, now())

@@ -10,7 +10,6 @@ failures (:mod:`authserver.throttle`).
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -35,6 +34,7 @@ from werkzeug.datastructures import MultiDict
 from shared.log_safety import escaped
 
 from . import keys
+from .clock import Clock, now
 from .db import get_storage
 from .grants import (
     AuthorizationCodeGrant,
@@ -79,7 +79,9 @@ def _body_parameters(request) -> MultiDict:
         document = json.loads(request.get_data(), object_pairs_hook=_JSONMembers)
     except (ValueError, RecursionError):
         document = None
-    if not isinstance(document, _JSONMembers) or not all(isinstance(value, str) for _, value in document):
+    if not isinstance(document, _JSONMembers) or not all(
+        isinstance(value, str) for _, value in document
+    ):
         raise InvalidRequestError("The body must be a form or a JSON object of strings.")
     return not_repeated(MultiDict(document))
 
@@ -119,7 +121,9 @@ class Auth0Request(OAuth2Request):
     """
 
     def __init__(self, request, issuer: str, parameters: MultiDict):
-        super().__init__(request.method, issuer.rstrip("/") + request.full_path, headers=request.headers)
+        super().__init__(
+            request.method, issuer.rstrip("/") + request.full_path, headers=request.headers
+        )
         self._request = request
         self._parameters = parameters
         self.payload = Parameters(parameters)
@@ -127,6 +131,8 @@ class Auth0Request(OAuth2Request):
         self.resource_server: ResourceServer | None = None
         #: The grant (stored authorization) the tokens of this request belong to.
         self.grant_id: str | None = None
+        #: The scope a user's token gets, by (user id, requested scope): computed once per request.
+        self.granted_scopes: dict[tuple[str, str | None], str] = {}
 
     @property
     def args(self) -> MultiDict:
@@ -161,7 +167,9 @@ def _basic_credentials(request) -> tuple[str | None, str | None] | None:
     except UnicodeDecodeError as error:
         # RFC 6749 §2.3.1: HTTP Basic client credentials are UTF-8 once base64-decoded; authlib
         # lets the decoding error of anything else escape.
-        raise InvalidClientError(status_code=401, description="Malformed client credentials.") from error
+        raise InvalidClientError(
+            status_code=401, description="Malformed client credentials."
+        ) from error
 
 
 def presented_credentials(request) -> ClientCredentials:
@@ -177,7 +185,9 @@ def presented_credentials(request) -> ClientCredentials:
     # RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each
     # request." The secret in the body as well as in the Authorization header is two.
     if body_secret:
-        log.info("client %s: secret both in the Authorization header and the body", escaped(client_id))
+        log.info(
+            "client %s: secret both in the Authorization header and the body", escaped(client_id)
+        )
         raise InvalidRequestError("Use one client authentication method only.")
     # A body client_id naming the client of the Authorization header is allowed (many SDKs send
     # it); naming another would make one request speak for two clients.
@@ -219,18 +229,22 @@ class IssuerParameterInResponseMode(IssuerParameter):
         # including the iss parameter in the response." Fragment responses get it in the fragment.
         if response.location:
             in_fragment = bool(urlsplit(response.location).fragment)
-            response.location = add_params_to_uri(response.location, [("iss", self.issuer)], fragment=in_fragment)
+            response.location = add_params_to_uri(
+                response.location, [("iss", self.issuer)], fragment=in_fragment
+            )
 
 
 class AuthorizationServer(flask_oauth2.AuthorizationServer):
-    def __init__(self, tenant: Tenant, issuer: str):
+    def __init__(self, tenant: Tenant, issuer: str, *, throttle_clock: Clock):
         super().__init__()
         self.tenant = tenant
         self.issuer = issuer
         self.userinfo_api = tenant.userinfo_api(issuer)
         self.issuer_parameter = IssuerParameterInResponseMode(issuer)
-        self.throttle = ClientAuthenticationThrottle()
-        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
+        self.throttle = ClientAuthenticationThrottle(clock=throttle_clock)
+        self.register_grant(
+            AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)]
+        )
         self.register_grant(ImplicitGrant)
         self.register_grant(OpenIDImplicitGrant)
         self.register_grant(ClientCredentialsGrant)
@@ -266,7 +280,9 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
         # RFC 6749 §2.3.1: "Since this client authentication method involves a password, the
         # authorization server MUST protect any endpoint utilizing it against brute force
         # attacks." At a limit of throttle.py, no secret is checked at all.
-        throttled_as = credentials.client_id if self.query_client(credentials.client_id) else UNKNOWN_CLIENT
+        throttled_as = (
+            credentials.client_id if self.query_client(credentials.client_id) else UNKNOWN_CLIENT
+        )
         retry_after = self.throttle.retry_after(throttled_as, address)
         if retry_after is not None:
             log.warning(
@@ -280,13 +296,17 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
         if client is None:
             self.throttle.record_failure(throttled_as, address)
             client_id = escaped(credentials.client_id)
-            log.info("client %s from %s: authentication failed: %s", client_id, escaped(address), failure)
+            log.info(
+                "client %s from %s: authentication failed: %s", client_id, escaped(address), failure
+            )
             # The same answer for every failure: it tells nobody which client ids exist.
             raise InvalidClientError(status_code=401, description="Client authentication failed.")
         request.auth_method = credentials.method
         return client
 
-    def _check_credentials(self, credentials: ClientCredentials, methods, endpoint) -> tuple[Application | None, str]:
+    def _check_credentials(
+        self, credentials: ClientCredentials, methods, endpoint
+    ) -> tuple[Application | None, str]:
         """The client ``credentials`` authenticate, or None and why not (for the log)."""
         client = self.query_client(credentials.client_id)
         secret_matches = True
@@ -298,7 +318,9 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
                 secret_matches = client.check_client_secret(credentials.client_secret)
         if client is None:
             return None, "unknown client"
-        if credentials.method not in methods or not client.check_endpoint_auth_method(credentials.method, endpoint):
+        if credentials.method not in methods or not client.check_endpoint_auth_method(
+            credentials.method, endpoint
+        ):
             return None, f"{credentials.method} is not allowed for this client here"
         if not secret_matches:
             return None, "the client secret does not match"
@@ -318,13 +340,29 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
         return super().get_authorization_grant(request)
 
     def generate_token(
-        self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True, *, api
+        self,
+        grant_type,
+        client,
+        user=None,
+        scope=None,
+        expires_in=None,
+        include_refresh_token=True,
+        *,
+        api,
     ) -> dict:
         # Auth0: tokens handed to the browser by the authorization endpoint (implicit grant) use
         # the API's "Token Expiration For Browser Flows"; all others its "Token Expiration".
-        lifetime = api.token_lifetime_for_web if grant_type == ImplicitGrant.GRANT_TYPE else api.token_lifetime
-        generator = AccessTokenGenerator(self.issuer, api, self.signing_key(), lifetime)
-        return generator.generate(grant_type, client, user, scope, include_refresh_token=include_refresh_token)
+        lifetime = (
+            api.token_lifetime_for_web
+            if grant_type == ImplicitGrant.GRANT_TYPE
+            else api.token_lifetime
+        )
+        generator = AccessTokenGenerator(
+            self.issuer, api, self.signing_key(), lifetime, issued_at=now()
+        )
+        return generator.generate(
+            grant_type, client, user, scope, include_refresh_token=include_refresh_token
+        )
 
     def save_token(self, token: dict, request: Auth0Request) -> None:
         storage = self.storage()
@@ -338,11 +376,11 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
                 source, expires_at = request.refresh_token, request.refresh_token.expires_at
             else:
                 source = request.authorization_code
-                expires_at = int(time.time()) + self.tenant.refresh_token_lifetime
+                expires_at = now() + self.tenant.refresh_token_lifetime
             storage.save_refresh_token(token["refresh_token"], source, expires_at)
 
     def create_authorization_error_response(self, error):
-        """An error redirected to the client (``error.redirect_uri``), with ``state`` and ``iss``."""
+        """An error redirected to the client (to ``error.redirect_uri``), with state and iss."""
         response = self.handle_error_response(None, error)
         self.issuer_parameter.add_issuer_parameter(self, response)
         return response

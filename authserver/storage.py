@@ -117,6 +117,16 @@ FAILED_LOGIN_MEMORY = 86400
 #: forgotten. A block is never forgotten to make room: each one cost its attacker a threshold of
 #: checked passwords, so there can only be few.
 MAX_FAILED_LOGIN_ROWS = 100_000
+#: How long a statement waits for another connection's write lock (SQLite ``busy timeout``) before
+#: it fails with "database is locked": the server's request threads and the admin commands share
+#: the file, and every write is short.
+LOCK_TIMEOUT_SECONDS = 10
+#: The credentials that may be used once: their table, the digest column that identifies one (a
+#: field of the same name on the model), and the column set when it is used.
+_SINGLE_USE = {
+    AuthorizationCode: ("authorization_codes", "code_hash", "redeemed_at"),
+    RefreshToken: ("refresh_tokens", "token_hash", "rotated_at"),
+}
 
 
 class UserExists(Exception):
@@ -147,7 +157,9 @@ def _permissions_json(permissions: Mapping[str, Iterable[str]]) -> str:
     return json.dumps({audience: list(scopes) for audience, scopes in permissions.items()})
 
 
-_USER_COLUMNS = "users.id, email, email_verified, name, nickname, picture, permissions, blocked, updated_at"
+_USER_COLUMNS = (
+    "users.id, email, email_verified, name, nickname, picture, permissions, blocked, updated_at"
+)
 
 
 class Storage:
@@ -162,7 +174,9 @@ class Storage:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Created owner-only before SQLite opens it: it holds private keys and password hashes.
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-        connection = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(
+            path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        )
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA foreign_keys = ON")
         return cls(connection)
@@ -176,7 +190,9 @@ class Storage:
         # A database of an earlier version lacks failed_logins.last_attempt_at: add it.
         columns = {row["name"] for row in self.db.execute("PRAGMA table_info(failed_logins)")}
         if "last_attempt_at" not in columns:
-            self.db.execute("ALTER TABLE failed_logins ADD COLUMN last_attempt_at INTEGER NOT NULL DEFAULT 0")
+            self.db.execute(
+                "ALTER TABLE failed_logins ADD COLUMN last_attempt_at INTEGER NOT NULL DEFAULT 0"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -267,7 +283,8 @@ class Storage:
         """Block (ending their sessions) or unblock a user; False when no user has that address."""
         with self.transaction():
             cursor = self.db.execute(
-                "UPDATE users SET blocked = ?, updated_at = ? WHERE email = ?", (blocked, now, email)
+                "UPDATE users SET blocked = ?, updated_at = ? WHERE email = ?",
+                (blocked, now, email),
             )
             if blocked:
                 self.db.execute(
@@ -298,12 +315,21 @@ class Storage:
         """
         with self.transaction():
             row = self._one(
-                "SELECT failures, blocked_at, last_attempt_at FROM failed_logins WHERE email = ? AND source = ?",
+                """
+                SELECT failures, blocked_at, last_attempt_at FROM failed_logins
+                WHERE email = ? AND source = ?
+                """,
                 email,
                 source,
             )
-            if row is not None and row["blocked_at"] is None and row["last_attempt_at"] <= now - FAILED_LOGIN_MEMORY:
-                self.db.execute("DELETE FROM failed_logins WHERE email = ? AND source = ?", (email, source))
+            if (
+                row is not None
+                and row["blocked_at"] is None
+                and row["last_attempt_at"] <= now - FAILED_LOGIN_MEMORY
+            ):
+                self.db.execute(
+                    "DELETE FROM failed_logins WHERE email = ? AND source = ?", (email, source)
+                )
                 row = None
             if row is not None and (row["blocked_at"] is not None or row["failures"] >= threshold):
                 return False
@@ -311,8 +337,10 @@ class Storage:
                 self._make_room_for_a_failed_login(now)
             self.db.execute(
                 """
-                INSERT INTO failed_logins (email, source, failures, last_attempt_at) VALUES (?, ?, 1, ?)
-                ON CONFLICT (email, source) DO UPDATE SET failures = failures + 1, last_attempt_at = ?
+                INSERT INTO failed_logins (email, source, failures, last_attempt_at)
+                VALUES (?, ?, 1, ?)
+                ON CONFLICT (email, source)
+                DO UPDATE SET failures = failures + 1, last_attempt_at = ?
                 """,
                 (email, source, now, now),
             )
@@ -323,13 +351,15 @@ class Storage:
         if count < MAX_FAILED_LOGIN_ROWS:
             return
         self.db.execute(
-            "DELETE FROM failed_logins WHERE blocked_at IS NULL AND last_attempt_at <= ?", (now - FAILED_LOGIN_MEMORY,)
+            "DELETE FROM failed_logins WHERE blocked_at IS NULL AND last_attempt_at <= ?",
+            (now - FAILED_LOGIN_MEMORY,),
         )
         self.db.execute(
             """
             DELETE FROM failed_logins WHERE rowid IN (
                 SELECT rowid FROM failed_logins WHERE blocked_at IS NULL
-                ORDER BY last_attempt_at, rowid LIMIT max(0, (SELECT count(*) FROM failed_logins) - ? + 1))
+                ORDER BY last_attempt_at, rowid
+                LIMIT max(0, (SELECT count(*) FROM failed_logins) - ? + 1))
             """,
             (MAX_FAILED_LOGIN_ROWS,),
         )
@@ -369,7 +399,8 @@ class Storage:
         """The signed-in user of a live session; None once it ended, expired or they are blocked."""
         row = self._one(
             f"""
-            SELECT {_USER_COLUMNS}, sessions.auth_time FROM sessions JOIN users ON users.id = user_id
+            SELECT {_USER_COLUMNS}, sessions.auth_time
+            FROM sessions JOIN users ON users.id = user_id
             WHERE id_hash = ? AND ended_at IS NULL AND expires_at > ? AND NOT blocked
             """,
             secret_hash(session_id),
@@ -400,15 +431,19 @@ class Storage:
         )
 
     def nonce_used(self, client_id: str, nonce: str) -> bool:
-        return self._one("SELECT 1 FROM grants WHERE client_id = ? AND nonce = ?", client_id, nonce) is not None
+        return (
+            self._one("SELECT 1 FROM grants WHERE client_id = ? AND nonce = ?", client_id, nonce)
+            is not None
+        )
 
     # -- authorization codes --------------------------------------------------------------
 
     def save_authorization_code(self, code: AuthorizationCode) -> None:
         self.db.execute(
             """
-            INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, redirect_uri,
-                scope, audience, nonce, code_challenge, code_challenge_method, auth_time, expires_at)
+            INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id,
+                redirect_uri, scope, audience, nonce, code_challenge, code_challenge_method,
+                auth_time, expires_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
@@ -431,20 +466,14 @@ class Storage:
         row = self._one("SELECT * FROM authorization_codes WHERE code_hash = ?", secret_hash(code))
         if row is None:
             return None
-        fields = {key: row[key] for key in row.keys() if key != "redeemed_at"}
-        return AuthorizationCode(**fields, redeemed=row["redeemed_at"] is not None)
-
-    def redeem_authorization_code(self, code_hash: str, now: int) -> bool:
-        """Mark the code used; False when another request redeemed it first."""
-        cursor = self.db.execute(
-            "UPDATE authorization_codes SET redeemed_at = ? WHERE code_hash = ? AND redeemed_at IS NULL",
-            (now, code_hash),
-        )
-        return cursor.rowcount == 1
+        fields = {key: row[key] for key in row.keys() if key != "redeemed_at"}  # noqa: SIM118 (a Row iterates values)
+        return AuthorizationCode(**fields, used=row["redeemed_at"] is not None)
 
     # -- refresh tokens and access tokens -------------------------------------------------
 
-    def save_refresh_token(self, token: str, issued_from: RefreshToken | AuthorizationCode, expires_at: int) -> None:
+    def save_refresh_token(
+        self, token: str, issued_from: RefreshToken | AuthorizationCode, expires_at: int
+    ) -> None:
         """Store a refresh token for the same grant, client, user, scope and API as its source."""
         self.db.execute(
             """
@@ -474,22 +503,19 @@ class Storage:
         )
         if row is None:
             return None
-        fields = {key: row[key] for key in row.keys() if key not in ("rotated_at", "grant_revoked_at")}
+        # A Row iterates its values, so its keys() are named.
+        used_columns = ("rotated_at", "grant_revoked_at")
+        fields = {key: row[key] for key in row.keys() if key not in used_columns}  # noqa: SIM118
         return RefreshToken(
-            **fields, rotated=row["rotated_at"] is not None, grant_revoked=row["grant_revoked_at"] is not None
+            **fields,
+            used=row["rotated_at"] is not None,
+            grant_revoked=row["grant_revoked_at"] is not None,
         )
-
-    def rotate_refresh_token(self, token_hash: str, now: int) -> bool:
-        """Mark the refresh token used; False when another request rotated it first."""
-        cursor = self.db.execute(
-            "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL",
-            (now, token_hash),
-        )
-        return cursor.rowcount == 1
 
     def save_access_token(self, jti: str, grant_id: str | None, expires_at: int) -> None:
         self.db.execute(
-            "INSERT INTO access_tokens (jti, grant_id, expires_at) VALUES (?, ?, ?)", (jti, grant_id, expires_at)
+            "INSERT INTO access_tokens (jti, grant_id, expires_at) VALUES (?, ?, ?)",
+            (jti, grant_id, expires_at),
         )
 
     def access_token_revoked(self, jti: str) -> bool:
@@ -502,9 +528,25 @@ class Storage:
         )
         return row is not None and row["revoked_at"] is not None
 
+    # -- single use -----------------------------------------------------------------------
+
+    def use_once(self, credential: AuthorizationCode | RefreshToken, now: int) -> bool:
+        """Mark a code redeemed or a refresh token rotated; False when another request did first.
+
+        One conditional UPDATE, so of concurrent uses exactly one gets True.
+        """
+        table, digest, used_at = _SINGLE_USE[type(credential)]
+        cursor = self.db.execute(
+            f"UPDATE {table} SET {used_at} = ? WHERE {digest} = ? AND {used_at} IS NULL",
+            (now, getattr(credential, digest)),
+        )
+        return cursor.rowcount == 1
+
     # -- consents -------------------------------------------------------------------------
 
-    def consented_scopes(self, user_id: str, client_id: str, audience: str) -> frozenset[str] | None:
+    def consented_scopes(
+        self, user_id: str, client_id: str, audience: str
+    ) -> frozenset[str] | None:
         """The scopes the user consented to for the application and API; None: never asked."""
         row = self._one(
             "SELECT scope FROM consents WHERE user_id = ? AND client_id = ? AND audience = ?",
@@ -514,9 +556,13 @@ class Storage:
         )
         return frozenset(row["scope"].split()) if row else None
 
-    def save_consent(self, user_id: str, client_id: str, audience: str, scopes: Iterable[str], now: int) -> None:
+    def save_consent(
+        self, user_id: str, client_id: str, audience: str, scopes: Iterable[str], now: int
+    ) -> None:
         with self.transaction():
-            granted = (self.consented_scopes(user_id, client_id, audience) or frozenset()) | set(scopes)
+            granted = (self.consented_scopes(user_id, client_id, audience) or frozenset()) | set(
+                scopes
+            )
             self.db.execute(
                 """
                 INSERT INTO consents (user_id, client_id, audience, scope, granted_at)
@@ -540,9 +586,12 @@ class Storage:
             (kid, private_key, state, now),
         )
 
-    def set_signing_key_state(self, kid: str, state: str, published_until: int | None = None) -> None:
+    def set_signing_key_state(
+        self, kid: str, state: str, published_until: int | None = None
+    ) -> None:
         self.db.execute(
-            "UPDATE signing_keys SET state = ?, published_until = ? WHERE kid = ?", (state, published_until, kid)
+            "UPDATE signing_keys SET state = ?, published_until = ? WHERE kid = ?",
+            (state, published_until, kid),
         )
 
     # -- housekeeping ---------------------------------------------------------------------
@@ -554,7 +603,9 @@ class Storage:
             self.db.execute("DELETE FROM authorization_codes WHERE expires_at <= ?", (now,))
             self.db.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", (now,))
             self.db.execute("DELETE FROM access_tokens WHERE expires_at <= ?", (now,))
-            self.db.execute("DELETE FROM sessions WHERE expires_at <= ? OR ended_at IS NOT NULL", (now,))
+            self.db.execute(
+                "DELETE FROM sessions WHERE expires_at <= ? OR ended_at IS NOT NULL", (now,)
+            )
             self.db.execute(
                 "DELETE FROM failed_logins WHERE blocked_at IS NULL AND last_attempt_at <= ?",
                 (now - FAILED_LOGIN_MEMORY,),

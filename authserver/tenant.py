@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -39,6 +39,13 @@ GRANT_TYPES_BY_APPLICATION_TYPE = {
     "non_interactive": frozenset({"client_credentials"}),
 }
 IMPLICIT_RESPONSE_TYPES = frozenset({"token", "id_token", "id_token token"})
+# RFC 6749 §2.3: how clients authenticate at the token and revocation endpoints. Confidential
+# applications send their secret (HTTP Basic, or in the POST body); public ones have none and
+# send their client_id alone ("none"). Application.check_endpoint_auth_method says who uses which.
+CONFIDENTIAL_CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+PUBLIC_CLIENT_AUTH_METHOD = "none"
+CLIENT_AUTH_METHODS = (*CONFIDENTIAL_CLIENT_AUTH_METHODS, PUBLIC_CLIENT_AUTH_METHOD)
+
 
 class TenantError(ValueError):
     """``tenant.toml`` is not a valid tenant; the message names the entry and the key."""
@@ -51,7 +58,7 @@ class TenantError(ValueError):
 # lacks a reasonable entropy level (because it is a user password), an additional salt will
 # harden the storage". A 256-bit secret needs no slow hash (scrypt stays for user passwords):
 # the tenant keeps an HMAC-SHA256 of it, under a random key of its own.
-CLIENT_SECRET_HASH_METHOD = "hmac-sha256"
+CLIENT_SECRET_HASH_METHOD = "hmac-sha256"  # noqa: S105 (a hash method name)
 CLIENT_SECRET_HASH_FORMAT = re.compile(r"hmac-sha256\$([A-Za-z0-9_-]{43})\$([0-9a-f]{64})")
 
 
@@ -106,7 +113,9 @@ class ResourceServer:
     allow_offline_access: bool = False
 
 
-_LOOPBACK_REDIRECT_URI = re.compile(r"(http://(?:127\.0\.0\.1|\[::1\]))(?::[0-9]+)?(/.*)", re.DOTALL)
+_LOOPBACK_REDIRECT_URI = re.compile(
+    r"(http://(?:127\.0\.0\.1|\[::1\]))(?::[0-9]+)?(/.*)", re.DOTALL
+)
 _PORT = re.compile(r"[1-9][0-9]{0,4}")
 
 
@@ -178,7 +187,7 @@ class Application(ClientMixin):
 
     def get_allowed_scope(self, scope: str | None) -> str:
         # Auth0 does not limit the scopes of an application in user flows: the API's scopes and
-        # the user's permissions do (see grants.Auth0GrantMixin.scope_for).
+        # the user's permissions do (see authserver.grants.base.Auth0GrantMixin.scope_for).
         return scope or ""
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
@@ -199,8 +208,8 @@ class Application(ClientMixin):
         # RFC 6749 §2.3: confidential clients authenticate with their secret (Basic or POST body);
         # public clients have no secret and authenticate with "none" (client_id only).
         if self.is_public:
-            return method == "none"
-        return method in ("client_secret_basic", "client_secret_post")
+            return method == PUBLIC_CLIENT_AUTH_METHOD
+        return method in CONFIDENTIAL_CLIENT_AUTH_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
         if response_type == "code":
@@ -309,20 +318,28 @@ class _Entry:
     def text(self, key: str, default=None) -> str:
         return self._get(key, str, default, "a string")
 
-    def positive(self, key: str, default=None) -> int:
-        value = self._get(key, int, default, "a whole number")
+    def positive(self, key: str) -> int:
+        value = self._get(key, int, _REQUIRED, "a whole number")
         if value <= 0:
             raise TenantError(f"{self.where}: '{key}' must be positive")
         return value
 
-    def flag(self, key: str, default=None) -> bool:
-        return self._get(key, bool, default, "true or false")
+    def flag(self, key: str) -> bool:
+        return self._get(key, bool, _REQUIRED, "true or false")
 
-    def texts(self, key: str, default=()) -> tuple[str, ...]:
-        values = self._get(key, list, list(default), "a list of strings")
+    def texts(self, key: str) -> tuple[str, ...]:
+        values = self._get(key, list, [], "a list of strings")
         if not all(isinstance(value, str) for value in values):
             raise TenantError(f"{self.where}: '{key}' must be a list of strings")
         return tuple(values)
+
+    def given(self, readers: Mapping[str, Callable[[str], object]]) -> dict:
+        """The keys of ``readers`` the table has, each read by its reader.
+
+        The keys it lacks are left out, so the dataclass built from the result has its own
+        defaults for them: each default is written once, on the dataclass.
+        """
+        return {key: read(key) for key, read in readers.items() if key in self.table}
 
     def entry(self, key: str) -> "_Entry":
         return _Entry(self._get(key, dict, {}, "a table"), f"{self.where}.{key}")
@@ -355,11 +372,15 @@ def _read_api(entry: _Entry) -> ResourceServer:
         name=entry.text("name", _REQUIRED),
         identifier=entry.text("identifier", _REQUIRED),
         scopes=dict(scopes.table),
-        token_lifetime=entry.positive("token_lifetime", 86400),
-        token_lifetime_for_web=entry.positive("token_lifetime_for_web", 7200),
-        enable_rbac=entry.flag("enable_rbac", False),
-        add_permissions_in_the_access_token=entry.flag("add_permissions_in_the_access_token", False),
-        allow_offline_access=entry.flag("allow_offline_access", False),
+        **entry.given(
+            {
+                "token_lifetime": entry.positive,
+                "token_lifetime_for_web": entry.positive,
+                "enable_rbac": entry.flag,
+                "add_permissions_in_the_access_token": entry.flag,
+                "allow_offline_access": entry.flag,
+            }
+        ),
     )
 
 
@@ -369,27 +390,40 @@ def _read_application(entry: _Entry) -> Application:
         raise TenantError(f"{entry.where}: unknown application_type {application_type!r}")
     grant_types = frozenset(entry.texts("grant_types"))
     if not grant_types <= GRANT_TYPES_BY_APPLICATION_TYPE[application_type]:
-        raise TenantError(f"{entry.where}: grant_types not allowed for {application_type} applications")
+        raise TenantError(
+            f"{entry.where}: grant_types not allowed for {application_type} applications"
+        )
     secret_hash = entry.text("client_secret_hash")
     if (application_type in CONFIDENTIAL_APPLICATION_TYPES) != (secret_hash is not None):
-        raise TenantError(f"{entry.where}: confidential applications, and only they, need client_secret_hash")
+        raise TenantError(
+            f"{entry.where}: confidential applications, and only they, need client_secret_hash"
+        )
     if secret_hash is not None and parse_client_secret_hash(secret_hash) is None:
         raise TenantError(
             f"{entry.where}: 'client_secret_hash' must be an {CLIENT_SECRET_HASH_METHOD} hash as "
             "`python -m authserver clients secret` prints it (scrypt is for user passwords only)"
         )
+
+    def urls(key: str) -> tuple[str, ...]:
+        return tuple(_check_url(url, entry.where) for url in entry.texts(key))
+
+    def origins(key: str) -> tuple[str, ...]:
+        return tuple(_check_url(url, entry.where, origin=True) for url in entry.texts(key))
+
     return Application(
         client_id=entry.text("client_id", _REQUIRED),
         name=entry.text("name", _REQUIRED),
         application_type=application_type,
         grant_types=grant_types,
-        is_first_party=entry.flag("is_first_party", True),
-        allowed_callback_urls=tuple(_check_url(u, entry.where) for u in entry.texts("allowed_callback_urls")),
-        allowed_web_origins=tuple(
-            _check_url(u, entry.where, origin=True) for u in entry.texts("allowed_web_origins")
-        ),
-        allowed_logout_urls=tuple(_check_url(u, entry.where) for u in entry.texts("allowed_logout_urls")),
         client_secret_hash=secret_hash,
+        **entry.given(
+            {
+                "is_first_party": entry.flag,
+                "allowed_callback_urls": urls,
+                "allowed_web_origins": origins,
+                "allowed_logout_urls": urls,
+            }
+        ),
     )
 
 
@@ -411,8 +445,7 @@ def _read_user(entry: _Entry, apis: Mapping[str, ResourceServer]) -> TenantUser:
         name=entry.text("name", _REQUIRED),
         nickname=entry.text("nickname", _REQUIRED),
         password_hash=entry.text("password_hash", _REQUIRED),
-        email_verified=entry.flag("email_verified", False),
-        picture=entry.text("picture", ""),
+        **entry.given({"email_verified": entry.flag, "picture": entry.text}),
         permissions={
             audience: _check_scopes(
                 permissions.texts(audience), apis.get(audience), f"{permissions.where}.{audience}"
@@ -438,14 +471,18 @@ def parse_tenant(document: Mapping) -> Tenant:
     attack_protection = root.entry("attack_protection")
     apis = _unique((_read_api(e) for e in root.entries("apis")), lambda a: a.identifier, "API")
     applications = _unique(
-        (_read_application(e) for e in root.entries("applications")), lambda a: a.client_id, "client_id"
+        (_read_application(e) for e in root.entries("applications")),
+        lambda a: a.client_id,
+        "client_id",
     )
     client_grants = []
     for entry in root.entries("client_grants"):
         client_id, audience = entry.text("client_id", _REQUIRED), entry.text("audience", _REQUIRED)
         application = applications.get(client_id)
         if application is None or not application.check_grant_type("client_credentials"):
-            raise TenantError(f"{entry.where}: {client_id!r} is not a client credentials application")
+            raise TenantError(
+                f"{entry.where}: {client_id!r} is not a client credentials application"
+            )
         scope = _check_scopes(entry.texts("scope"), apis.get(audience), entry.where)
         client_grants.append(ClientGrant(client_id, audience, scope))
     users = [_read_user(e, apis) for e in root.entries("users")]
@@ -454,14 +491,20 @@ def parse_tenant(document: Mapping) -> Tenant:
     return Tenant(
         apis=apis,
         applications=applications,
-        client_grants=tuple(_unique(client_grants, lambda g: (g.client_id, g.audience), "client grant").values()),
+        client_grants=tuple(
+            _unique(client_grants, lambda g: (g.client_id, g.audience), "client grant").values()
+        ),
         users=tuple(users),
-        session_lifetime=settings.positive("session_lifetime", 604800),
-        id_token_lifetime=settings.positive("id_token_lifetime", 36000),
-        authorization_code_lifetime=settings.positive("authorization_code_lifetime", 60),
-        refresh_token_lifetime=settings.positive("refresh_token_lifetime", 2592000),
-        userinfo_token_lifetime=settings.positive("userinfo_token_lifetime", 86400),
-        brute_force_threshold=attack_protection.positive("brute_force_threshold", 10),
+        **settings.given(
+            {
+                "session_lifetime": settings.positive,
+                "id_token_lifetime": settings.positive,
+                "authorization_code_lifetime": settings.positive,
+                "refresh_token_lifetime": settings.positive,
+                "userinfo_token_lifetime": settings.positive,
+            }
+        ),
+        **attack_protection.given({"brute_force_threshold": attack_protection.positive}),
     )
 
 

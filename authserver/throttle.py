@@ -24,7 +24,6 @@ would lift the limit); there can be no more of them than failures in a window al
 
 import math
 import threading
-import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -41,9 +40,11 @@ class _Window:
 
 
 class FailureLimit:
-    """At most ``limit`` failures per key in a window of ``window`` seconds from its first failure."""
+    """At most ``limit`` failures per key in a window of ``window`` seconds from the first one."""
 
-    def __init__(self, limit: int, window: float, *, max_keys: int = MAX_KEYS, clock: Callable[[], float]):
+    def __init__(
+        self, limit: int, window: float, *, max_keys: int = MAX_KEYS, clock: Callable[[], float]
+    ):
         self.limit = limit
         self.window = window
         self.max_keys = max_keys
@@ -80,7 +81,9 @@ class FailureLimit:
             window.failures += 1
 
     def _drop_oldest_under_the_limit(self) -> None:
-        under = next((key for key, window in self._windows.items() if window.failures < self.limit), None)
+        under = next(
+            (key for key, window in self._windows.items() if window.failures < self.limit), None
+        )
         if under is not None:
             del self._windows[under]
 
@@ -98,18 +101,23 @@ class ClientAuthenticationThrottle:
     def __init__(
         self,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float],
         per_client_and_address: int = FAILURES_PER_CLIENT_AND_ADDRESS,
         per_address: int = FAILURES_PER_ADDRESS,
         window: float = WINDOW_SECONDS,
         max_keys: int = MAX_KEYS,
     ):
-        self.by_client_and_address = FailureLimit(per_client_and_address, window, max_keys=max_keys, clock=clock)
+        self.by_client_and_address = FailureLimit(
+            per_client_and_address, window, max_keys=max_keys, clock=clock
+        )
         self.by_address = FailureLimit(per_address, window, max_keys=max_keys, clock=clock)
 
     def retry_after(self, client_id: str | None, address: str | None) -> int | None:
         """Whole seconds until ``client_id`` may authenticate from ``address``; None: now."""
-        waits = (self.by_client_and_address.retry_after((client_id, address)), self.by_address.retry_after(address))
+        waits = (
+            self.by_client_and_address.retry_after((client_id, address)),
+            self.by_address.retry_after(address),
+        )
         return max((wait for wait in waits if wait is not None), default=None)
 
     def record_failure(self, client_id: str | None, address: str | None) -> None:

@@ -40,7 +40,9 @@ def token_permissions(api: ResourceServer, client, user, scope: str) -> list[str
     # RFC 9700 §2.3: "The privileges associated with an access token SHOULD be restricted to the
     # minimum required for the particular application or use case. This prevents clients from
     # exceeding the privileges authorized by the resource owner."
-    return [permission for permission in user.permissions_for(api.identifier) if permission in granted]
+    return [
+        permission for permission in user.permissions_for(api.identifier) if permission in granted
+    ]
 
 
 def _refresh_token(**_) -> str:
@@ -48,12 +50,21 @@ def _refresh_token(**_) -> str:
 
 
 class AccessTokenGenerator(JWTBearerTokenGenerator):
-    """Tokens for one API (resource server), signed with the current key."""
+    """Tokens for one API (resource server), signed with the current key, issued at a time."""
 
-    def __init__(self, issuer: str, api: ResourceServer, key: KeySet, lifetime: int):
-        super().__init__(issuer, alg=ALGORITHM, refresh_token_generator=_refresh_token, expires_generator=lifetime)
+    def __init__(
+        self, issuer: str, api: ResourceServer, key: KeySet, lifetime: int, *, issued_at: int
+    ):
+        super().__init__(
+            issuer,
+            alg=ALGORITHM,
+            refresh_token_generator=_refresh_token,
+            expires_generator=lifetime,
+        )
         self.api = api
         self.key = key
+        self.lifetime = lifetime
+        self.issued_at = issued_at
         self.userinfo_audience = f"{issuer}userinfo"
 
     def get_jwks(self) -> KeySet:
@@ -67,7 +78,13 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         return self.api.identifier
 
     def get_extra_claims(self, client, grant_type, user, scope) -> dict:
-        claims = {"azp": client.get_client_id()}
+        # authlib's access_token_generator sets iat and exp from time.time() and then adds these
+        # claims over them: the token's times are the server's clock's (authserver.clock).
+        claims = {
+            "iat": self.issued_at,
+            "exp": self.issued_at + self.lifetime,
+            "azp": client.get_client_id(),
+        }
         if user is None:
             claims["sub"] = f"{client.get_client_id()}@clients"
             claims["gty"] = "client-credentials"

@@ -20,12 +20,20 @@ from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from shared.log_safety import escaped, loggable_path
+from shared.web import error_code, init_json_errors, init_security_headers
 
 log = logging.getLogger("authserver.http")
 
-PAGE_POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 API_PATH_PREFIXES = ("/oauth/", "/userinfo", "/.well-known/")
-CORS_RESOURCES = (r"/oauth/token", r"/oauth/revoke", r"/userinfo", r"/\.well-known/(openid-configuration|jwks\.json)")
+CORS_RESOURCES = (
+    r"/oauth/token",
+    r"/oauth/revoke",
+    r"/userinfo",
+    r"/\.well-known/(openid-configuration|jwks\.json)",
+)
 _CORS_PATH = re.compile("|".join(CORS_RESOURCES))
 
 
@@ -36,28 +44,36 @@ def allow_framing_by(response, origins):
     origins for particular clients": an application's "Allowed Web Origins".
     """
     if origins:
-        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors " + " ".join(origins)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; frame-ancestors " + " ".join(origins)
+        )
     return response
 
 
 def error_page(error: str, description: str, status: int = 400):
     """The HTML error page: the OAuth error code and a generic description."""
-    return make_response(render_template("error.html", error=error, description=description), status)
+    return make_response(
+        render_template("error.html", error=error, description=description), status
+    )
 
 
 def _start_timer():
     g.started = time.perf_counter()
 
 
-def _finish(response):
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
     # RFC 6749 §5.1: "The authorization server MUST include the HTTP "Cache-Control" response
     # header field [RFC2616] with a value of "no-store" in any response containing tokens,
     # credentials, or other sensitive information". authlib sets it on token responses; this
     # covers authorization responses (codes and tokens in Location) and pages too.
-    headers.setdefault("Cache-Control", "no-store")
+    "Cache-Control": "no-store",
+}
+
+
+def _finish(response):
+    headers = response.headers
     # Fetch Standard §3.2.5 (CORS protocol and HTTP caches): "If CORS protocol requirements are
     # more complicated than setting `Access-Control-Allow-Origin` to * or a static origin, `Vary`
     # is to be used." These answers carry the caller's origin, or none: every one says so, with
@@ -83,26 +99,22 @@ def _finish(response):
     return response
 
 
-def _error_response(code: int, error: str, title: str):
+def _error_response(error: HTTPException):
+    """A JSON error for the endpoints applications call, the error page everywhere else."""
+    if isinstance(error, InternalServerError):
+        code, description = "server_error", "Something went wrong on our side."
+    else:
+        code, description = error_code(error), f"{error.name}."
     if request.path.startswith(API_PATH_PREFIXES):
-        return jsonify(error=error, error_description=title), code
-    return error_page(error, title, code)
-
-
-def _http_error(error: HTTPException):
-    return _error_response(error.code, error.name.lower().replace(" ", "_"), f"{error.name}.")
-
-
-def _unexpected_error(error: Exception):
-    log.exception("unexpected error on %s %s", escaped(request.method), loggable_path(request.path))
-    return _error_response(InternalServerError.code, "server_error", "Something went wrong on our side.")
+        return jsonify(error=code, error_description=description), error.code
+    return error_page(code, description, error.code)
 
 
 def init_app(app, allowed_web_origins) -> None:
     app.before_request(_start_timer)
     app.after_request(_finish)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected_error)
+    init_security_headers(app, SECURITY_HEADERS)
+    init_json_errors(app, _error_response)
     # Auth0 answers cross-origin requests from an application's "Allowed Web Origins" only, and
     # only on the endpoints a browser application calls directly.
     CORS(

@@ -2,21 +2,27 @@
 
 ``authserver``
     A running :class:`~tests.authserver.helpers.AuthServer` with the packaged tenant and a fresh
-    database. ``start_authserver(tenant=None)`` starts more, with a tenant file text of the
-    test's own (see :func:`~tests.authserver.helpers.tenant_text`); all stop after the test.
-``browser``
-    A :class:`~tests.authserver.helpers.Browser` on ``authserver``.
+    database, on the real clock. ``start_authserver(tenant=None, clock=None)`` starts more, with a
+    tenant file text of the test's own (see :func:`~tests.authserver.helpers.tenant_text`) and a
+    clock the test moves (``clock``); all stop after the test.
+``clock``
+    A :class:`~tests.authserver.helpers.FakeClock`: it moves when the test says, by as much as it
+    says (nothing sleeps).
+``user_agent``
+    A :class:`~tests.authserver.helpers.UserAgent` (a cookie jar, not a browser) on ``authserver``.
 ``pkce``
     A fresh S256 :class:`~tests.authserver.helpers.PKCE` pair.
 ``digests``
-    The client secrets the server computed a digest of (``authserver.tenant.client_secret_digest``), in order.
+    The client secrets the server computed a digest of, in order
+    (``authserver.tenant.client_secret_digest``).
 ``run_cli``
     ``run_cli(server, *args, input="")`` runs an admin command (``authserver.cli.main``) in this
-    process on the server's database and tenant, ``input`` as standard input; returns a
+    process on the server's database, tenant and clock, ``input`` as standard input; returns a
     :class:`CommandResult` (``returncode``, ``stdout``, ``stderr``).
 ``run_process``
     ``run_process(server, *args, changes=None)`` runs ``python -m authserver ARGS`` as a process
-    with the server's settings updated by ``changes``; returns the ``CompletedProcess``.
+    (on the real clock) with the server's settings updated by ``changes``; returns the
+    ``CompletedProcess``.
 """
 
 import io
@@ -29,13 +35,13 @@ import pytest
 
 from authserver import cli
 from authserver import tenant as tenant_module
-from tests.authserver.helpers import PKCE, AuthServer, Browser
+from tests.authserver.helpers import PKCE, AuthServer, FakeClock, UserAgent
 from tests.support.processes import PROJECT_ROOT, service_environment
 
 
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory) -> Path:
-    """A database with signing keys, made once: copying it saves each test the RSA key generation."""
+    """A database with signing keys, made once: a copy saves each test the RSA key generation."""
     directory = tmp_path_factory.mktemp("template")
     server = AuthServer(directory, None, None)
     server.stop()
@@ -46,10 +52,10 @@ def database_template(tmp_path_factory) -> Path:
 def start_authserver(tmp_path, database_template):
     servers = []
 
-    def start(tenant: str | None = None) -> AuthServer:
+    def start(tenant: str | None = None, clock: FakeClock | None = None) -> AuthServer:
         directory = tmp_path / f"authserver-{len(servers)}"
         directory.mkdir()
-        server = AuthServer(directory, tenant, database_template)
+        server = AuthServer(directory, tenant, database_template, clock)
         servers.append(server)
         return server
 
@@ -64,8 +70,13 @@ def authserver(start_authserver) -> AuthServer:
 
 
 @pytest.fixture
-def browser(authserver) -> Browser:
-    return Browser(authserver)
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def user_agent(authserver) -> UserAgent:
+    return UserAgent(authserver)
 
 
 @pytest.fixture
@@ -103,7 +114,7 @@ def run_cli(monkeypatch, capsys):
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(sys, "stdin", io.StringIO(input))
         capsys.readouterr()
-        returncode = cli.main(list(args))
+        returncode = cli.main(list(args), clock=server.clock)
         captured = capsys.readouterr()
         return CommandResult(returncode, captured.out, captured.err)
 
@@ -112,9 +123,11 @@ def run_cli(monkeypatch, capsys):
 
 @pytest.fixture
 def run_process():
-    """Run ``python -m authserver ARGS`` as a process, with ``server``'s settings and ``changes``."""
+    """Run ``python -m authserver ARGS`` as a process: ``server``'s settings, with ``changes``."""
 
-    def run(server: AuthServer, *args: str, changes: dict | None = None) -> subprocess.CompletedProcess:
+    def run(
+        server: AuthServer, *args: str, changes: dict | None = None
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "authserver", *args],
             cwd=PROJECT_ROOT,

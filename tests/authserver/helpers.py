@@ -1,13 +1,15 @@
-"""Helpers of the authorization server's tests: a real server on 127.0.0.1, a scripted browser.
+"""Helpers of the authorization server's tests: a real server on 127.0.0.1, a scripted user agent.
 
 * :class:`AuthServer`: the Flask app on a threaded werkzeug server bound to port 0, with its own
-  tenant file and database; :func:`tenant_text` derives a tenant file from the packaged one.
-* :class:`ServerProcess`: ``python -m authserver`` as a process (gunicorn), default settings: a
-  :class:`tests.support.processes.Service` (:meth:`~ServerProcess.interrupt` is Ctrl-C in its terminal).
-* :class:`Browser`: a cookie jar that follows the server's own redirects, fills its forms by
+  tenant file and database, on the real clock or a :class:`FakeClock` the test moves;
+  :func:`tenant_text` derives a tenant file from the packaged one.
+* :class:`ServerProcess`: ``python -m authserver`` as a process (gunicorn), default settings and
+  the real clock: a :class:`tests.support.processes.Service` (:meth:`~ServerProcess.interrupt` is
+  Ctrl-C in its terminal).
+* :class:`UserAgent`: a cookie jar that follows the server's own redirects, fills its forms by
   their selectors (``input[name=username]``, ``button[name=decision]``...) and stops at the
   application's callback; :func:`run_code_flow` does a whole code + PKCE flow, :func:`ui_pages`
-  fetches one page of each kind.
+  fetches one page of each kind. (Not a browser: the tests of tests/e2e drive Chromium.)
 * :class:`PKCE`, :func:`redirect_parameters`, :func:`forms`, :func:`concurrently`.
 """
 
@@ -20,6 +22,8 @@ import secrets
 import shutil
 import socket
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -35,7 +39,7 @@ from authserver import create_app
 from authserver.tenant import DEFAULT_TENANT_FILE
 from tests.support.processes import Service, free_port, service_environment
 
-API = "https://api.flowlab.local"
+API_AUDIENCE = "https://api.flowlab.local"
 SPA_CALLBACK = "http://localhost:3000/callback"
 SPA_ORIGIN = "http://localhost:3000"
 NATIVE_CALLBACK = "http://127.0.0.1:53682/callback"
@@ -99,18 +103,53 @@ class Endpoints:
         return requests.post(self.url("/oauth/token"), data=data, timeout=10, **kwargs)
 
     def client_credentials(self, **data) -> requests.Response:
-        form = {"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": M2M_SECRET}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": "m2m-demo",
+            "client_secret": M2M_SECRET,
+        }
         form.update(data)
         return self.token({k: v for k, v in form.items() if v is not None})
 
     def userinfo(self, access_token: str) -> requests.Response:
-        return requests.get(self.url("/userinfo"), headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
+        return requests.get(
+            self.url("/userinfo"), headers={"Authorization": f"Bearer {access_token}"}, timeout=10
+        )
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it: :meth:`advance` instead of sleeping.
+
+    It starts at the current whole second, so what the server issues by it is valid for the
+    tests' validators (PyJWT, the shared validator) on the real clock until it is moved.
+    """
+
+    def __init__(self):
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class AuthServer(Endpoints):
-    """The authorization server, served by werkzeug's threaded server on 127.0.0.1:<ephemeral>."""
+    """The authorization server, served by werkzeug's threaded server on 127.0.0.1:<ephemeral>.
 
-    def __init__(self, directory: Path, tenant: str | None, database_template: Path | None):
+    With a ``clock`` (a :class:`FakeClock`), the server reads that clock (its ``CLOCK``: every
+    time it issues or checks, and its throttle's windows) instead of the real one; so do the admin
+    commands the tests run in-process on it (conftest ``run_cli``).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        tenant: str | None,
+        database_template: Path | None,
+        clock: Callable[[], float] | None = None,
+    ):
+        self.clock = clock or time.time
         self.tenant_path = directory / "tenant.toml"
         self.tenant_path.write_text(tenant if tenant is not None else TEST_TENANT)
         self.database = directory / "authserver.sqlite3"
@@ -118,9 +157,18 @@ class AuthServer(Endpoints):
             shutil.copy(database_template, self.database)
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.issuer = f"http://127.0.0.1:{self._socket.getsockname()[1]}/"
-        self.app = create_app({"ISSUER": self.issuer, "TENANT": str(self.tenant_path), "DATABASE": str(self.database)})
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, fd=self._socket.fileno())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        settings = {
+            "ISSUER": self.issuer,
+            "TENANT": str(self.tenant_path),
+            "DATABASE": str(self.database),
+        }
+        self.app = create_app(settings if clock is None else {**settings, "CLOCK": clock})
+        self._server = make_server(
+            "127.0.0.1", 0, self.app, threaded=True, fd=self._socket.fileno()
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def settings(self) -> dict[str, str]:
@@ -163,7 +211,12 @@ class _FormParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         if tag == "form":
-            form = {"action": attributes.get("action"), "method": attributes.get("method"), "inputs": {}, "buttons": []}
+            form = {
+                "action": attributes.get("action"),
+                "method": attributes.get("method"),
+                "inputs": {},
+                "buttons": [],
+            }
             self.forms.append(form)
         elif tag == "input" and self.forms:
             self.forms[-1]["inputs"][attributes.get("name")] = attributes
@@ -185,8 +238,8 @@ def redirect_parameters(response: requests.Response) -> dict[str, str]:
 
 
 @dataclass
-class Browser:
-    """A browser's view of the authorization server: cookies, redirects, forms."""
+class UserAgent:
+    """A user agent's view of the authorization server: cookies, redirects, forms."""
 
     server: Endpoints
     session: requests.Session = field(default_factory=requests.Session)
@@ -202,13 +255,21 @@ class Browser:
         return response
 
     def authorize(self, **parameters) -> requests.Response:
-        response = self.session.get(self.server.url("/authorize"), params=parameters, allow_redirects=False, timeout=10)
+        response = self.session.get(
+            self.server.url("/authorize"), params=parameters, allow_redirects=False, timeout=10
+        )
         return self.follow(response)
 
-    def submit(self, page: requests.Response, fields: dict, button: dict | None = None) -> requests.Response:
+    def submit(
+        self, page: requests.Response, fields: dict, button: dict | None = None
+    ) -> requests.Response:
         """Submit the page's (only) form with its hidden inputs plus ``fields``; don't follow."""
         (form,) = forms(page.text)
-        data = {name: attrs.get("value", "") for name, attrs in form["inputs"].items() if attrs.get("type") == "hidden"}
+        data = {
+            name: attrs.get("value", "")
+            for name, attrs in form["inputs"].items()
+            if attrs.get("type") == "hidden"
+        }
         data.update(fields)
         if button is not None:
             data[button["name"]] = button["value"]
@@ -216,15 +277,19 @@ class Browser:
         return self.session.post(action, data=data, allow_redirects=False, timeout=10)
 
     def login(self, page: requests.Response, email: str, password: str) -> requests.Response:
-        """Fill ``input[name=username]`` and ``input[name=password]``, press ``button[type=submit]``."""
+        """Fill ``input[name=username]`` and ``input[name=password]``, press the submit button."""
         (form,) = forms(page.text)
-        assert {"username", "password"} <= set(form["inputs"]) and [b["type"] for b in form["buttons"]] == ["submit"]
+        assert {"username", "password"} <= set(form["inputs"]) and [
+            b["type"] for b in form["buttons"]
+        ] == ["submit"]
         return self.submit(page, {"username": email, "password": password})
 
     def decide(self, page: requests.Response, decision: str) -> requests.Response:
         """Press ``button[name=decision][value=allow|deny]`` on the consent page."""
         (form,) = forms(page.text)
-        (button,) = [b for b in form["buttons"] if b.get("name") == "decision" and b.get("value") == decision]
+        (button,) = [
+            b for b in form["buttons"] if b.get("name") == "decision" and b.get("value") == decision
+        ]
         return self.submit(page, {}, button)
 
     def sign_in(self, page: requests.Response, credentials=ALICE) -> requests.Response:
@@ -246,7 +311,9 @@ def code_request(client_id: str, redirect_uri: str, pkce: PKCE, **extra) -> dict
     return {k: v for k, v in parameters.items() if v is not None}
 
 
-def exchange_code(server: Endpoints, code: str, client_id: str, redirect_uri: str, verifier: str) -> requests.Response:
+def exchange_code(
+    server: Endpoints, code: str, client_id: str, redirect_uri: str, verifier: str
+) -> requests.Response:
     return server.token(
         {
             "grant_type": "authorization_code",
@@ -258,14 +325,14 @@ def exchange_code(server: Endpoints, code: str, client_id: str, redirect_uri: st
     )
 
 
-def ui_pages(browser: Browser) -> dict[str, requests.Response]:
+def ui_pages(user_agent: UserAgent) -> dict[str, requests.Response]:
     """Every kind of page with UI: login, consent, error, logout confirmation, logged out."""
     pkce = PKCE.new()
-    login = browser.authorize(**code_request("partner-app", NATIVE_CALLBACK, pkce))
-    consent = browser.sign_in(login)
-    error = browser.authorize(**code_request("spa-demo", "https://evil.example/", pkce))
-    confirm_logout = browser.session.get(browser.server.url("/oidc/logout"), timeout=10)
-    logged_out = browser.session.get(browser.server.url("/v2/logout"), timeout=10)
+    login = user_agent.authorize(**code_request("partner-app", NATIVE_CALLBACK, pkce))
+    consent = user_agent.sign_in(login)
+    error = user_agent.authorize(**code_request("spa-demo", "https://evil.example/", pkce))
+    confirm_logout = user_agent.session.get(user_agent.server.url("/oidc/logout"), timeout=10)
+    logged_out = user_agent.session.get(user_agent.server.url("/v2/logout"), timeout=10)
     return {
         "login": login,
         "consent": consent,
@@ -285,18 +352,29 @@ class CodeFlow:
 
 
 def run_code_flow(
-    browser: Browser, *, client_id="spa-demo", redirect_uri=SPA_CALLBACK, credentials=ALICE, **extra
+    user_agent: UserAgent,
+    *,
+    client_id="spa-demo",
+    redirect_uri=SPA_CALLBACK,
+    credentials=ALICE,
+    **extra,
 ) -> CodeFlow:
     """Log in (or use the SSO session), take the code to the token endpoint; asserts each step."""
     pkce = PKCE.new()
     request = code_request(client_id, redirect_uri, pkce, **extra)
-    response = browser.authorize(**request)
-    if response.status_code == 200 and forms(response.text) and "username" in forms(response.text)[0]["inputs"]:
-        response = browser.sign_in(response, credentials)
+    response = user_agent.authorize(**request)
+    if (
+        response.status_code == 200
+        and forms(response.text)
+        and "username" in forms(response.text)[0]["inputs"]
+    ):
+        response = user_agent.sign_in(response, credentials)
     assert response.status_code == 302, response.text
     authorization = redirect_parameters(response)
     assert "code" in authorization, authorization
-    tokens = exchange_code(browser.server, authorization["code"], client_id, request["redirect_uri"], pkce.verifier)
+    tokens = exchange_code(
+        user_agent.server, authorization["code"], client_id, request["redirect_uri"], pkce.verifier
+    )
     assert tokens.status_code == 200, tokens.text
     return CodeFlow(request, authorization, tokens.json())
 
@@ -317,10 +395,17 @@ def concurrently(count: int, request) -> list:
         return list(pool.map(call, range(count)))
 
 
-def verified_claims(server: Endpoints, token: str, audience: str) -> tuple[dict, dict]:
-    """Header and claims of a token, after PyJWT checked it against the server's JWKS."""
+def verified_claims(
+    server: Endpoints, token: str, audience: str, *, leeway: float = 0
+) -> tuple[dict, dict]:
+    """Header and claims of a token, after PyJWT checked it against the server's JWKS.
+
+    PyJWT checks the times on the real clock: ``leeway`` covers a server clock moved ahead.
+    """
     header = jwt.get_unverified_header(token)
     keys = jwt.PyJWKSet.from_dict(requests.get(server.jwks_url, timeout=10).json())
     (key,) = [key for key in keys.keys if key.key_id == header["kid"]]
-    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=audience, issuer=server.issuer)
+    claims = jwt.decode(
+        token, key.key, algorithms=["RS256"], audience=audience, issuer=server.issuer, leeway=leeway
+    )
     return header, claims

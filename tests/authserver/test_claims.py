@@ -8,8 +8,9 @@ import requests
 from tests.authserver.helpers import (
     ALICE_PERMISSIONS,
     ALICE_SUB,
-    API,
+    API_AUDIENCE,
     SPA_CALLBACK,
+    UserAgent,
     redirect_parameters,
     run_code_flow,
     verified_claims,
@@ -19,16 +20,29 @@ from tests.support.keys import compact
 ISO_8601_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def test_user_access_token(browser, authserver):
-    flow = run_code_flow(browser, audience=API, scope="openid profile email read:messages read:stats")
-    header, claims = verified_claims(authserver, flow.tokens["access_token"], API)
+def test_user_access_token(user_agent, authserver):
+    flow = run_code_flow(
+        user_agent, audience=API_AUDIENCE, scope="openid profile email read:messages read:stats"
+    )
+    header, claims = verified_claims(authserver, flow.tokens["access_token"], API_AUDIENCE)
     assert header["typ"] == "at+jwt" and header["alg"] == "RS256"
     current_key = requests.get(authserver.jwks_url, timeout=10).json()["keys"][0]
     assert header["kid"] == current_key["kid"]
-    assert set(claims) == {"iss", "sub", "aud", "iat", "exp", "azp", "scope", "permissions", "jti", "client_id"}
+    assert set(claims) == {
+        "iss",
+        "sub",
+        "aud",
+        "iat",
+        "exp",
+        "azp",
+        "scope",
+        "permissions",
+        "jti",
+        "client_id",
+    }
     assert claims["iss"] == authserver.issuer
     assert claims["sub"] == ALICE_SUB
-    assert claims["aud"] == [API, f"{authserver.issuer}userinfo"]
+    assert claims["aud"] == [API_AUDIENCE, f"{authserver.issuer}userinfo"]
     assert claims["azp"] == claims["client_id"] == "spa-demo"
     assert claims["scope"] == "openid profile email read:messages read:stats"
     # With RBAC and "add permissions in the access token": all the user's permissions for the API.
@@ -37,29 +51,43 @@ def test_user_access_token(browser, authserver):
     assert isinstance(claims["jti"], str) and claims["jti"]
 
 
-def test_access_token_without_openid_is_for_the_api_alone(browser, authserver):
-    flow = run_code_flow(browser, audience=API, scope="read:messages")
-    _, claims = verified_claims(authserver, flow.tokens["access_token"], API)
-    assert claims["aud"] == API
+def test_access_token_without_openid_is_for_the_api_alone(user_agent, authserver):
+    flow = run_code_flow(user_agent, audience=API_AUDIENCE, scope="read:messages")
+    _, claims = verified_claims(authserver, flow.tokens["access_token"], API_AUDIENCE)
+    assert claims["aud"] == API_AUDIENCE
     assert "id_token" not in flow.tokens
 
 
 def test_machine_access_token(authserver):
-    tokens = authserver.client_credentials(audience=API, scope="import:data read:imports").json()
-    header, claims = verified_claims(authserver, tokens["access_token"], API)
+    tokens = authserver.client_credentials(
+        audience=API_AUDIENCE, scope="import:data read:imports"
+    ).json()
+    header, claims = verified_claims(authserver, tokens["access_token"], API_AUDIENCE)
     assert header["typ"] == "at+jwt"
-    assert set(claims) == {"iss", "sub", "aud", "iat", "exp", "azp", "scope", "gty", "permissions", "jti", "client_id"}
+    assert set(claims) == {
+        "iss",
+        "sub",
+        "aud",
+        "iat",
+        "exp",
+        "azp",
+        "scope",
+        "gty",
+        "permissions",
+        "jti",
+        "client_id",
+    }
     assert claims["sub"] == "m2m-demo@clients"
     assert claims["gty"] == "client-credentials"
     assert claims["azp"] == "m2m-demo"
-    assert claims["aud"] == API
+    assert claims["aud"] == API_AUDIENCE
     assert claims["scope"] == "import:data read:imports"
     assert claims["permissions"] == ["import:data", "read:imports"]
 
 
-def test_id_token(browser, authserver):
+def test_id_token(user_agent, authserver):
     nonce = secrets.token_urlsafe(12)
-    flow = run_code_flow(browser, nonce=nonce, scope="openid profile email")
+    flow = run_code_flow(user_agent, nonce=nonce, scope="openid profile email")
     header, claims = verified_claims(authserver, flow.tokens["id_token"], "spa-demo")
     assert header["typ"] == "JWT" and header["alg"] == "RS256" and header["kid"]
     assert set(claims) == {
@@ -79,14 +107,16 @@ def test_id_token(browser, authserver):
     assert "permissions" not in claims and "scope" not in claims
 
 
-def test_id_token_claims_follow_the_scope(browser, authserver):
-    flow = run_code_flow(browser, scope="openid")
+def test_id_token_claims_follow_the_scope(user_agent, authserver):
+    flow = run_code_flow(user_agent, scope="openid")
     _, claims = verified_claims(authserver, flow.tokens["id_token"], "spa-demo")
     assert not {"name", "nickname", "email", "email_verified", "updated_at"} & set(claims)
 
 
-def test_userinfo(browser, authserver):
-    flow = run_code_flow(browser, audience=API, scope="openid profile email read:messages")
+def test_userinfo(user_agent, authserver):
+    flow = run_code_flow(
+        user_agent, audience=API_AUDIENCE, scope="openid profile email read:messages"
+    )
     response = authserver.userinfo(flow.tokens["access_token"])
     assert response.status_code == 200
     info = response.json()
@@ -95,18 +125,22 @@ def test_userinfo(browser, authserver):
     assert ISO_8601_UTC.match(info["updated_at"])
 
 
-def test_userinfo_refuses_tokens_that_are_not_for_it(browser, authserver):
-    machine = authserver.client_credentials(audience=API).json()["access_token"]
-    api_only = run_code_flow(browser, audience=API, scope="read:messages").tokens["access_token"]
-    id_token = run_code_flow(browser, scope="openid").tokens["id_token"]
+def test_userinfo_refuses_tokens_that_are_not_for_it(user_agent, authserver):
+    machine = authserver.client_credentials(audience=API_AUDIENCE).json()["access_token"]
+    api_only = run_code_flow(user_agent, audience=API_AUDIENCE, scope="read:messages").tokens[
+        "access_token"
+    ]
+    id_token = run_code_flow(user_agent, scope="openid").tokens["id_token"]
     for token in (machine, api_only, id_token, "not-a-token"):
         response = authserver.userinfo(token)
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_userinfo_refuses_a_token_not_signed_by_a_published_key(browser, authserver, second_rsa_key):
-    token = run_code_flow(browser, scope="openid").tokens["access_token"]
+def test_userinfo_refuses_a_token_not_signed_by_a_published_key(
+    user_agent, authserver, second_rsa_key
+):
+    token = run_code_flow(user_agent, scope="openid").tokens["access_token"]
     header, claims = verified_claims(authserver, token, f"{authserver.issuer}userinfo")
     forged = compact(header, claims, second_rsa_key, header["alg"])
     assert authserver.userinfo(token).status_code == 200
@@ -115,15 +149,47 @@ def test_userinfo_refuses_a_token_not_signed_by_a_published_key(browser, authser
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_implicit_access_token_is_shaped_like_the_code_flow_one(browser, authserver):
+def test_implicit_access_token_is_shaped_like_the_code_flow_one(user_agent, authserver):
     request = {
         "response_type": "token",
         "client_id": "spa-demo",
         "redirect_uri": SPA_CALLBACK,
         "scope": "openid read:messages",
-        "audience": API,
+        "audience": API_AUDIENCE,
         "state": "s",
     }
-    answer = redirect_parameters(browser.sign_in(browser.authorize(**request)))
-    _, claims = verified_claims(authserver, answer["access_token"], API)
-    assert set(claims) == {"iss", "sub", "aud", "iat", "exp", "azp", "scope", "permissions", "jti", "client_id"}
+    answer = redirect_parameters(user_agent.sign_in(user_agent.authorize(**request)))
+    _, claims = verified_claims(authserver, answer["access_token"], API_AUDIENCE)
+    assert set(claims) == {
+        "iss",
+        "sub",
+        "aud",
+        "iat",
+        "exp",
+        "azp",
+        "scope",
+        "permissions",
+        "jti",
+        "client_id",
+    }
+
+
+def test_tokens_and_userinfo_follow_the_servers_clock(start_authserver, clock):
+    server = start_authserver(clock=clock)
+    # An hour ahead of the real clock: the server issues and checks by its own clock only.
+    ahead = 3600
+    clock.advance(ahead)
+    flow = run_code_flow(UserAgent(server), audience=API_AUDIENCE, scope="openid profile")
+    now = int(clock())
+    access_token = flow.tokens["access_token"]
+    _, access = verified_claims(server, access_token, API_AUDIENCE, leeway=ahead)
+    _, identity = verified_claims(server, flow.tokens["id_token"], "spa-demo", leeway=ahead)
+    assert access["iat"] == identity["iat"] == identity["auth_time"] == now
+    assert access["exp"] == now + flow.tokens["expires_in"] == now + 86400
+    assert identity["exp"] == now + 36000
+    # /userinfo takes the access token until its last second by the server's clock, not after.
+    assert server.userinfo(access_token).status_code == 200
+    clock.advance(86400 - 1)
+    assert server.userinfo(access_token).status_code == 200
+    clock.advance(1)
+    assert server.userinfo(access_token).status_code == 401

@@ -5,7 +5,7 @@ import requests
 
 from authserver.tenant import hash_client_secret
 from tests.authserver.helpers import (
-    API,
+    API_AUDIENCE,
     M2M_SECRET,
     tenant_text,
     verified_claims,
@@ -20,8 +20,9 @@ client_secret_hash = "{hash_client_secret(M2M_SECRET)}"
 grant_types = ["client_credentials"]
 """
 
+
 def test_audience_parameter_gets_a_token_with_the_client_grant_scopes(authserver):
-    response = authserver.client_credentials(audience=API)
+    response = authserver.client_credentials(audience=API_AUDIENCE)
     assert response.status_code == 200
     tokens = response.json()
     assert tokens["token_type"] == "Bearer"
@@ -29,13 +30,13 @@ def test_audience_parameter_gets_a_token_with_the_client_grant_scopes(authserver
     assert tokens["scope"] == "import:data read:imports read:messages"
     # RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
     assert "refresh_token" not in tokens and "id_token" not in tokens
-    _, claims = verified_claims(authserver, tokens["access_token"], API)
-    assert claims["aud"] == API
+    _, claims = verified_claims(authserver, tokens["access_token"], API_AUDIENCE)
+    assert claims["aud"] == API_AUDIENCE
 
 
 def test_resource_parameter_of_rfc_8707_and_basic_authentication(authserver):
     response = authserver.token(
-        {"grant_type": "client_credentials", "resource": API, "scope": "read:imports"},
+        {"grant_type": "client_credentials", "resource": API_AUDIENCE, "scope": "read:imports"},
         auth=("m2m-demo", M2M_SECRET),
     )
     assert response.status_code == 200
@@ -43,21 +44,28 @@ def test_resource_parameter_of_rfc_8707_and_basic_authentication(authserver):
 
 
 def test_json_body_as_auth0_accepts_it(authserver):
-    body = {"grant_type": "client_credentials", "client_id": "m2m-demo", "client_secret": M2M_SECRET, "audience": API}
+    body = {
+        "grant_type": "client_credentials",
+        "client_id": "m2m-demo",
+        "client_secret": M2M_SECRET,
+        "audience": API_AUDIENCE,
+    }
     response = requests.post(authserver.url("/oauth/token"), json=body, timeout=10)
     assert response.status_code == 200
     assert response.json()["scope"] == "import:data read:imports read:messages"
 
 
 def test_scopes_are_limited_to_the_client_grant(authserver):
-    response = authserver.client_credentials(audience=API, scope="read:imports write:messages")
+    response = authserver.client_credentials(
+        audience=API_AUDIENCE, scope="read:imports write:messages"
+    )
     assert response.status_code == 403
     assert response.json()["error"] == "access_denied"
 
 
 def test_client_without_a_grant_for_the_api_is_denied_like_auth0(start_authserver):
     server = start_authserver(tenant_text(append=UNGRANTED_CLIENT))
-    response = server.client_credentials(client_id="m2m-ungranted", audience=API)
+    response = server.client_credentials(client_id="m2m-ungranted", audience=API_AUDIENCE)
     assert response.status_code == 403
     body = response.json()
     assert body["error"] == "access_denied"
@@ -65,11 +73,11 @@ def test_client_without_a_grant_for_the_api_is_denied_like_auth0(start_authserve
 
 
 @pytest.mark.parametrize(
-    "parameters, error",
+    ("parameters", "error"),
     [
         ({}, "access_denied"),
         ({"audience": "https://unknown.example"}, "access_denied"),
-        ({"audience": API, "resource": "https://other.example"}, "invalid_request"),
+        ({"audience": API_AUDIENCE, "resource": "https://other.example"}, "invalid_request"),
     ],
     ids=["no audience", "unknown audience", "audience and resource disagree"],
 )
@@ -80,6 +88,8 @@ def test_the_api_must_be_named_and_known(authserver, parameters, error):
 
 
 def test_public_applications_cannot_use_client_credentials(authserver):
-    response = authserver.token({"grant_type": "client_credentials", "client_id": "spa-demo", "audience": API})
+    response = authserver.token(
+        {"grant_type": "client_credentials", "client_id": "spa-demo", "audience": API_AUDIENCE}
+    )
     assert response.status_code in (400, 401)
     assert response.json()["error"] == "invalid_client"

@@ -1,4 +1,5 @@
-"""Discovery (OpenID Connect Discovery 1.0, RFC 8414) and the JWKS, as an Auth0 tenant serves them."""
+"""Discovery (OpenID Connect Discovery 1.0, RFC 8414) and the JWKS, as an Auth0 tenant serves
+them."""
 
 import requests
 from joserfc.jwk import RSAKey
@@ -18,7 +19,15 @@ def test_discovery_document_names_auth0_endpoints(authserver):
     assert document["code_challenge_methods_supported"] == ["S256"]
     assert document["id_token_signing_alg_values_supported"] == ["RS256"]
     assert document["authorization_response_iss_parameter_supported"] is True
-    assert set(document["response_types_supported"]) == {"code", "token", "id_token", "id_token token"}
+    methods = ["client_secret_basic", "client_secret_post", "none"]
+    assert document["token_endpoint_auth_methods_supported"] == methods
+    assert document["revocation_endpoint_auth_methods_supported"] == methods
+    assert set(document["response_types_supported"]) == {
+        "code",
+        "token",
+        "id_token",
+        "id_token token",
+    }
     assert "password" not in document["grant_types_supported"]
 
 

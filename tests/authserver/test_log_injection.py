@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from tests.authserver.helpers import ALICE, SPA_CALLBACK, Browser, code_request
+from tests.authserver.helpers import ALICE, SPA_CALLBACK, UserAgent, code_request
 
 FORGED = "\r\n2026-12-01 INFO authserver: login of auth0|admin from 10.0.0.1"
 
@@ -23,19 +23,27 @@ def authserver_log(caplog):
 
 
 def test_a_request_path_cannot_forge_a_log_line(authserver, authserver_log):
-    Browser(authserver).session.get(authserver.url("/u/nothing%0D%0A2026-12-01%20INFO%20forged"), timeout=10)
+    UserAgent(authserver).session.get(
+        authserver.url("/u/nothing%0D%0A2026-12-01%20INFO%20forged"), timeout=10
+    )
     assert_one_line_each(authserver_log.records, "/u/nothing%0D%0A2026-12-01%20INFO%20forged")
 
 
 def test_a_typed_email_address_cannot_forge_a_log_line(authserver, pkce, authserver_log):
-    browser = Browser(authserver)
-    page = browser.authorize(**code_request("spa-demo", SPA_CALLBACK, pkce))
-    browser.login(page, ALICE[0] + FORGED, "wrong-password")
-    assert_one_line_each(authserver_log.records, "alice@flowlab.test\\r\\n2026-12-01 info authserver")
+    user_agent = UserAgent(authserver)
+    page = user_agent.authorize(**code_request("spa-demo", SPA_CALLBACK, pkce))
+    user_agent.login(page, ALICE[0] + FORGED, "wrong-password")
+    assert_one_line_each(
+        authserver_log.records, "alice@flowlab.test\\r\\n2026-12-01 info authserver"
+    )
 
 
 @pytest.mark.parametrize("parameter", ["audience", "redirect_uri"])
-def test_authorization_parameters_cannot_forge_a_log_line(authserver, pkce, authserver_log, parameter):
-    request = code_request("spa-demo", SPA_CALLBACK, pkce) | {parameter: "https://x.example/" + FORGED}
-    Browser(authserver).authorize(**request)
+def test_authorization_parameters_cannot_forge_a_log_line(
+    authserver, pkce, authserver_log, parameter
+):
+    request = code_request("spa-demo", SPA_CALLBACK, pkce) | {
+        parameter: "https://x.example/" + FORGED
+    }
+    UserAgent(authserver).authorize(**request)
     assert_one_line_each(authserver_log.records, "https://x.example/\\r\\n2026-12-01 INFO")

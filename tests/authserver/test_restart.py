@@ -9,11 +9,11 @@ import pytest
 from authserver.cli import GRACEFUL_TIMEOUT
 from shared.token_validation import TokenValidator
 from tests.authserver.helpers import (
-    API,
+    API_AUDIENCE,
     NATIVE_CALLBACK,
     PKCE,
-    Browser,
     ServerProcess,
+    UserAgent,
     code_request,
     redirect_parameters,
     run_code_flow,
@@ -30,38 +30,62 @@ def server_process(tmp_path):
 def test_state_survives_a_restart(server_process):
     server_process.start()
     assert server_process.database.exists()
-    browser = Browser(server_process)
+    user_agent = UserAgent(server_process)
     scope = "openid profile offline_access read:messages"
-    user = run_code_flow(browser, client_id="native-demo", redirect_uri=NATIVE_CALLBACK, audience=API, scope=scope)
-    machine = server_process.client_credentials(audience=API).json()
-    partner = code_request("partner-app", NATIVE_CALLBACK, PKCE.new(), audience=API, scope="openid read:messages")
-    consent = browser.authorize(**partner)
-    assert "code" in redirect_parameters(browser.follow(browser.decide(consent, "allow")))
-    jwks_before = browser.session.get(server_process.jwks_url, timeout=10).json()
+    user = run_code_flow(
+        user_agent,
+        client_id="native-demo",
+        redirect_uri=NATIVE_CALLBACK,
+        audience=API_AUDIENCE,
+        scope=scope,
+    )
+    machine = server_process.client_credentials(audience=API_AUDIENCE).json()
+    partner = code_request(
+        "partner-app",
+        NATIVE_CALLBACK,
+        PKCE.new(),
+        audience=API_AUDIENCE,
+        scope="openid read:messages",
+    )
+    consent = user_agent.authorize(**partner)
+    assert "code" in redirect_parameters(user_agent.follow(user_agent.decide(consent, "allow")))
+    jwks_before = user_agent.session.get(server_process.jwks_url, timeout=10).json()
 
     server_process.stop()
     server_process.start()
 
-    assert browser.session.get(server_process.jwks_url, timeout=10).json() == jwks_before
-    validator = TokenValidator(server_process.issuer, API, jwks_url=server_process.jwks_url)
+    assert user_agent.session.get(server_process.jwks_url, timeout=10).json() == jwks_before
+    validator = TokenValidator(
+        server_process.issuer, API_AUDIENCE, jwks_url=server_process.jwks_url
+    )
     assert validator.validate(machine["access_token"]).subject == "m2m-demo@clients"
     assert validator.validate(user.tokens["access_token"]).subject.startswith("auth0|")
     assert server_process.userinfo(user.tokens["access_token"]).status_code == 200
     refreshed = server_process.token(
-        {"grant_type": "refresh_token", "client_id": "native-demo", "refresh_token": user.tokens["refresh_token"]}
+        {
+            "grant_type": "refresh_token",
+            "client_id": "native-demo",
+            "refresh_token": user.tokens["refresh_token"],
+        }
     )
     assert refreshed.status_code == 200
     # The SSO session outlives the restart: no login prompt; and so does the consent given.
-    silent = browser.authorize(**code_request("native-demo", NATIVE_CALLBACK, PKCE.new(), prompt="none"))
+    silent = user_agent.authorize(
+        **code_request("native-demo", NATIVE_CALLBACK, PKCE.new(), prompt="none")
+    )
     assert "code" in redirect_parameters(silent)
-    consented = browser.authorize(**{**partner, "code_challenge": PKCE.new().challenge, "prompt": "none"})
+    consented = user_agent.authorize(
+        **{**partner, "code_challenge": PKCE.new().challenge, "prompt": "none"}
+    )
     assert "code" in redirect_parameters(consented)
 
 
 def test_every_request_is_logged_on_stderr(server_process):
     server_process.start()
-    server_process.client_credentials(audience=API, client_secret="wrong")
-    Browser(server_process).authorize(**code_request("spa-demo", "http://localhost:3000/callback", PKCE.new()))
+    server_process.client_credentials(audience=API_AUDIENCE, client_secret="wrong")
+    UserAgent(server_process).authorize(
+        **code_request("spa-demo", "http://localhost:3000/callback", PKCE.new())
+    )
     server_process.stop()
     log = server_process.logs()
     assert '"POST /oauth/token" 401' in log

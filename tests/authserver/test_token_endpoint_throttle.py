@@ -11,7 +11,7 @@ import pytest
 
 from authserver.tenant import hash_client_secret
 from authserver.throttle import ClientAuthenticationThrottle, FailureLimit
-from tests.authserver.helpers import API, M2M_SECRET, tenant_text
+from tests.authserver.helpers import API_AUDIENCE, M2M_SECRET, tenant_text
 
 ATTACKER = "203.0.113.66"
 DAEMON = "198.51.100.7"
@@ -26,25 +26,9 @@ grant_types = ["client_credentials"]
 
 [[client_grants]]
 client_id = "m2m-other"
-audience = "{API}"
+audience = "{API_AUDIENCE}"
 scope = ["read:messages"]
 """
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 def test_a_key_is_refused_from_the_limit_until_its_window_closes(clock):
@@ -109,16 +93,21 @@ class Clients:
         self.client = app.test_client()
 
     def token(self, address: str, client_id: str, client_secret: str, *, path="/oauth/token"):
-        form = {"grant_type": "client_credentials", "audience": API, "token": "no-such-token"}
+        form = {
+            "grant_type": "client_credentials",
+            "audience": API_AUDIENCE,
+            "token": "no-such-token",
+        }
         headers = authorization(client_id, client_secret)
-        return self.client.post(path, data=form, headers=headers, environ_base={"REMOTE_ADDR": address})
+        return self.client.post(
+            path, data=form, headers=headers, environ_base={"REMOTE_ADDR": address}
+        )
 
 
 @pytest.fixture
 def server(start_authserver, clock):
-    server = start_authserver(tenant_text(append=OTHER_CLIENT))
-    server.app.extensions["authorization_server"].throttle = ClientAuthenticationThrottle(clock=clock)
-    return server
+    # The server's clock is the throttle's: moving it moves the windows.
+    return start_authserver(tenant_text(append=OTHER_CLIENT), clock=clock)
 
 
 @pytest.fixture
@@ -140,11 +129,15 @@ def assert_too_many_attempts(response, retry_after: int):
 
 
 @pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke"])
-def test_ten_failures_of_a_client_from_an_address_get_429_without_checking_the_secret(clients, clock, digests, path):
+def test_ten_failures_of_a_client_from_an_address_get_429_without_checking_the_secret(
+    clients, clock, digests, path
+):
     fail(clients, 10, path=path)
     clock.advance(100)
     digests.clear()
-    assert_too_many_attempts(clients.token(ATTACKER, "m2m-demo", M2M_SECRET, path=path), retry_after=200)
+    assert_too_many_attempts(
+        clients.token(ATTACKER, "m2m-demo", M2M_SECRET, path=path), retry_after=200
+    )
     assert digests == [], "no secret is checked once at the limit"
 
 
@@ -172,7 +165,9 @@ def test_the_daemon_authenticates_while_another_address_attacks_it(clients):
     attacker_answers = []
     for round_number in range(10):
         for attempt in range(5):
-            attacker_answers.append(clients.token(ATTACKER, "m2m-demo", f"wrong-{round_number}-{attempt}").status_code)
+            attacker_answers.append(
+                clients.token(ATTACKER, "m2m-demo", f"wrong-{round_number}-{attempt}").status_code
+            )
         assert clients.token(DAEMON, "m2m-demo", M2M_SECRET).status_code == 200
     assert attacker_answers == [401] * 10 + [429] * 40
 
