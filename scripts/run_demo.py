@@ -3,11 +3,16 @@
 Starts the authorization server, the protected API, the SPA server and the machine-to-machine
 daemon as `python -m <part>` processes, prefixes each line they print with the part's name,
 and stops them all on Ctrl-C. State lives in `.data/` of the project folder, so a restart keeps
-users, keys and imported data.
+users, keys and imported data. Before it starts anything it checks that the ports it needs are
+free, and names the process that holds one (a second `make demo`, say): otherwise the readiness
+checks would be answered by that other process.
 """
 
+import errno
+import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +28,8 @@ PARTS = [
     ("spa", ["spa_demo"], "http://localhost:3000/"),
     ("m2m", ["m2m_demo", "--interval", "60"], None),
 ]
+PORTS = (9000, 3010, 3000)
+LISTEN = "0A"  # the TCP state "listening" in /proc/net/tcp
 
 WELCOME = """
 Flowlab is running (Ctrl-C stops everything).
@@ -37,6 +44,66 @@ Flowlab is running (Ctrl-C stops everything).
 
   Native app (another terminal):  .venv/bin/python -m native_demo login
 """
+
+
+def _listening_socket_inodes(port):
+    """The inodes of the sockets listening on ``port`` (Linux /proc/net/tcp and tcp6)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = pathlib.Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == LISTEN:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _processes_holding(inodes):
+    """``PID (command line)`` of each process with one of the socket ``inodes`` open."""
+    sockets = {f"socket:[{inode}]" for inode in inodes}
+    holders = []
+    for fd_folder in pathlib.Path("/proc").glob("[0-9]*/fd"):
+        if sockets & _links(fd_folder):
+            try:
+                command = (fd_folder.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            holders.append(
+                f"PID {fd_folder.parent.name} ({command.decode(errors='replace').strip()})"
+            )
+    return holders
+
+
+def _links(fd_folder):
+    """What the open files of one process point to; those it cannot read (or closed) left out."""
+    links = set()
+    try:
+        descriptors = list(fd_folder.iterdir())
+    except OSError:
+        return links
+    for descriptor in descriptors:
+        try:
+            links.add(os.readlink(descriptor))
+        except OSError:
+            continue
+    return links
+
+
+def port_in_use(port):
+    """None when ``port`` is free on 127.0.0.1; else a sentence naming who holds it."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return None
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+    holders = _processes_holding(_listening_socket_inodes(port))
+    who = ", ".join(holders) if holders else "another program"
+    return f"port {port} is in use by {who}"
 
 
 def stream(name, pipe):
@@ -61,6 +128,13 @@ def wait_until_ready(name, process, url, timeout=30.0):
 
 
 def main():
+    busy = [message for message in map(port_in_use, PORTS) if message is not None]
+    if busy:
+        raise SystemExit(
+            "Flowlab cannot start: "
+            + "; ".join(busy)
+            + ". Stop it (is `make demo` running already?)."
+        )
     processes = []
 
     def stop_all(*_):
