@@ -8,7 +8,11 @@
 3. A third-party application without the user's consent for these scopes (or ``prompt=consent``)
    goes to the consent page; ``prompt=none`` answers ``consent_required``.
 4. Otherwise the authorization response (code, or tokens in the fragment) is redirected to the
-   application, with ``state`` and ``iss``.
+   application, with ``state`` and ``iss``; with ``response_mode=web_message`` it is posted to
+   the application's window instead, errors included (:mod:`authserver.web_message`).
+
+``max_age`` (a session signed in longer ago must log in again) is checked with ``prompt``
+(:mod:`authserver.grants.base`); ``login_hint`` and ``screen_hint`` are the login page's.
 """
 
 from authlib.oauth2 import OAuth2Error

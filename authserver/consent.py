@@ -87,6 +87,8 @@ def consent():
         # RFC 6749 §4.1.2.1: "access_denied: The resource owner or authorization server denied
         # the request."
         response = server.create_authorization_response(grant=grant, grant_user=None)
-        response.status_code = 303
+        if response.status_code == 302:
+            # A redirect after the POST is a 303; a web message page (web_message) stays 200.
+            response.status_code = 303
         return response
     return error_page("invalid_request", "Choose Allow or Deny.")

@@ -43,7 +43,10 @@ def openid_configuration(issuer: str) -> dict:
         "jwks_uri": f"{issuer}.well-known/jwks.json",
         "scopes_supported": list(OIDC_SCOPES),
         "response_types_supported": ["code", "token", "id_token", "id_token token"],
-        "response_modes_supported": ["query", "fragment"],
+        # OAuth 2.0 Authorization Server Metadata (RFC 8414 §2): "response_modes_supported
+        # OPTIONAL. JSON array containing a list of the OAuth 2.0 "response_mode" values that this
+        # authorization server supports". web_message is Auth0's (auth0-spa-js uses it).
+        "response_modes_supported": ["query", "fragment", "web_message"],
         "grant_types_supported": [
             "authorization_code",
             "implicit",

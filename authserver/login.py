@@ -40,14 +40,25 @@ def _login_page(error: str | None = None, email: str = "", status: int = 200):
         csrf_token=sessions.csrf_token(),
         error=error,
         email=email,
+        # Auth0's screen_hint=signup opens its sign-up page; this server has none: the login
+        # page says so.
+        signup=request.args.get("screen_hint") == "signup",
     )
     return page, status
+
+
+def _login_hint() -> str:
+    # OIDC Core §3.1.2.1: "login_hint OPTIONAL. Hint to the Authorization Server about the login
+    # identifier the End-User might use to log in". It prefills the email address (Jinja escapes
+    # it); one no email address could be is not shown.
+    hint = request.args.get("login_hint", "").strip()
+    return hint if len(hint) <= MAX_EMAIL_LENGTH else ""
 
 
 @bp.route("/u/login", methods=("GET", "POST"))
 def login():
     if request.method == "GET":
-        return _login_page()
+        return _login_page(email=_login_hint())
     if not sessions.csrf_token_valid(request.form):
         return error_page("invalid_request", "The form expired. Go back and try again.")
     email = request.form.get("username", "").strip().lower()

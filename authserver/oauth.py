@@ -1,6 +1,7 @@
 """The endpoints applications call directly: ``/oauth/token``, ``/oauth/revoke``, ``/userinfo``.
 
-Parameters come as a form or, as Auth0 accepts, a JSON object; anything else, and a parameter
+Parameters come as a form or, as Auth0 accepts, a JSON object (of strings; a ``null`` member is
+absent); anything else, and a parameter
 given more than once, is refused with ``invalid_request`` before authlib sees it. Token
 responses carry ``Cache-Control: no-store`` (authlib's token response headers, RFC 6749 §5.1).
 

@@ -33,7 +33,7 @@ from werkzeug.datastructures import MultiDict
 
 from shared.log_safety import escaped
 
-from . import keys
+from . import keys, web_message
 from .clock import Clock, now
 from .db import get_storage
 from .grants import (
@@ -72,18 +72,29 @@ class _JSONMembers(list):
 
 
 def _body_parameters(request) -> MultiDict:
-    """A POST body's parameters: a form, or (as Auth0 accepts) a JSON object of strings."""
+    """A POST body's parameters: a form, or (as Auth0 accepts) a JSON object of strings.
+
+    A JSON member whose value is ``null`` is absent, as Auth0 reads it: auth0-python's
+    ``GetToken`` always sends ``"organization": null``.
+    """
     if not request.is_json:
         return not_repeated(request.form)
     try:
         document = json.loads(request.get_data(), object_pairs_hook=_JSONMembers)
     except (ValueError, RecursionError):
         document = None
-    if not isinstance(document, _JSONMembers) or not all(
-        isinstance(value, str) for _, value in document
-    ):
+    if not isinstance(document, _JSONMembers):
+        log.info("POST body refused: JSON, but not an object")
         raise InvalidRequestError("The body must be a form or a JSON object of strings.")
-    return not_repeated(MultiDict(document))
+    for name, value in document:
+        if value is not None and not isinstance(value, str):
+            log.info(
+                "POST body refused: JSON member %s is a %s, not a string or null",
+                escaped(name),
+                type(value).__name__,
+            )
+            raise InvalidRequestError("The body must be a form or a JSON object of strings.")
+    return not_repeated(MultiDict([(name, value) for name, value in document if value is not None]))
 
 
 def request_parameters(request) -> MultiDict:
@@ -379,11 +390,27 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
                 expires_at = now() + self.tenant.refresh_token_lifetime
             storage.save_refresh_token(token["refresh_token"], source, expires_at)
 
+    def create_authorization_response(self, request=None, grant_user=None, grant=None):
+        response = super().create_authorization_response(request, grant_user, grant)
+        return self.in_response_mode(response, grant.redirect_uri)
+
     def create_authorization_error_response(self, error):
         """An error redirected to the client (to ``error.redirect_uri``), with state and iss."""
         response = self.handle_error_response(None, error)
         self.issuer_parameter.add_issuer_parameter(self, response)
-        return response
+        return self.in_response_mode(response, error.redirect_uri)
+
+    def in_response_mode(self, response, redirect_uri: str | None):
+        """An authorization response redirected to ``redirect_uri``, in the requested mode.
+
+        authlib answers every authorization response (and error) as a redirect; with
+        ``response_mode=web_message`` its parameters are posted to the application's window
+        instead (:mod:`authserver.web_message`).
+        """
+        if not (web_message.requested() and redirect_uri and response.location):
+            return response
+        client = self.query_client(flask_request.args.get("client_id"))
+        return web_message.response(client, redirect_uri, response.location)
 
 
 def current_server() -> AuthorizationServer:

@@ -2,8 +2,10 @@
 
 * Pages that show UI may not be framed (``X-Frame-Options: DENY`` and CSP
   ``frame-ancestors 'none'``); only a ``prompt=none`` authorization response may be framed, by
-  the application's allowed web origins (:func:`allow_framing_by`).
-* A strict Content Security Policy: no scripts at all, styles from this server only.
+  the application's allowed web origins (:func:`allow_framing_by`), and the web message page of
+  ``response_mode=web_message`` (:mod:`authserver.web_message`), by the same origins.
+* A strict Content Security Policy: no scripts at all, styles from this server only; the one
+  exception is the web message page's script, allowed by a nonce on that page alone.
 * ``Cache-Control: no-store`` unless a view says otherwise (discovery, JWKS, the stylesheet).
 * CORS only on the token, revocation, userinfo, discovery and JWKS endpoints, only for the
   tenant's allowed web origins; their answers all carry ``Vary: Origin``.

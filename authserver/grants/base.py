@@ -5,8 +5,9 @@
   only the requested scopes the user has permission for (:meth:`~Auth0GrantMixin.scope_for`),
   computed once per request (:meth:`~Auth0GrantMixin.granted_scope`).
 * :class:`Auth0AuthorizationMixin`, for the grants of the authorization endpoint (code,
-  implicit): the exact redirect URI rule, one response mode per flow, ``prompt`` for every
-  request, and the stored grant the response's credentials belong to.
+  implicit): the exact redirect URI rule, one response mode per flow (plus ``web_message``),
+  ``prompt`` and ``max_age`` for every request, and the stored grant the response's credentials
+  belong to.
 * :class:`SingleUseMixin`, for the grants whose credential may be used once (authorization
   codes; refresh tokens, rotated on every use): a replay revokes the whole grant.
 
@@ -24,10 +25,12 @@ from authlib.oauth2.rfc6749 import (
     scope_to_list,
 )
 from authlib.oauth2.rfc6749.hooks import hooked
+from authlib.oidc.core.errors import LoginRequiredError
 from authlib.oidc.core.grants.util import validate_request_prompt
 
 from shared.log_safety import escaped
 
+from .. import web_message
 from ..clock import now
 from ..models import AuthorizationCode, RefreshToken, User
 from ..tenant import OIDC_SCOPES, ResourceServer
@@ -147,14 +150,19 @@ class Auth0AuthorizationMixin(Auth0GrantMixin):
 
     def validate_authorization_request(self) -> str:
         redirect_uri = super().validate_authorization_request()
+        response_mode = self.request.payload.data.get("response_mode", self.RESPONSE_MODE)
+        if response_mode == web_message.WEB_MESSAGE:
+            # A web message that could not be posted is refused before anybody logs in for it
+            # (an error page: it names no redirect_uri).
+            web_message.check_target(self.request.client, redirect_uri)
         try:
             # OAuth 2.0 Multiple Response Type Encoding Practices §7: "In no case should a set of
             # Authorization Response parameters whose default Response Mode is the fragment
-            # encoding be encoded using the query encoding."
-            response_mode = self.request.payload.data.get("response_mode", self.RESPONSE_MODE)
-            if response_mode != self.RESPONSE_MODE:
+            # encoding be encoded using the query encoding." web_message uses neither encoding.
+            if response_mode not in (self.RESPONSE_MODE, web_message.WEB_MESSAGE):
                 raise InvalidRequestError(
-                    f"Unsupported 'response_mode': this flow uses {self.RESPONSE_MODE}."
+                    f"Unsupported 'response_mode': this flow uses {self.RESPONSE_MODE}"
+                    " or web_message."
                 )
             self.request.resource_server = self.requested_api() or self.server.userinfo_api
         except OAuth2Error as error:
@@ -169,8 +177,36 @@ class Auth0AuthorizationMixin(Auth0GrantMixin):
         # OIDC Core §3.1.2.1 "prompt", for every request: Auth0 honours prompt=none and
         # prompt=login in plain OAuth requests too.
         validate_request_prompt(self, redirect_uri, redirect_fragment=self.ERROR_RESPONSE_FRAGMENT)
+        self.validate_max_age(redirect_uri)
         self.redirect_uri = redirect_uri
         return redirect_uri
+
+    def validate_max_age(self, redirect_uri: str) -> None:
+        """``max_age``: a session signed in longer ago than that must sign in again."""
+        value = self.request.payload.data.get("max_age")
+        if value is None:
+            return
+        # OIDC Core §3.1.2.1: "max_age OPTIONAL. Maximum Authentication Age. Specifies the
+        # allowable elapsed time in seconds since the last time the End-User was actively
+        # authenticated by the OP." A number of seconds: digits, nothing else.
+        if not (value.isascii() and value.isdigit()):
+            log.info("authorization request refused: max_age %s", escaped(value))
+            raise InvalidRequestError(
+                "Invalid 'max_age' parameter.",
+                redirect_uri=redirect_uri,
+                redirect_fragment=self.ERROR_RESPONSE_FRAGMENT,
+            )
+        user = self.request.user
+        if user is None or now() - user.auth_time <= int(value):
+            return
+        # "If the elapsed time is greater than this value, the OP MUST attempt to actively
+        # re-authenticate the End-User." Without UI (prompt=none) it cannot: login_required.
+        # (The ID token always carries auth_time, which "MUST" be there "When max_age is used".)
+        if "none" in (self.request.payload.data.get("prompt") or "").split():
+            raise LoginRequiredError(
+                redirect_uri=redirect_uri, redirect_fragment=self.ERROR_RESPONSE_FRAGMENT
+            )
+        self.prompt = "login"
 
     def create_authorization_response(self, redirect_uri: str, grant_user):
         if grant_user:

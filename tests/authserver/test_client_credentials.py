@@ -1,5 +1,7 @@
 """The client credentials grant: the machine-to-machine daemon (article steps 1-3)."""
 
+import json
+
 import pytest
 import requests
 
@@ -53,6 +55,47 @@ def test_json_body_as_auth0_accepts_it(authserver):
     response = requests.post(authserver.url("/oauth/token"), json=body, timeout=10)
     assert response.status_code == 200
     assert response.json()["scope"] == "import:data read:imports read:messages"
+
+
+def test_a_null_json_member_is_absent(authserver):
+    # auth0-python's GetToken.client_credentials() always sends "organization": null.
+    body = {
+        "grant_type": "client_credentials",
+        "client_id": "m2m-demo",
+        "client_secret": M2M_SECRET,
+        "audience": API_AUDIENCE,
+        "organization": None,
+        "scope": None,
+    }
+    response = requests.post(authserver.url("/oauth/token"), json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "import:data read:imports read:messages"
+    # Absent, so not a repetition of the member beside it either.
+    raw = json.dumps(body)[:-1] + ', "organization": "org_1", "audience": null}'
+    response = requests.post(
+        authserver.url("/oauth/token"),
+        data=raw,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("value", [7, True, 1.5, ["read:messages"], {"a": "b"}])
+def test_a_json_member_neither_string_nor_null_is_a_clear_400(authserver, value):
+    body = {
+        "grant_type": "client_credentials",
+        "client_id": "m2m-demo",
+        "client_secret": M2M_SECRET,
+        "audience": API_AUDIENCE,
+        "organization": value,
+    }
+    response = requests.post(authserver.url("/oauth/token"), json=body, timeout=10)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "The body must be a form or a JSON object of strings.",
+    }
 
 
 def test_scopes_are_limited_to_the_client_grant(authserver):

@@ -29,6 +29,7 @@ def test_discovery_document_names_auth0_endpoints(authserver):
         "id_token token",
     }
     assert "password" not in document["grant_types_supported"]
+    assert document["response_modes_supported"] == ["query", "fragment", "web_message"]
 
 
 def test_jwks_publishes_the_current_and_the_next_public_key(authserver):
