@@ -56,4 +56,6 @@ def csrf_token_valid(form) -> bool:
     # Cross-site request forgery (synchronizer token pattern): a POST of the login or consent
     # form must echo the token of this browser's session.
     expected = session.get(CSRF_TOKEN)
-    return bool(expected) and hmac.compare_digest(expected, form.get(CSRF_FIELD, ""))
+    # Compared as bytes: hmac.compare_digest refuses str with non-ASCII characters (TypeError).
+    sent = form.get(CSRF_FIELD, "").encode("utf-8", "surrogateescape")
+    return bool(expected) and hmac.compare_digest(expected.encode(), sent)

@@ -91,9 +91,9 @@ class Auth0GrantMixin:
 
         An authorization request may ask for it twice (the consent check, then the stored code or
         the implicit flow's token), always for the same user and requested scope: the first
-        answer is kept in ``request.granted_scopes``, by user and requested scope.
+        answer is kept in ``request.granted_scopes``, by grant, API, user and requested scope.
         """
-        key = (user.id, scope)
+        key = (type(self), self.request.resource_server.identifier, user.id, scope)
         granted = self.request.granted_scopes.get(key)
         if granted is None:
             granted = self.request.granted_scopes[key] = self.scope_for(user, scope)

@@ -104,7 +104,7 @@ def test_prompt_consent_asks_a_first_party_user_too(user_agent, pkce):
     assert "code" in redirect_parameters(user_agent.follow(user_agent.decide(page, "allow")))
 
 
-@pytest.mark.parametrize("csrf_token", [None, "forged-token"])
+@pytest.mark.parametrize("csrf_token", [None, "forged-token", "é-not-ascii"])
 def test_consent_form_requires_the_csrf_token_of_the_session(user_agent, pkce, csrf_token):
     page = consent_page(user_agent, partner_request(pkce))
     data = {"decision": "allow"} | ({"csrf_token": csrf_token} if csrf_token else {})

@@ -256,7 +256,7 @@ def test_the_sso_cookie_is_httponly_samesite_lax_and_prefixed(user_agent):
     assert all(cookie.name.startswith("authserver_") for cookie in user_agent.session.cookies)
 
 
-@pytest.mark.parametrize("csrf_token", [None, "forged-token"])
+@pytest.mark.parametrize("csrf_token", [None, "forged-token", "é-not-ascii"])
 def test_login_form_requires_the_csrf_token_of_the_session(user_agent, csrf_token):
     page = user_agent.authorize(**spa_request())
     data = {"username": ALICE[0], "password": ALICE[1]}
