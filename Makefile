@@ -32,7 +32,7 @@ format: $(STAMP) $(NODE_STAMP)
 	$(PY) -m ruff format .
 	npm run --silent format
 
-demo: $(STAMP)
+demo: $(STAMP) $(NODE_STAMP)
 	$(PY) scripts/run_demo.py
 
 test: lint test-tools

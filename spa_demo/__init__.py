@@ -1,8 +1,10 @@
 """SPA demo: a browser single page app that signs a user in and calls the protected API.
 
 `python -m spa_demo` serves one static page (plain HTML, JavaScript modules and CSS, no build
-step, no third-party script) on http://localhost:3000. The page runs either flow, side by
-side behind a switch, and narrates the numbered steps as they happen.
+step, no third-party script but Auth0's SDK, served from the npm install) on
+http://localhost:3000. The page runs either flow, side by side behind a switch, and narrates the
+numbered steps as they happen; a third mode does code + PKCE with Auth0's SDK (auth0-spa-js) and
+narrates the same PKCE steps from what the SDK sent (static/sdk_mode.js).
 
 Implicit grant (legacy; what the article describes, deprecated by RFC 9700), the article's steps:
   1. The app initiates the flow and redirects the browser to Auth0, so the user can authenticate.

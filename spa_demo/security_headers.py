@@ -5,9 +5,20 @@ not ours: the Content-Security-Policy allows scripts and styles from this origin
 inline code, no eval, no third-party hosts), network requests only to this origin, the issuer
 and the API, and frames only for silent authentication. Trusted Types make any accidental
 `innerHTML` with untrusted data throw instead of executing it.
+
+The SDK mode (auth0-spa-js, served from this origin) needs one exception, and only a narrow one:
+with `useRefreshTokens` the SDK keeps the refresh token in a Web Worker, and `new Worker(url)`
+is a Trusted Types sink. Its default worker is a `blob:` URL, which `worker-src 'self'` refuses;
+the page passes the SDK's own worker file (`/vendor/auth0-spa-js/...worker...js`) instead, as a
+TrustedScriptURL from the one policy allowed here, `auth0-spa-js-worker` (static/sdk_mode.js),
+which accepts that exact path and nothing else. The SDK needs no other policy: it builds its
+iframe and popup with `setAttribute("src")` and `window.open`, which are no Trusted Types sinks.
 """
 
 from .config import SpaConfig
+
+# The only Trusted Types policy the page may create (static/sdk_mode.js).
+SDK_WORKER_POLICY = "auth0-spa-js-worker"
 
 
 def content_security_policy(config: SpaConfig) -> str:
@@ -15,6 +26,8 @@ def content_security_policy(config: SpaConfig) -> str:
         [
             "default-src 'none'",
             "script-src 'self'",
+            # The SDK's refresh-token worker, from this origin (no blob: worker).
+            "worker-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
             f"connect-src 'self' {config.issuer_origin} {config.api_origin}",
@@ -26,7 +39,7 @@ def content_security_policy(config: SpaConfig) -> str:
             "base-uri 'none'",
             "form-action 'none'",
             "require-trusted-types-for 'script'",
-            "trusted-types 'none'",
+            f"trusted-types {SDK_WORKER_POLICY}",
         ]
     )
 

@@ -21,9 +21,10 @@ import {
   saveLogoutState,
   takeLogoutState,
 } from "./logout.js";
+import { SdkMode, sdkMode, setUsesRefreshTokens } from "./sdk_mode.js";
 import { loadSettings } from "./settings.js";
 import { loadInHiddenFrame } from "./silent_auth.js";
-import { StepLog, hasStep } from "./steps.js";
+import { StepLog, describeRequest, describeResponse, hasStep } from "./steps.js";
 import { shorten } from "./tokens.js";
 import * as view from "./view.js";
 
@@ -31,22 +32,25 @@ import * as view from "./view.js";
 /** @typedef {import("./authorization.js").Flow} Flow */
 /** @typedef {import("./authorization.js").Pending} Pending */
 /** @typedef {import("./settings.js").Settings} Settings */
+/** @typedef {import("./sdk_mode.js").SdkTokens} SdkTokens */
+/** @typedef {import("./steps.js").NarratedFlow & { id: string }} Mode */
 /** @typedef {import("./tokens.js").Tokens} Tokens */
 
 /**
  * The signed-in state: the tokens of the last flow that succeeded, and when the access token
  * expires (milliseconds, Date.now()'s clock).
  *
- * @typedef {Tokens & { flow: Flow, expiresAt: number }} Session
+ * @typedef {Tokens & { flow: Mode, expiresAt: number }} Session
  */
 
 /** @type {Record<string, Flow>} */
 const FLOWS = { [codePkce.id]: codePkce, [implicitGrant.id]: implicitGrant };
 const MODE_KEY = "flowlab.mode";
 const RENEW_SECONDS_BEFORE_EXPIRY = 30;
-const CREDENTIAL_PARAMETERS = new Set(["access_token", "id_token", "code", "id_token_hint"]);
 
 const log = new StepLog(view.showSteps);
+// The third mode: Auth0's SDK does the flow, this page narrates what it sends.
+const sdk = new SdkMode(log);
 /** @type {Settings | null} */
 let loadedSettings = null;
 // The tokens: in this variable only. Not in localStorage or sessionStorage (any script of this
@@ -69,36 +73,22 @@ function settings() {
   return loadedSettings;
 }
 
+function selectedModeId() {
+  return sessionStorage.getItem(MODE_KEY) ?? codePkce.id;
+}
+
+function sdkSelected() {
+  return selectedModeId() === sdkMode.id;
+}
+
+/** @returns {Mode} */
+function selectedMode() {
+  return sdkSelected() ? sdkMode : selectedFlow();
+}
+
+// The hand-written flow in use (the PKCE one when the SDK mode is selected).
 function selectedFlow() {
-  return FLOWS[sessionStorage.getItem(MODE_KEY) ?? codePkce.id] ?? codePkce;
-}
-
-/** @param {URLSearchParams} parameters */
-function describeParameters(parameters) {
-  return [...parameters].map(
-    ([name, value]) => `  ${name} = ${CREDENTIAL_PARAMETERS.has(name) ? shorten(value) : value}`,
-  );
-}
-
-/**
- * @param {URL} url
- * @param {string[]} [notes]
- */
-function describeRequest(url, notes = []) {
-  return [
-    `GET ${url.origin}${url.pathname}`,
-    ...describeParameters(url.searchParams),
-    ...notes.map((note) => `ℹ ${note}`),
-  ];
-}
-
-/**
- * @param {URL} url
- * @param {URLSearchParams} parameters
- */
-function describeResponse(url, parameters) {
-  const separator = parameters === url.searchParams ? "?" : "#";
-  return [`Back at ${url.origin}${url.pathname}${separator}…`, ...describeParameters(parameters)];
+  return FLOWS[selectedModeId()] ?? codePkce;
 }
 
 /**
@@ -116,6 +106,13 @@ function startSession(flow, tokens) {
   log.add(
     `Tokens kept in memory only; the access token expires in ${tokens.expiresIn} s, silent renewal in ${Math.round(renewAfter)} s`,
   );
+}
+
+// The SDK renews by itself whenever getTokenSilently() finds the cached token about to expire.
+/** @param {SdkTokens} tokens */
+function startSdkSession(tokens) {
+  clearTimeout(renewalTimer);
+  session = { flow: sdkMode, ...tokens };
 }
 
 function endSession() {
@@ -163,6 +160,17 @@ async function finishAuthorization(flow, landedAt, pending, silent) {
 }
 
 async function login() {
+  if (sdkSelected()) {
+    leaving = true;
+    view.showBusy("Redirecting to the authorization server…");
+    try {
+      await sdk.loginWithRedirect(settings());
+    } catch (error) {
+      leaving = false;
+      throw error;
+    }
+    return;
+  }
   const flow = selectedFlow();
   const { params, pending, notes } = await flow.prepare();
   const url = authorizationUrl(settings(), params);
@@ -182,6 +190,11 @@ async function login() {
  * @param {Pending | null} pending
  */
 async function handleCallback(landedAt, pending) {
+  // A hand-written flow's response (its pending request was kept) goes to that flow.
+  if (pending === null && sdkSelected()) {
+    startSdkSession(await sdk.handleRedirectCallback(settings(), landedAt));
+    return;
+  }
   const flow = (pending !== null && FLOWS[pending.flow]) || selectedFlow();
   if (pending !== null) log.begin(flow, "request", pending.requestLines);
   await finishAuthorization(flow, landedAt, pending, false);
@@ -189,6 +202,10 @@ async function handleCallback(landedAt, pending) {
 
 /** @param {string} reason */
 async function renewSilently(reason) {
+  if (sdkSelected()) {
+    startSdkSession(await sdk.getTokenSilently(settings(), reason, true));
+    return;
+  }
   const current = settings();
   const flow = selectedFlow();
   log.note(`Silent re-authentication: ${reason}`);
@@ -214,7 +231,12 @@ async function renewSilently(reason) {
 // On a plain page load the tokens are gone (memory only): get them back if the session lives.
 async function restoreSession() {
   try {
-    await renewSilently("the page was loaded and tokens are kept in memory only");
+    if (sdkSelected()) {
+      const restored = await sdk.restore(settings());
+      if (restored !== null) startSdkSession(restored);
+    } else {
+      await renewSilently("the page was loaded and tokens are kept in memory only");
+    }
   } catch (error) {
     if (!(error instanceof FlowError) || error.code !== "login_required") throw error;
     log.fail(error);
@@ -225,7 +247,10 @@ async function restoreSession() {
 /** @param {Endpoint} endpoint */
 async function callEndpoint(endpoint) {
   const { apiUrl, requestTimeoutMs } = settings();
-  if (endpoint.sendsToken && session !== null && Date.now() >= session.expiresAt) {
+  if (endpoint.sendsToken && session !== null && session.flow === sdkMode) {
+    // The SDK mode asks the SDK for the token before every call: its cache, or a renewal.
+    startSdkSession(await sdk.accessToken(settings()));
+  } else if (endpoint.sendsToken && session !== null && Date.now() >= session.expiresAt) {
     await renewSilently("the access token has expired");
   }
   const sending = endpoint.sendsToken ? session : null;
@@ -260,7 +285,19 @@ async function callEndpoint(endpoint) {
   log.add(`→ ${result.status} ${result.statusText}${challenge}`);
 }
 
-function logout() {
+async function logout() {
+  if (sdkSelected()) {
+    endSession();
+    leaving = true;
+    view.showBusy("Logging out at the authorization server…");
+    try {
+      await sdk.logout(settings());
+    } catch (error) {
+      leaving = false;
+      throw error;
+    }
+    return;
+  }
   const state = newState();
   const url = logoutUrl(settings(), session?.idToken, state);
   endSession();
@@ -289,11 +326,40 @@ function finishLogout(landedAt, expectedState) {
   log.add("✓ state matches the value this app sent with the logout request");
 }
 
+// The popup opens at once, in the click's task (popup blockers); the SDK then sends it to Auth0.
+function loginWithPopup() {
+  const popup = window.open("", "auth0:authorize:popup", "width=400,height=600");
+  return sdk.loginWithPopup(settings(), popup).then(startSdkSession);
+}
+
+// The SDK is loaded when its mode is chosen, so a missing npm install shows at once.
+async function loadSdk() {
+  try {
+    await sdk.load(settings());
+    view.showSdkMissing(null);
+  } catch (error) {
+    if (error instanceof FlowError && error.code === "sdk_missing") {
+      view.showSdkMissing(error.description);
+    }
+    throw error;
+  }
+}
+
 /** @param {string} id */
 function selectMode(id) {
   sessionStorage.setItem(MODE_KEY, id);
-  view.showMode(FLOWS[id]);
-  log.note(`Flow switched to the ${FLOWS[id].name}: used by the next login or renewal.`);
+  const mode = selectedMode();
+  view.showMode(mode);
+  log.note(`Flow switched to the ${mode.name}: used by the next login or renewal.`);
+  if (mode === sdkMode) act(loadSdk);
+}
+
+/** @param {boolean} use */
+function selectRefreshTokens(use) {
+  setUsesRefreshTokens(use);
+  log.note(
+    `useRefreshTokens: ${use}. The SDK's client is created again at the next SDK call, with an empty cache: log in again.`,
+  );
 }
 
 // Runs one user action or flow; any failure is shown and narrated, and leaves no token behind
@@ -323,10 +389,12 @@ function act(action) {
 }
 
 async function start() {
-  view.showMode(selectedFlow());
+  view.showMode(selectedMode());
   view.bindControls(
     {
       onLogin: () => act(login),
+      onLoginPopup: () => act(loginWithPopup),
+      onRefreshTokensChange: selectRefreshTokens,
       onLogout: () => act(logout),
       onRenew: () => act(() => renewSilently("you pressed the button")),
       onModeChange: selectMode,
@@ -350,6 +418,7 @@ async function start() {
     loadedSettings = await loadSettings();
     if (isCallback) return handleCallback(landedAt, pending);
     if (isLogoutReturn) finishLogout(landedAt, logoutState);
+    if (sdkSelected()) await loadSdk();
     return restoreSession();
   });
   view.markReady();

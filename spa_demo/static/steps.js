@@ -3,6 +3,8 @@
 // article's wording) with the requests sent and what came back, or a note between steps.
 // Code names a step by what happens in it; its number is only its place in the article's list.
 
+import { shorten } from "./tokens.js";
+
 /**
  * What happens in a step. Each flow's list has "request", "response" and "api_call"; the
  * implicit grant's article gives the user's authentication a step of its own, the PKCE one
@@ -38,6 +40,44 @@
  * @property {string[]} lines
  * @property {"done" | "failed" | "note"} outcome
  */
+
+// Parameters that carry a credential: shown shortened, enough to recognise, never whole.
+const CREDENTIAL_PARAMETERS = new Set([
+  "access_token",
+  "id_token",
+  "code",
+  "id_token_hint",
+  "code_verifier",
+  "refresh_token",
+]);
+
+/** @param {URLSearchParams} parameters */
+export function describeParameters(parameters) {
+  return [...parameters].map(
+    ([name, value]) => `  ${name} = ${CREDENTIAL_PARAMETERS.has(name) ? shorten(value) : value}`,
+  );
+}
+
+/**
+ * @param {URL} url
+ * @param {string[]} [notes]
+ */
+export function describeRequest(url, notes = []) {
+  return [
+    `GET ${url.origin}${url.pathname}`,
+    ...describeParameters(url.searchParams),
+    ...notes.map((note) => `ℹ ${note}`),
+  ];
+}
+
+/**
+ * @param {URL} url
+ * @param {URLSearchParams} parameters
+ */
+export function describeResponse(url, parameters) {
+  const separator = parameters === url.searchParams ? "?" : "#";
+  return [`Back at ${url.origin}${url.pathname}${separator}…`, ...describeParameters(parameters)];
+}
 
 /**
  * Whether the flow narrates this step.

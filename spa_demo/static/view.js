@@ -4,10 +4,11 @@
 // (and the CSP's Trusted Types would stop any innerHTML anyway).
 
 import { decodeJwt } from "./jwt.js";
+import { REFRESH_TOKENS_KEY as SDK_REFRESH_TOKENS } from "./sdk_mode.js";
 
 /** @typedef {import("./api_client.js").ApiResult} ApiResult */
 /** @typedef {import("./api_client.js").Endpoint} Endpoint */
-/** @typedef {import("./authorization.js").Flow} Flow */
+/** @typedef {import("./main.js").Mode} Mode */
 /** @typedef {import("./main.js").Session} Session */
 /** @typedef {import("./steps.js").StepEntry} StepEntry */
 
@@ -48,6 +49,8 @@ const json = (value) => JSON.stringify(value, null, 2);
 /**
  * @typedef {object} Controls
  * @property {() => void} onLogin
+ * @property {() => void} onLoginPopup
+ * @property {(use: boolean) => void} onRefreshTokensChange
  * @property {() => void} onLogout
  * @property {() => void} onRenew
  * @property {(mode: string) => void} onModeChange
@@ -58,8 +61,14 @@ const json = (value) => JSON.stringify(value, null, 2);
  * @param {Controls} controls
  * @param {Endpoint[]} endpoints
  */
-export function bindControls({ onLogin, onLogout, onRenew, onModeChange, onCallApi }, endpoints) {
+export function bindControls(
+  { onLogin, onLoginPopup, onRefreshTokensChange, onLogout, onRenew, onModeChange, onCallApi },
+  endpoints,
+) {
   byId("login").addEventListener("click", onLogin);
+  byId("login-popup").addEventListener("click", onLoginPopup);
+  const refreshTokens = inputById("sdk-refresh-tokens");
+  refreshTokens.addEventListener("change", () => onRefreshTokensChange(refreshTokens.checked));
   byId("logout").addEventListener("click", onLogout);
   byId("renew").addEventListener("click", onRenew);
   for (const radio of document.querySelectorAll("input[name=mode]")) {
@@ -87,11 +96,22 @@ export function messageText() {
   return inputById("message-text").value;
 }
 
-/** @param {Flow} flow */
-export function showMode(flow) {
-  inputById(`mode-${flow.id}`).checked = true;
-  byId("implicit-banner").hidden = flow.id !== "implicit";
-  byId("code-banner").hidden = flow.id !== "code";
+/** @param {Mode} mode */
+export function showMode(mode) {
+  inputById(`mode-${mode.id}`).checked = true;
+  byId("implicit-banner").hidden = mode.id !== "implicit";
+  byId("code-banner").hidden = mode.id !== "code";
+  byId("sdk-banner").hidden = mode.id !== "sdk";
+  byId("login-popup").hidden = mode.id !== "sdk";
+  inputById("sdk-refresh-tokens").checked = sessionStorage.getItem(SDK_REFRESH_TOKENS) === "true";
+}
+
+// Why the SDK mode cannot work here (the npm install is missing), or null.
+/** @param {string | null} text */
+export function showSdkMissing(text) {
+  const box = byId("sdk-missing");
+  box.hidden = text === null;
+  box.textContent = text ?? "";
 }
 
 /**
@@ -103,6 +123,7 @@ function showStatus(state, text) {
   status.dataset.state = state;
   status.textContent = text;
   buttonById("login").disabled = state !== "signed-out";
+  buttonById("login-popup").disabled = state !== "signed-out";
   buttonById("logout").disabled = state === "working";
   buttonById("renew").disabled = state === "working";
 }

@@ -68,6 +68,7 @@ def test_csp_allows_only_this_origin_the_issuer_and_the_api(client):
     assert directives == {
         "default-src": ["'none'"],
         "script-src": ["'self'"],
+        "worker-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'", "http://localhost:9000", "http://localhost:3010"],
@@ -76,7 +77,8 @@ def test_csp_allows_only_this_origin_the_issuer_and_the_api(client):
         "base-uri": ["'none'"],
         "form-action": ["'none'"],
         "require-trusted-types-for": ["'script'"],
-        "trusted-types": ["'none'"],
+        # The SDK mode's one policy: its refresh-token worker's URL (static/sdk_mode.js).
+        "trusted-types": ["auth0-spa-js-worker"],
     }
 
 
@@ -104,6 +106,46 @@ def test_scripts_are_served_as_javascript(client, script):
     response = client.get(f"/static/{script}")
     assert response.status_code == 200
     assert response.mimetype in ("text/javascript", "application/javascript")
+
+
+SDK_DIST = PROJECT_ROOT / "node_modules" / "@auth0" / "auth0-spa-js" / "dist"
+SDK_MODULE = "auth0-spa-js.production.esm.js"
+SDK_WORKER = "auth0-spa-js.worker.production.js"
+
+
+@pytest.mark.parametrize("name", [SDK_MODULE, SDK_WORKER])
+def test_the_sdk_is_served_from_the_npm_install_as_javascript(tmp_path, name):
+    (tmp_path / name).write_text("export {};")
+    client = create_app({"AUTH0_SPA_JS_DIST": str(tmp_path)}).test_client()
+    response = client.get(f"/vendor/auth0-spa-js/{name}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.data == b"export {};"
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_the_sdk_files_default_to_the_projects_node_modules():
+    assert SpaConfig.from_env({}).sdk_dist == SDK_DIST
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/vendor/auth0-spa-js/{SDK_MODULE}",
+        "/vendor/auth0-spa-js/auth0-spa-js.development.js",
+        "/vendor/auth0-spa-js/../package.json",
+        "/vendor/auth0-spa-js/%2e%2e%2fpackage.json",
+        "/vendor/browser-tabs-lock/index.js",
+    ],
+)
+def test_without_the_npm_install_or_outside_the_sdks_files_it_is_a_json_404(tmp_path, path):
+    (tmp_path / "package.json").write_text("{}")
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "auth0-spa-js.development.js").write_text("")
+    client = create_app({"AUTH0_SPA_JS_DIST": str(tmp_path / "dist")}).test_client()
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
 
 
 def test_config_json_with_local_defaults(client):
