@@ -62,6 +62,22 @@ loopback address, for local development); when a refresh fails the known keys ke
 ``jwks_stale_if_error`` more seconds; with no key to be had, ``KeysUnavailable`` (HTTP 503) is
 raised.
 
+The verified-token cache follows Envoy's ``jwt_authn``: ``validate`` remembers each access token
+that passed every check, keyed by the exact token string (issuer and audience are fixed per
+validator), with its claims and the key that verified it, so a client reusing its token costs
+no signature check. Its rules: on every hit ``exp``, ``nbf`` and ``iat`` are compared with
+``clock()`` again, with the same ``leeway``, and a token out of its time window is refused (with
+the same code as a fresh validation) and dropped; when the key cache has installed a new key set,
+a hit is served only if the lookup of the token's ``kid`` (and ``alg``) in the new set finds the
+same key, else the entry is dropped and the token validated afresh (so a key that left the JWKS
+refuses its tokens, ``kid_unknown``); a hit still needs a usable key set (a stale one is
+refreshed in the background, as for any request) and otherwise takes the full path; a refused
+token is never cached; a hit takes no lock (one dict lookup), only inserting and dropping do; at
+most ``verified_cache_size`` entries (default 10,000: about 31 MiB with 1 KiB tokens), the
+oldest evicted first; ``verified_cache_size=0`` turns it off. ID tokens
+(``validate_id_token``, ``validate_refreshed_id_token``) never use it. A cached token's
+``Claims`` are the same object on every hit: treat them, and the lists in them, as read-only.
+
 Clocks: the claims ``exp``, ``nbf`` and ``iat`` are compared with ``clock()``, wall-clock
 seconds since the epoch (default ``time.time``); the key cache's ages and cooldowns are counted
 with ``monotonic()`` (default ``time.monotonic``). ``TokenValidator(clock=..., monotonic=...)``
@@ -169,6 +185,7 @@ DEFAULT_JWKS_MAX_AGE = 600.0
 DEFAULT_JWKS_COOLDOWN = 30.0
 DEFAULT_JWKS_STALE_IF_ERROR = 3600.0
 DEFAULT_HTTP_TIMEOUT = 3.0
+DEFAULT_VERIFIED_CACHE_SIZE = 10_000  # entries (see "The verified-token cache" above)
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -369,6 +386,8 @@ class TokenValidator:
         settings in seconds (see the module docstring).
     :param clock: wall-clock seconds since the epoch, for ``exp``, ``nbf`` and ``iat``.
     :param monotonic: monotonic seconds, for the key cache's ages and cooldowns.
+    :param verified_cache_size: how many verified access tokens ``validate`` remembers (see
+        the module docstring); 0 turns the verified-token cache off.
     """
 
     def __init__(
@@ -386,9 +405,12 @@ class TokenValidator:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        verified_cache_size: int = DEFAULT_VERIFIED_CACHE_SIZE,
     ) -> None:
         if not issuer or not audience:
             raise ValueError("issuer and audience are required")
+        if type(verified_cache_size) is not int or verified_cache_size < 0:
+            raise ValueError("verified_cache_size must be an int, 0 (off) or more")
         self.issuer = issuer
         self.audience = audience
         self.algorithms = _check_configured_algorithms(tuple(algorithms))
@@ -402,6 +424,11 @@ class TokenValidator:
         # An issuer's tokens share a handful of header segments: each distinct segment is parsed
         # and checked once, then found by its exact bytes (bounded: cleared when full).
         self._checked_headers: dict[bytes, _CheckedHeader] = {}
+        # The verified-token cache of validate() (module docstring): read without a lock (one
+        # dict get, atomic), changed only under the lock; None when turned off.
+        self.verified_cache_size = verified_cache_size
+        self._verified: dict[str, _VerifiedToken] | None = {} if verified_cache_size else None
+        self._verified_lock = threading.Lock()
         self.jwks = JWKSCache(
             issuer,
             jwks_url,
@@ -413,9 +440,20 @@ class TokenValidator:
         )
 
     def validate(self, token: Any) -> Claims:
-        """Validate a JWT access token; return its claims or raise ``TokenValidationError``."""
+        """Validate a JWT access token; return its claims or raise ``TokenValidationError``.
+
+        A token validated before is found in the verified-token cache (its time window and its
+        key still checked); the ``Claims`` returned for it are then the same object as before.
+        """
+        cache = self._verified
         try:
-            header, payload = self._verified_parts(token)
+            if cache is not None and type(token) is str:
+                entry = cache.get(token)  # the hit path: no lock
+                if entry is not None:
+                    claims = self._cached_claims(token, entry)
+                    if claims is not None:
+                        return claims
+            header, payload, key = self._verified_parts(token)
             self._check_access_token_type(header)
             self._check_registered_claims(payload)
             _check_string_claims(payload, _ACCESS_TOKEN_STRING_CLAIMS)
@@ -424,7 +462,56 @@ class TokenValidator:
         except TokenValidationError as error:
             _log_rejection("access token", error)
             raise
-        return Claims(payload, header.fields)
+        claims = Claims(payload, header.fields)
+        if cache is not None:
+            # Only here, after every check passed: a refused token is never cached.
+            self._remember(cache, token, _VerifiedToken(claims, header, key))
+        return claims
+
+    def _cached_claims(self, token: str, entry: _VerifiedToken) -> Claims | None:
+        """The claims of a cached token if it is still valid; None (entry dropped) when its key
+        must be looked up again; raises (entry dropped) when its time window has passed."""
+        keys = self.jwks.usable_keys()
+        if keys is None:
+            self._forget(token)  # no usable key set: the full path fetches or refuses
+            return None
+        if entry.keys is not keys:
+            # A new key set was installed since this entry was last checked: the token's key
+            # must still be the one a fresh lookup finds, or the entry goes (and the full path
+            # refuses the token, kid_unknown or signature, or verifies it afresh).
+            found = keys.find(entry.header.kid, entry.header.algorithm.name)
+            if found is None or not _same_key(found, entry.key):
+                self._forget(token)
+                return None
+            entry.keys = keys
+        # RFC 7519 4.1.4 and 4.1.5 (and iat, as _check_registered_claims): the same comparisons
+        # as a fresh validation, with the same leeway, on every hit.
+        now = self.clock()
+        leeway = self.leeway
+        if now - leeway < entry.exp and entry.start <= now + leeway:
+            return entry.claims
+        self._forget(token)
+        payload = entry.claims._payload
+        _check_exp(payload, now, leeway)
+        _check_iat(payload, now, leeway)
+        _check_nbf(payload, now, leeway)
+        return None  # unreachable unless float rounding differs: validate afresh
+
+    def _remember(
+        self, cache: dict[str, _VerifiedToken], token: str, entry: _VerifiedToken
+    ) -> None:
+        with self._verified_lock:
+            if token not in cache:
+                while len(cache) >= self.verified_cache_size:
+                    # Insertion order: the oldest entry goes first (cheap, no bookkeeping on hits).
+                    del cache[next(iter(cache))]
+            cache[token] = entry
+
+    def _forget(self, token: str) -> None:
+        cache = self._verified
+        if cache is not None:
+            with self._verified_lock:
+                cache.pop(token, None)
 
     def validate_id_token(self, token: Any, *, nonce: str) -> Claims:
         """Validate an OpenID Connect ID token for the client id given as ``audience``.
@@ -456,7 +543,7 @@ class TokenValidator:
     def _verified_id_token(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
         """The checks of OpenID Connect Core 1.0, 3.1.3.7 that every ID token passes, whether
         it comes from an authentication or a refresh (all but the nonce)."""
-        header, payload = self._verified_parts(token)
+        header, payload, _ = self._verified_parts(token)
         # RFC 8725 3.12: tokens of the wrong kind are rejected (an access token is not an ID
         # token).
         if header.media_type == _ACCESS_TOKEN_TYPE:
@@ -488,10 +575,12 @@ class TokenValidator:
         _check_aud(payload, self.audience)
         _check_sub(payload)
 
-    def _verified_parts(self, token: Any) -> tuple[_CheckedHeader, dict[str, Any]]:
+    def _verified_parts(
+        self, token: Any
+    ) -> tuple[_CheckedHeader, dict[str, Any], _VerificationKey]:
         """Parse a compact JWS once, check its header (once per distinct header segment),
-        verify its signature; return the checked header and the payload, which is only decoded
-        after the signature verified."""
+        verify its signature; return the checked header, the payload, which is only decoded
+        after the signature verified, and the key that verified it."""
         if type(token) is not str:
             raise InvalidToken(
                 RefusalCode.MALFORMED, f"token is a {type(token).__name__}, not a string"
@@ -528,7 +617,7 @@ class TokenValidator:
                 RefusalCode.SIGNATURE, f"signature does not verify with key {_short(key.kid)}"
             )
         payload = _json_object(_token_segment(payload_segment, "payload"), "payload")
-        return header, payload
+        return header, payload, key
 
     def _check_header(self, header_segment: bytes) -> _CheckedHeader:
         header = _json_object(_token_segment(header_segment, "header"), "header")
@@ -593,6 +682,38 @@ def _log_rejection(kind: str, error: TokenValidationError) -> None:
         logger.error("%s not verifiable (%s): %s", kind, error.code, error.reason)
     else:
         logger.info("%s rejected (%s): %s", kind, error.code, error.reason)
+
+
+class _VerifiedToken:
+    """An entry of the verified-token cache: a token that passed every check of ``validate``,
+    with what a hit checks again (its time window, and its key against the current key set)."""
+
+    __slots__ = ("claims", "header", "key", "keys", "exp", "start")
+
+    def __init__(self, claims: Claims, header: _CheckedHeader, key: _VerificationKey) -> None:
+        payload = claims._payload
+        self.claims = claims
+        self.header = header
+        self.key = key  # the key that verified the signature
+        # The key set in which ``key`` was last found; None until the first hit checks it
+        # against the current set (the key may come from a set replaced during verification).
+        self.keys: _KeySet | None = None
+        self.exp: float = payload["exp"]
+        # valid while start <= now + leeway: neither issued nor "not before" in the future
+        self.start: float = max(payload["iat"], payload.get("nbf", 0))
+
+
+def _same_key(one: _VerificationKey, other: _VerificationKey) -> bool:
+    """Whether two keys of two downloads of a JWKS are the same key, with the same uses."""
+    if one is other:
+        return True
+    uses_match = (one.kid, one.kty, one.crv, one.alg) == (
+        other.kid,
+        other.kty,
+        other.crv,
+        other.alg,
+    )
+    return uses_match and one.public_key.public_numbers() == other.public_key.public_numbers()
 
 
 class _CheckedHeader(NamedTuple):
@@ -1196,6 +1317,17 @@ class JWKSCache:
         self._last_download_ended = -math.inf
         self._last_error: str | None = None
         self._in_flight: threading.Event | None = None
+
+    def usable_keys(self) -> _KeySet | None:
+        """The cached key set while it may be used (a stale one starts a background refresh,
+        as in ``key_for``), else None; never waits for a download."""
+        keys, fresh_until, usable_until = self._state
+        now = self.monotonic()
+        if keys is None or now >= usable_until:
+            return None
+        if now >= fresh_until:
+            self._refresh()
+        return keys
 
     def key_for(self, kid: str | None, alg: str) -> _VerificationKey:
         """The verification key for a token header; fetches the JWKS when needed."""
