@@ -10,6 +10,7 @@ free port, named in the "listening" line.
 """
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -18,7 +19,10 @@ from api.config import ConfigurationError
 from api.gunicorn_worker import JSONErrorThreadWorker
 from shared.wsgi_server import serve
 
-WORKERS = 2
+# One gthread worker process per core (the GIL lets one process use one core), each with a few
+# threads: a keep-alive connection waits in the worker's poller, not in a thread, so threads
+# only cover a request that waits (a JWKS download, a SQLite write lock). See api/README.md.
+WORKERS = os.cpu_count() or 1
 THREADS_PER_WORKER = 4
 # Large enough for the validator to see (and refuse, with an RFC 6750 answer) tokens above its
 # 8 KiB limit; gunicorn itself refuses any header field larger than this.

@@ -43,8 +43,9 @@ MINIMUM_PASSWORD_LENGTH = 8
 CLIENT_SECRET_BYTES = 32
 #: How long a stopping server waits for requests in progress (SIGTERM) before gunicorn kills them.
 GRACEFUL_TIMEOUT = 5
-#: Request threads of the one gunicorn worker: the state is in SQLite (one connection per request)
-#: and the client authentication throttle counts in memory, so one process must see every request;
+#: Request threads of the one gunicorn worker: the state is in SQLite (a pooled connection per
+#: request, ``authserver.db``) and the client authentication throttle counts in memory, so one
+#: process must see every request (with two, each would allow the limits once more);
 #: a development server on a laptop needs no more threads than this.
 REQUEST_THREADS = 8
 

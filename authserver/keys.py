@@ -41,7 +41,9 @@ def ensure_signing_keys(storage: Storage, now: int) -> None:
 
 def signing_key(storage: Storage) -> KeySet:
     """The current key, as the one-key set joserfc signs with (it puts the ``kid`` in headers)."""
-    row = next(row for row in storage.signing_keys() if row["state"] == CURRENT)
+    # One indexed row, read on every grant so that a ``rotate-keys`` of another process takes
+    # effect at once; the parsed key itself is cached by kid (``_import``).
+    row = storage.current_signing_key()
     return KeySet([_import(row["kid"], row["private_key"])])
 
 

@@ -580,6 +580,10 @@ class Storage:
             "SELECT kid, private_key, state, published_until FROM signing_keys ORDER BY created_at"
         ).fetchall()
 
+    def current_signing_key(self) -> sqlite3.Row:
+        """The kid and private key of the current key (the one every grant signs with)."""
+        return self._one("SELECT kid, private_key FROM signing_keys WHERE state = 'current'")
+
     def insert_signing_key(self, kid: str, private_key: str, state: str, now: int) -> None:
         self.db.execute(
             "INSERT INTO signing_keys (kid, private_key, state, created_at) VALUES (?, ?, ?, ?)",

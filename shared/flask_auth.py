@@ -158,11 +158,19 @@ def bearer_token() -> str:
     # request." RFC 6750 2.3 (URI query parameter) and 2.2 (form-encoded body) are methods this
     # resource server does not support: a token there is refused, not silently ignored, so the
     # client learns to stop leaking it into logs and histories.
-    if "access_token" in request.args:
+    # On every protected request, so read from the WSGI environ: the query string and the form
+    # are only parsed when there is one, the common request (a GET) has neither.
+    environ = request.environ
+    if environ.get("QUERY_STRING") and "access_token" in request.args:
         raise InvalidRequest("access_token in the query string")
-    if request.mimetype in FORM_MIMETYPES and "access_token" in request.form:
+    if (
+        environ.get("CONTENT_TYPE")
+        and request.mimetype in FORM_MIMETYPES
+        and "access_token" in request.form
+    ):
         raise InvalidRequest("access_token in a form-encoded body")
-    authorization = request.headers.get("Authorization")
+    # What request.headers.get("Authorization") reads (several such headers arrive joined).
+    authorization = environ.get("HTTP_AUTHORIZATION")
     if authorization is None:
         raise MissingCredentials("no Authorization header")
     if BEARER_SCHEME.match(authorization) is None:
