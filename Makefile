@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: demo test lint format bench test-tools clean
+.PHONY: demo test lint format bench test-tools bench-tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || scripts/create-venv $(PYTHON) $(VENV)
@@ -19,6 +19,9 @@ $(NODE_STAMP): package.json package-lock.json
 
 test-tools:
 	@scripts/ensure-test-tools
+
+bench-tools:
+	@scripts/ensure-bench-tools
 
 # ruff (lint and format check) for Python; eslint, prettier and tsc for the SPA's modules.
 lint: $(STAMP) $(NODE_STAMP)
@@ -38,8 +41,10 @@ demo: $(STAMP) $(NODE_STAMP)
 test: lint test-tools
 	$(PY) -m pytest
 
-bench: $(STAMP)
-	$(PY) -m bench.bench_validation
+# The validator and server figures into bench/RESULTS.md and bench/throughput.png (under 5 min);
+# QUICK=1: a seconds-long run, BENCH_OUT=folder: write there instead.
+bench: $(STAMP) bench-tools
+	$(PY) -m bench $(if $(QUICK),--quick) $(if $(BENCH_OUT),--out $(BENCH_OUT))
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache node_modules

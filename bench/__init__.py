@@ -1,1 +1,1 @@
-"""Benchmarks: `make bench` (not tests; see bench_validation.py)."""
+"""Benchmarks: `make bench` (not tests; see bench/__main__.py)."""
