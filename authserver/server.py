@@ -26,7 +26,7 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import current_app
+from flask import current_app, g
 from flask import request as flask_request
 from joserfc.jws import extract_compact
 from werkzeug.datastructures import MultiDict
@@ -102,8 +102,15 @@ def request_parameters(request) -> MultiDict:
 
     Authorization requests travel in the query string (of /authorize, and of the login and
     consent pages that continue them); the token and revocation endpoints read the POST body;
-    userinfo reads nothing but its Authorization header.
+    userinfo reads nothing but its Authorization header. Read and checked once per request
+    (the blueprint's check and authlib's request share the result).
     """
+    if "oauth_parameters" not in g:
+        g.oauth_parameters = _read_parameters(request)
+    return g.oauth_parameters
+
+
+def _read_parameters(request) -> MultiDict:
     if request.blueprint != "oauth":
         return not_repeated(request.args)
     if request.method != "POST":
