@@ -14,7 +14,7 @@ else to ``window.opener``.
   other page of the server stays without scripts. This page, and only this one, may be framed by
   the application's allowed web origins.
 * The values reach the script JSON-encoded by Jinja's ``tojson`` (``<``, ``>``, ``&``, ``'``
-  escaped; every non-ASCII character, U+2028 and U+2029 included, as ``\\uXXXX``).
+  escaped; every non-ASCII character, U+2028 and U+2029 included, as a JSON ``\\u`` escape).
 """
 
 import logging

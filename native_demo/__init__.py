@@ -5,15 +5,8 @@ RFC 6749 §4.1, RFC 7636, RFC 8252.
 A command-line application logs a user in through the system browser and calls the API on the
 user's behalf. It is a *public* client: it ships to users' machines, so it holds no secret. PKCE
 replaces the secret: the app proves at the token endpoint that it is the same app that started
-the login. The article's steps, narrated as they happen:
-
-  1. The native app initiates the flow and redirects the user to Auth0 sending the code_challenge
-     and code_challenge_method parameters.
-  2. Auth0 redirects the user to the native app with an authorization_code in the query string.
-  3. The native app sends the authorization_code and code_verifier together with the redirect_uri
-     and the client_id to Auth0.
-  4. Auth0 validates this information and returns an Access Token (and optionally a Refresh Token).
-  5. The native app can use the Access Token to call the API on behalf of the user.
+the login. The article's five steps are narrated as they happen; :mod:`native_demo.native_app`
+lists them and runs them in order.
 
 Then a refresh-token round trip: a new access token without the browser, and a rotated refresh
 token, with a word on what revocation cannot do (the API validates JWT access tokens on its own).

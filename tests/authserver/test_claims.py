@@ -17,6 +17,10 @@ from tests.authserver.helpers import (
 )
 from tests.support.keys import compact
 
+#: The claims of a user's access token for the API (code and implicit flows alike).
+USER_ACCESS_TOKEN_CLAIMS = {
+    *("iss", "sub", "aud", "iat", "exp", "azp", "scope", "permissions", "jti", "client_id")
+}
 ISO_8601_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -28,18 +32,7 @@ def test_user_access_token(user_agent, authserver):
     assert header["typ"] == "at+jwt" and header["alg"] == "RS256"
     current_key = requests.get(authserver.jwks_url, timeout=10).json()["keys"][0]
     assert header["kid"] == current_key["kid"]
-    assert set(claims) == {
-        "iss",
-        "sub",
-        "aud",
-        "iat",
-        "exp",
-        "azp",
-        "scope",
-        "permissions",
-        "jti",
-        "client_id",
-    }
+    assert set(claims) == USER_ACCESS_TOKEN_CLAIMS
     assert claims["iss"] == authserver.issuer
     assert claims["sub"] == ALICE_SUB
     assert claims["aud"] == [API_AUDIENCE, f"{authserver.issuer}userinfo"]
@@ -160,18 +153,7 @@ def test_implicit_access_token_is_shaped_like_the_code_flow_one(user_agent, auth
     }
     answer = redirect_parameters(user_agent.sign_in(user_agent.authorize(**request)))
     _, claims = verified_claims(authserver, answer["access_token"], API_AUDIENCE)
-    assert set(claims) == {
-        "iss",
-        "sub",
-        "aud",
-        "iat",
-        "exp",
-        "azp",
-        "scope",
-        "permissions",
-        "jti",
-        "client_id",
-    }
+    assert set(claims) == USER_ACCESS_TOKEN_CLAIMS
 
 
 def test_tokens_and_userinfo_follow_the_servers_clock(start_authserver, clock):
