@@ -11,10 +11,13 @@ client id and secret. The article's steps, narrated as they happen:
 
 "Client can use received token until it expires and after that can just repeat the authorization
 procedure": steps 1 and 2 run only when the cached token is about to expire (or the API answers
-401 once); step 3 runs every cycle with the next batch.
+401 once); step 3 runs in every cycle that finds new records, with the next batch. Every delivery
+narrates the three steps: 1 and 2 as they happen, or one line saying the cached token is reused.
+A cycle with nothing new says so in one line, with the time of the next check.
 
 Run ``python -m m2m_demo --help``. Modules: ``client_credentials_flow`` (steps 1, 2 and 3 in
 order, the token reuse and the 401 rule: the flow to read first), and beside it the daemon's
 machinery: ``daemon`` (schedule, signals, command line), ``backoff`` (retries), ``state`` (the
-persisted position) and ``feed`` (the data source and its batches).
+persisted position), ``feed`` (the data source and its batches) and ``log_format`` (one line per
+event, for a person or, with ``--log-format json``, for a machine).
 """

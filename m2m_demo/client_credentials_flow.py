@@ -13,6 +13,8 @@ Step 2: "Client can use received token until it expires and after that can just 
 authorization procedure". The token is reused until shortly before it expires (a tenth of its
 lifetime, at most a minute, before ``expires_in`` runs out), so a daemon running every minute
 asks for one token a day, not 1440: Auth0 counts and rate-limits machine-to-machine tokens.
+Every delivery narrates the three steps: steps 1 and 2 as they happen, or one line saying the
+cached token is reused (and for how long), or why a new one is requested.
 
 Step 3 delivers a batch to ``POST /api/imports`` with the token and an idempotency key. The API
 answers ``201`` when it imports the batch and ``200`` with ``"replayed": true`` when it has seen
@@ -94,6 +96,7 @@ class ClientCredentialsFlow:
         self.clock = clock
         self._token_endpoint: TokenEndpoint | None = None
         self._access_token: str | None = None
+        self._received_at = 0.0
         self._renew_at = 0.0
 
     def authenticate(self) -> requests.Response:
@@ -123,7 +126,8 @@ class ClientCredentialsFlow:
         )
         token = self.token_endpoint().read(response)
         self._access_token = token.access_token
-        self._renew_at = self.clock() + _reuse_seconds(token.expires_in)
+        self._received_at = self.clock()
+        self._renew_at = self._received_at + _reuse_seconds(token.expires_in)
         return token.access_token
 
     def call_api(self, batch: Batch, access_token: str) -> requests.Response:
@@ -157,12 +161,20 @@ class ClientCredentialsFlow:
 
     def access_token(self) -> str:
         """The cached access token while it is fresh; otherwise steps 1 and 2 for a new one."""
-        if self._access_token is not None and self.clock() < self._renew_at:
+        now = self.clock()
+        if self._access_token is not None and now < self._renew_at:
             self.narrator.info(
-                "reusing the cached access token (steps 1-2 skipped)",
-                renews_in_seconds=round(self._renew_at - self.clock()),
+                f"Steps 1-2 skipped: reusing the cached access token received "
+                f"{_duration(now - self._received_at)} ago; a new one is requested in "
+                f"{_duration(self._renew_at - now)}, shortly before it expires",
+                renews_in_seconds=round(self._renew_at - now),
             )
             return self._access_token
+        if self._access_token is not None:
+            self.narrator.info(
+                "the cached access token is about to expire (or came without expires_in): "
+                "steps 1-2 again for a new one"
+            )
         return self.receive_access_token(self.authenticate())
 
     def deliver(self, batch: Batch) -> dict:
@@ -206,6 +218,15 @@ class ClientCredentialsFlow:
             )
 
         return on_retry
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` for a person: ``45 s``, ``12 min``, ``23 h 59 min``."""
+    whole = max(round(seconds), 0)
+    if whole < 60:
+        return f"{whole} s"
+    hours, minutes = divmod(whole // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def _reuse_seconds(expires_in: int | None) -> float:

@@ -7,6 +7,10 @@ same batch with the very same key. Only a ``--batch-size`` lowered since then (t
 ``413`` to a body over its size limit) cuts a pending batch: its first records go under a new key,
 which the API still imports once, as it imports each record of a client once.
 
+A cycle with nothing new in the feed sends nothing and says so in one line, with the time of the
+next check. The log is one line per event (``log_format``): for a person by default, one JSON
+object per line with ``--log-format json``.
+
 SIGTERM and SIGINT (Ctrl-C) let the request in flight finish, skip any further retries and waits,
 and exit 0. A batch cut short stays pending in the state file and is delivered on the next start.
 """
@@ -18,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -25,9 +30,9 @@ import requests
 from m2m_demo.backoff import RetriesExhausted, RetryPolicy, StopRequested
 from m2m_demo.client_credentials_flow import ApiError, ClientCredentialsFlow, DeliveryRejected
 from m2m_demo.feed import SAMPLE_FEED, FeedError, read_feed
+from m2m_demo.log_format import LOG_FORMATS, DaemonNarrator, formatter
 from m2m_demo.state import DEFAULT_STATE_PATH, SourceState, StateError, StateFile
 from shared.cli import log_to, positive_integer, positive_number
-from shared.log_safety import escaped
 from shared.oidc_client import ClientConfig, Narrator, OIDCClientError
 from shared.settings import ConfigurationError
 
@@ -43,22 +48,10 @@ API_MAX_BATCH_RECORDS = 1000
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_INTERVAL_SECONDS = 60.0
 DEFAULT_RETRY_POLICY = RetryPolicy()
-LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s %(message)s"
-LOG_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 # A bad setting or an unusable state file: one error line, nothing sent.
 FATAL_STATUS = 2
 
 logger = logging.getLogger(__package__)
-
-
-class OneLineFormatter(logging.Formatter):
-    """One log line per event: what would break the line inside a message (e.g. from a server's
-    error text: CR, LF, U+2028 ...) is escaped by ``shared.log_safety``."""
-
-    converter = time.gmtime
-
-    def format(self, record: logging.LogRecord) -> str:
-        return escaped(super().format(record))
 
 
 class ImportDaemon:
@@ -70,6 +63,7 @@ class ImportDaemon:
         flow: ClientCredentialsFlow,
         narrator: Narrator,
         stop: threading.Event,
+        wall_clock: Callable[[], float] = time.time,
     ):
         self.source_path = source_path
         self.state_file = state_file
@@ -77,19 +71,21 @@ class ImportDaemon:
         self.flow = flow
         self.narrator = narrator
         self.stop = stop
+        self.wall_clock = wall_clock
 
     def run(self, *, once: bool, interval: float) -> int:
         """Run cycles until ``once`` is done or a signal arrives; return the exit status."""
         while not self.stop.is_set():
-            delivered = self.run_cycle()
+            delivered = self.run_cycle(None if once else interval)
             if once:
                 return 0 if delivered or self.stop.is_set() else 1
             self.stop.wait(interval)
         self.narrator.info("stopped by signal; exiting")
         return 0
 
-    def run_cycle(self) -> bool:
-        """One cycle; True when nothing is left pending (delivered, or no new records)."""
+    def run_cycle(self, interval: float | None = None) -> bool:
+        """One cycle; True when nothing is left pending (delivered, or nothing new). ``interval``:
+        the seconds until the next cycle, if there is one."""
         try:
             feed = read_feed(self.source_path)
         except FeedError as error:
@@ -111,7 +107,7 @@ class ImportDaemon:
         end = state.pending_end if pending and not cut else state.position + self.batch_size
         batch = feed.batch(state.position, end)
         if not batch.records:
-            self.narrator.info("no new records", source=feed.source, position=state.position)
+            self.nothing_new(feed.source, state.position, interval)
             return True
         if pending:
             self.narrator.info(
@@ -171,6 +167,18 @@ class ImportDaemon:
         )
         return True
 
+    def nothing_new(self, source: str, position: int, interval: float | None) -> None:
+        """The one line of a cycle that found no record after those already delivered."""
+        if interval is None:
+            self.narrator.info("nothing new in the feed", source=source, delivered=position)
+            return
+        next_check = time.strftime("%H:%M:%S", time.localtime(self.wall_clock() + interval))
+        self.narrator.info(
+            f"nothing new in the feed; next check at {next_check}",
+            source=source,
+            delivered=position,
+        )
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -188,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_number,
         default=DEFAULT_INTERVAL_SECONDS,
         help="seconds between cycles (default %(default)g)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="human",
+        help="human: one readable line per event (default); json: one JSON object per line",
     )
     parser.add_argument(
         "--once",
@@ -253,8 +267,8 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    log_to(__package__, sys.stderr, OneLineFormatter(LOG_FORMAT, datefmt=LOG_TIME_FORMAT))
-    narrator = Narrator(logger, compact=True)
+    log_to(__package__, sys.stderr, formatter(args.log_format))
+    narrator = DaemonNarrator(logger)
     stop = threading.Event()
     install_signal_handlers(stop)
     policy = RetryPolicy(
@@ -270,15 +284,15 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("configuration error: %s", error)
         return FATAL_STATUS
     daemon = ImportDaemon(args.source, StateFile(args.state), args.batch_size, flow, narrator, stop)
+    schedule = "one cycle" if args.once else f"a cycle every {args.interval:g} s"
     narrator.info(
-        "m2m_demo started",
+        f"m2m_demo started: {schedule}, importing the feed's new records into the API",
         issuer=config.issuer,
         audience=config.audience,
         client_id=config.client_id,
         api_url=config.api_url,
         source=str(args.source),
         state=str(args.state),
-        interval=None if args.once else args.interval,
     )
     try:
         return daemon.run(once=args.once, interval=args.interval)

@@ -20,5 +20,7 @@ accepts no callback without it), ``iss`` names the server that sent it (RFC 9207
 Run ``python -m native_demo --help``. Modules: ``native_app`` (the flow: ``NativeApp`` and its
 steps 1-5, then the refresh), ``authorization_code`` (the request of step 1, the checks on the
 response of step 2, the forms of step 3 and refresh), ``pkce``, ``loopback`` (the redirect
-listener), ``session`` (tokens kept with ``--keep``) and ``cli`` (the commands).
+listener), ``session`` (tokens kept with ``--keep``), ``bearer_challenge`` (why the API refused a
+call, and the fix), ``narration`` (each thing printed once; ``--quiet``: the steps only) and
+``cli`` (the commands).
 """

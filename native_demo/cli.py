@@ -6,7 +6,8 @@ arguments, runs a command and turns its outcome into an exit status.
 ``login`` runs the whole flow: steps 1-4, the ID token check, step 5 (``GET /api/me`` and
 ``GET /api/messages``) and a refresh-token round trip, all with the session in memory; ``--keep``
 also saves it (mode 0600) for later ``call`` and ``refresh`` commands. ``call`` refreshes a kept
-session first if its access token expired, and once on ``401``.
+session first if its access token expired, and once on ``401``. Each command prints every token
+and answer once (``native_demo.narration``); ``--quiet`` prints the steps only.
 
 Every failure (consent denied, timeout, an ``iss`` that does not match, an ID token that does not
 validate) ends with one ``error: ...`` line on stderr and exit status 1. A redirect whose ``state``
@@ -23,10 +24,11 @@ from pathlib import Path
 import requests
 
 from native_demo.authorization_code import DEFAULT_SCOPE
+from native_demo.narration import TerminalNarrator
 from native_demo.native_app import NativeApp
 from native_demo.session import DEFAULT_SESSION_PATH, SessionFile
 from shared.cli import log_to, positive_number
-from shared.oidc_client import ClientConfig, Narrator, OIDCClientError
+from shared.oidc_client import ClientConfig, OIDCClientError
 from shared.settings import ConfigurationError
 from shared.token_validation import TokenValidationError
 
@@ -96,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--client-id", help="client id (default: AUTH_CLIENT_ID or native-demo; try partner-app)"
     )
     common.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print the flow's steps only (and the login URL, refusals and errors)",
+    )
+    common.add_argument(
         "--session",
         type=Path,
         default=DEFAULT_SESSION_PATH,
@@ -157,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     http = requests.Session()
     try:
         config = ClientConfig.from_env(environ, default_client_id=CLIENT_ID)
-        return args.run(NativeApp(config, http, Narrator(logger)), args)
+        narrator = TerminalNarrator(logger, quiet=args.quiet)
+        return args.run(NativeApp(config, http, narrator), args)
     except (OIDCClientError, ConfigurationError) as error:
         return _fail(str(error))
     except TokenValidationError as error:

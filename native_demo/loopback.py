@@ -10,38 +10,51 @@ the machine can reach the port, so a callback with a missing or wrong ``state`` 
 ``400`` and ignored, and the listener goes on waiting for the real one; a second callback after
 the real one is answered ``409``.
 
-The browser gets a small static page telling the user to return to the terminal, whatever the
-accepted response holds (a code or an error such as ``access_denied``). The page is written
+The browser gets a small page saying what the accepted response holds and telling the user to
+return to the terminal: "Signed in" (a code came back, which the command line now exchanges),
+"Access denied" (``error=access_denied``, with the server's ``error_description``) or "Login
+failed" (any other error). Every value from the query is HTML-escaped. The page is written
 before the command line is told the response arrived, so the browser gets its answer even when
 the command line then stops at once with an error. The page sets ``Referrer-Policy:
 no-referrer`` (the address bar holds the authorization code) and a CSP that allows nothing to
-load. A browser that hangs up mid-request is no error of the login and prints nothing.
+load and only its own inline style (by its hash). A browser that hangs up mid-request is no
+error of the login and prints nothing.
 """
 
+import base64
+import hashlib
 import hmac
 import logging
 import sys
 import threading
 from collections.abc import Mapping
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from shared.oidc_client import OIDCClientError
 
 CALLBACK_PATH = "/callback"
-CLOSE_TAB_PAGE = b"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Flowlab native demo</title></head>
-<body><h1>Flowlab native demo</h1>
-<p>The login response reached the command line.
-You can close this tab and return to the terminal.</p>
-</body></html>
-"""
+# The one style of the closing page: inline, allowed by its hash, no external resource.
+PAGE_STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}"
+    "main{max-width:32rem;margin:12vh auto;padding:1.5rem 2rem;background:#fff;"
+    "border-radius:.75rem;border-top:.4rem solid var(--outcome);"
+    "box-shadow:0 .25rem 1rem rgba(0,0,0,.08)}"
+    "h1{font-size:1.4rem;margin:0 0 .5rem;color:var(--outcome)}"
+    ".signed-in{--outcome:#1a7f37}.denied{--outcome:#9a6700}.error{--outcome:#cf222e}"
+    "code{background:#eef0f3;padding:0 .25em;border-radius:.25em;overflow-wrap:anywhere}"
+)
+STYLE_HASH = base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode()
 NOT_THIS_LOGIN_PAGE = b"This request was not sent by this login, so it was ignored.\n"
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": (
+        f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
 }
 PLAIN_TEXT = "text/plain; charset=utf-8"
@@ -147,7 +160,7 @@ class LoopbackListener:
                     self._answer(409, b"This login was already completed.\n", PLAIN_TEXT)
                 else:
                     try:
-                        self._answer(200, CLOSE_TAB_PAGE, PAGE_HEADERS["Content-Type"])
+                        self._answer(200, closing_page(parameters), PAGE_HEADERS["Content-Type"])
                     finally:
                         # Only now may the command line go on, and perhaps exit: the browser
                         # has its whole page.
@@ -166,6 +179,41 @@ class LoopbackListener:
                 return
 
         return CallbackHandler
+
+
+def closing_page(response: Mapping[str, str]) -> bytes:
+    """The page the browser shows once the response is accepted: what happened, then "you can
+    close this tab"."""
+    outcome, title, text = _outcome(response)
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title} · Flowlab native demo</title><style>{PAGE_STYLE}</style></head>\n"
+        f'<body><main class="{outcome}"><h1>{title}</h1><p>{text}</p>'
+        "<p>You can close this tab and return to the terminal.</p></main></body></html>\n"
+    ).encode()
+
+
+def _outcome(response: Mapping[str, str]) -> tuple[str, str, str]:
+    """The page's class, title and HTML text for the response: signed in, denied or an error."""
+    if "error" not in response:
+        return (
+            "signed-in",
+            "Signed in",
+            "The authorization server signed you in and sent this login's code back. The "
+            "command line now exchanges it for tokens and prints each step.",
+        )
+    # RFC 6749 §4.1.2.1: access_denied: "The resource owner or authorization server denied the
+    # request."
+    if response["error"] == "access_denied":
+        outcome, title = "denied", "Access denied"
+        text = "The login was refused, so the command line gets no tokens."
+    else:
+        outcome, title = "error", "Login failed"
+        text = f"The authorization server answered <code>{escape(response['error'])}</code>."
+    if response.get("error_description"):
+        text += f" It said: <q>{escape(response['error_description'])}</q>"
+    return outcome, title, text
 
 
 def callback_parameters(query: str) -> dict[str, str]:

@@ -15,8 +15,12 @@ refresh token, a refreshed ID token checked against the login's (OpenID Connect 
 and a word on what revocation cannot do (the API validates JWT access tokens on its own, so an
 access token stays valid until it expires, whatever the authorization server revokes).
 
+When the API refuses a call (``401``, ``403``), its ``WWW-Authenticate`` challenge is printed with
+the fix it calls for (``bearer_challenge``), such as ``login --scope write:messages``.
+
 The parts it uses: ``authorization_code`` (the request of step 1 and the checks on the response
-of step 2), ``pkce``, ``loopback`` (the listener the redirect reaches) and ``session``.
+of step 2), ``pkce``, ``loopback`` (the listener the redirect reaches), ``session`` and
+``bearer_challenge``.
 """
 
 import logging
@@ -31,6 +35,7 @@ from native_demo.authorization_code import (
     authorization_code_from,
     refresh_form,
 )
+from native_demo.bearer_challenge import hint
 from native_demo.loopback import LoopbackListener
 from native_demo.session import Session, SessionError
 from shared.oidc_client import (
@@ -105,7 +110,7 @@ class NativeApp:
         url = request.url(authorization_endpoint)
         logger.info("\nOpen this URL in a browser to log in:\n%s\n", url)
         if open_browser and not webbrowser.open(url):
-            self.narrator.info("No browser could be started; open the URL above yourself.")
+            self.narrator.warning("No browser could be started; open the URL above yourself.")
 
     def receive_authorization_code(
         self, response: Mapping[str, str], request: AuthorizationRequest
@@ -145,10 +150,7 @@ class NativeApp:
         claims = self.id_token_validator.validate_id_token(tokens.id_token, nonce=request.nonce)
         self.narrator.info(
             "ID token valid: signature (issuer's JWKS), iss, aud = client id, azp, exp and nonce "
-            "checked.",
-            sub=claims.subject,
-            name=claims.get("name"),
-            email=claims.get("email"),
+            f"checked; the user is {claims.subject}."
         )
         return Session.from_tokens(self.config.issuer, self.config.client_id, tokens, claims)
 
@@ -172,7 +174,15 @@ class NativeApp:
             method, url, headers=headers, json=body, timeout=HTTP_TIMEOUT, allow_redirects=False
         )
         self.narrator.response(response)
+        if response.status_code in (401, 403):
+            self.explain_refusal(response)
         return response
+
+    def explain_refusal(self, response: requests.Response) -> None:
+        """A ``401`` or ``403``: the API's ``WWW-Authenticate`` challenge, and how to fix it."""
+        challenge = response.headers.get("WWW-Authenticate", "")
+        self.narrator.warning(f"WWW-Authenticate: {challenge or '(none)'}")
+        self.narrator.warning(f"hint: {hint(response.status_code, challenge)}")
 
     def refresh_round_trip(self, session: Session) -> Session:
         """After the login: a refresh, and the API called with the new access token."""
@@ -204,7 +214,7 @@ class NativeApp:
             # must name the same issuer, user, audience, authorized party and auth_time as the
             # ID token validated at login.
             try:
-                claims = self.id_token_validator.validate_refreshed_id_token(
+                self.id_token_validator.validate_refreshed_id_token(
                     tokens.id_token, original=Claims(session.id_token_claims)
                 )
             except TokenValidationError as error:
@@ -214,8 +224,7 @@ class NativeApp:
                 ) from error
             self.narrator.info(
                 "Refreshed ID token valid: signature, iss, aud, exp, and the same user (sub), azp "
-                "and auth_time as the ID token validated at login (OpenID Connect Core §12.2).",
-                sub=claims.subject,
+                "and auth_time as the ID token validated at login (OpenID Connect Core §12.2)."
             )
         refreshed = session.refreshed(tokens)
         rotated = refreshed.refresh_token != session.refresh_token

@@ -127,7 +127,8 @@ class SessionFile:
                 return file.read()
         except FileNotFoundError:
             raise SessionError(
-                f"no saved session at {self.path}; run `python -m native_demo login --keep` first"
+                f"no saved session at {self.path}; "
+                "run `.venv/bin/python -m native_demo login --keep` first"
             ) from None
         except OSError as error:
             raise SessionError(

@@ -19,14 +19,18 @@ import threading
 import time
 import urllib.request
 
+from m2m_demo.feed import SAMPLE_FEED, read_feed
+from m2m_demo.state import DEFAULT_STATE_PATH
+
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 ISSUER = "http://localhost:9000/"
+M2M_INTERVAL_SECONDS = 60
 
 PARTS = [
     ("authserver", ["authserver"], f"{ISSUER}.well-known/openid-configuration"),
     ("api", ["api"], "http://localhost:3010/healthz"),
     ("spa", ["spa_demo"], "http://localhost:3000/"),
-    ("m2m", ["m2m_demo", "--interval", "60"], None),
+    ("m2m", ["m2m_demo", "--interval", str(M2M_INTERVAL_SECONDS)], None),
 ]
 PORTS = (9000, 3010, 3000)
 LISTEN = "0A"  # the TCP state "listening" in /proc/net/tcp
@@ -37,13 +41,27 @@ Flowlab is running (Ctrl-C stops everything).
   SPA demo (implicit grant beside code + PKCE)  http://localhost:3000
   Protected API                                 http://localhost:3010/api/public
   Authorization server (issuer)                 http://localhost:9000/
-  Machine-to-machine daemon                     imports the sample feed every 60 s (lines marked m2m)
+  Machine-to-machine daemon (lines marked m2m): every {interval} s it reads {feed}
+    and imports the records it has not delivered yet into the API (POST /api/imports, with
+    its own client-credentials token). The first check imports the {records} sample records;
+    after that ({state} remembers them, across restarts too) each check logs
+    "nothing new in the feed; next check at ..." until records are added to the feed.
 
   Log in as alice@flowlab.test / alice-password (all permissions)
          or bob@flowlab.test / bob-password (read only: watch the 403s).
 
   Native app (another terminal):  .venv/bin/python -m native_demo login
 """
+
+
+def welcome():
+    """The banner, with what the m2m daemon really does: its schedule, feed and state."""
+    return WELCOME.format(
+        interval=M2M_INTERVAL_SECONDS,
+        feed=SAMPLE_FEED.relative_to(PROJECT_ROOT),
+        records=len(read_feed(SAMPLE_FEED).records),
+        state=DEFAULT_STATE_PATH,
+    )
 
 
 def _listening_socket_inodes(port):
@@ -168,7 +186,7 @@ def main():
             threading.Thread(target=stream, args=(name, process.stdout), daemon=True).start()
             if ready_url:
                 wait_until_ready(name, process, ready_url)
-        print(WELCOME, flush=True)
+        print(welcome(), flush=True)
         while all(process.poll() is None for _, process in processes):
             time.sleep(0.5)
         stopped = next(name for name, process in processes if process.poll() is not None)

@@ -336,22 +336,23 @@ def random_url_safe(byte_count: int = 32) -> str:
 class Narrator:
     """Prints a flow's numbered steps, the HTTP exchanges and decoded claims to a logger.
 
-    ``compact=True`` puts every event on one line (daemons, log collectors); otherwise JSON is
-    indented for a person reading a terminal.
+    Every event ends in ``_log(level, message, details)``: here a line with the details as
+    indented JSON below it, for a person reading a terminal; a subclass changes the layout by
+    overriding ``_with_details``, or hands the details to its log formatter by overriding
+    ``_log``.
     """
 
-    def __init__(self, logger: logging.Logger, *, compact: bool = False):
+    def __init__(self, logger: logging.Logger):
         self.logger = logger
-        self.compact = compact
 
     def step(self, label: str, text: str) -> None:
-        self.logger.info("Step %s. %s", label, text)
+        self._log(logging.INFO, f"Step {label}. {text}", {})
 
     def info(self, message: str, /, **details: object) -> None:
-        self.logger.info("%s", self._with_details(message, redact(details)))
+        self._log(logging.INFO, message, redact(details))
 
     def warning(self, message: str, /, **details: object) -> None:
-        self.logger.warning("%s", self._with_details(message, redact(details)))
+        self._log(logging.WARNING, message, redact(details))
 
     def request(
         self,
@@ -366,7 +367,7 @@ class Narrator:
             shown["headers"] = redact_headers(headers)
         if fields:
             shown["body"] = redact(fields)
-        self.logger.info("%s", self._with_details(f"-> {method} {url}", shown))
+        self._log(logging.INFO, f"-> {method} {url}", shown)
 
     def response(self, response: requests.Response, *, only: tuple[str, ...] = ()) -> None:
         """The status and the JSON body (limited to the fields ``only`` names, if given)."""
@@ -374,26 +375,24 @@ class Narrator:
         if body is not None and only:
             body = {name: body[name] for name in only if name in body}
         shown: object = redact(body) if body is not None else _text_excerpt(response)
-        self.logger.info(
-            "%s",
-            self._with_details(f"<- {response.status_code} {response.reason}", {"body": shown}),
-        )
+        self._log(logging.INFO, f"<- {response.status_code} {response.reason}", {"body": shown})
 
     def token_claims(self, title: str, token: str) -> None:
         decoded = decode_for_display(token)
         if decoded is None:
-            self.logger.info(
-                "%s is opaque (not a JWT): %s", title, escaped(shorten_credential(token))
+            self._log(
+                logging.INFO, f"{title} is opaque (not a JWT)", {"token": shorten_credential(token)}
             )
             return
-        self.logger.info("%s", self._with_details(f"{title} (decoded for display)", decoded))
+        self._log(logging.INFO, f"{title} (decoded for display)", decoded)
+
+    def _log(self, level: int, message: str, details: Mapping[str, object]) -> None:
+        self.logger.log(level, "%s", self._with_details(message, details))
 
     def _with_details(self, message: str, details: Mapping[str, object]) -> str:
         message = escaped(message)
         if not details:
             return message
-        if self.compact:
-            return f"{message} {_printable_json(details, separators=(',', ':'))}"
         text = _printable_json(details, indent=2)
         return message + "\n" + "\n".join("      " + line for line in text.split("\n"))
 

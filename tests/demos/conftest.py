@@ -14,8 +14,9 @@ import requests
 from m2m_demo.backoff import RetryPolicy
 from m2m_demo.client_credentials_flow import ClientCredentialsFlow
 from m2m_demo.daemon import ImportDaemon
+from m2m_demo.log_format import DaemonNarrator
 from m2m_demo.state import StateFile
-from shared.oidc_client import ClientConfig, Narrator
+from shared.oidc_client import ClientConfig
 from tests.demos.scripted_server import Reply, ScriptedServer
 from tests.support.fixtures import API_AUDIENCE, TokenFactory
 from tests.support.keys import SigningKey
@@ -79,13 +80,13 @@ class M2MRig:
             self.env, default_client_id="m2m-demo", default_client_secret=M2M_SECRET
         )
         policy = policy or RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0)
-        narrator = Narrator(logging.getLogger("tests.m2m"), compact=True)
+        narrator = DaemonNarrator(logging.getLogger("tests.m2m"))
         return ClientCredentialsFlow(
             config, requests.Session(), narrator, policy, self.wait, clock=self.clock
         )
 
     def daemon(self, batch_size: int = 100, policy: RetryPolicy | None = None) -> ImportDaemon:
-        narrator = Narrator(logging.getLogger("tests.m2m"), compact=True)
+        narrator = DaemonNarrator(logging.getLogger("tests.m2m"))
         return ImportDaemon(
             self.feed_path,
             StateFile(self.state_path),

@@ -165,7 +165,16 @@ def test_once_exits_0_when_delivered_and_1_when_not(m2m, reply, status):
 
 # -- the real process -------------------------------------------------------------------------
 
-LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING|ERROR) m2m_demo \S.*")
+HUMAN_LINE = re.compile(r"\d\d:\d\d:\d\d ((WARNING|ERROR) )?[^\s].*")
+JSON_FIELDS = {"time", "level", "logger", "message"}
+
+
+def is_json_line(line):
+    entry = json.loads(line)
+    return isinstance(entry, dict) and entry.keys() >= JSON_FIELDS
+
+
+LOG_LINES = {"human": HUMAN_LINE.fullmatch, "json": is_json_line}
 
 
 def start_daemon(m2m, *arguments, **environ):
@@ -216,7 +225,8 @@ def test_a_signal_between_cycles_exits_0_after_the_delivered_batch(m2m):
     assert "stopped by signal; exiting" in process.stderr
 
 
-def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m):
+@pytest.mark.parametrize("log_format", ["human", "json"])
+def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m, log_format):
     m2m.server.script(
         "POST",
         "/api/imports",
@@ -229,12 +239,12 @@ def test_logs_are_one_line_per_event_and_never_show_the_secret(m2m):
             },
         ),
     )
-    process = start_daemon(m2m, "--once")
+    process = start_daemon(m2m, "--once", "--log-format", log_format)
     assert process.finish() == 1
     log = process.stderr
     lines = log.splitlines()
     assert len(lines) >= 8
-    assert [line for line in lines if not LOG_LINE.fullmatch(line)] == []
+    assert [line for line in lines if not LOG_LINES[log_format](line)] == []
     assert not any(line.startswith("FORGED") for line in lines)
     assert M2M_SECRET not in process.output
     assert (

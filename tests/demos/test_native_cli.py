@@ -57,7 +57,7 @@ def test_call_without_a_kept_session_says_how_to_make_one(tmp_path):
     assert result.returncode == 1
     assert (
         result.stderr == f"error: no saved session at {tmp_path / 'none.json'}; "
-        f"run `python -m native_demo login --keep` first\n"
+        f"run `.venv/bin/python -m native_demo login --keep` first\n"
     )
 
 

@@ -1,5 +1,9 @@
 """The native demo's one-shot loopback listener (RFC 8252 §7.3), over real HTTP."""
 
+import base64
+import hashlib
+import html
+import re
 import socket
 import struct
 import subprocess
@@ -57,7 +61,60 @@ def test_callback_parameters_are_returned_and_the_browser_is_told_to_close_the_t
     assert "You can close this tab" in answer.text
     assert answer.headers["Referrer-Policy"] == "no-referrer"
     assert answer.headers["Cache-Control"] == "no-store"
-    assert answer.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_the_closing_page_loads_nothing_and_allows_only_its_own_inline_style(listener):
+    answer = requests.get(listener.redirect_uri, params={"code": "c", "state": STATE}, timeout=5)
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in answer.headers["Content-Security-Policy"].split(";")
+    )
+    (style,) = re.findall(r"<style>(.*?)</style>", answer.text)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert policy == {
+        "default-src": "'none'",
+        "style-src": f"'sha256-{digest}'",
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'",
+    }
+    assert "style=" not in answer.text and not re.search(r"<(script|link|img)\b", answer.text)
+
+
+@pytest.mark.parametrize(
+    ("response", "outcome", "says"),
+    [
+        ({"code": "c"}, "Signed in", "exchanges it for tokens"),
+        (
+            {"error": "access_denied", "error_description": "The user said no."},
+            "Access denied",
+            "The user said no.",
+        ),
+        (
+            {"error": "server_error", "error_description": "Try later."},
+            "Login failed",
+            "<code>server_error</code>",
+        ),
+    ],
+    ids=["signed-in", "denied", "error"],
+)
+def test_the_closing_page_says_what_happened(listener, response, outcome, says):
+    answer = requests.get(listener.redirect_uri, params={**response, "state": STATE}, timeout=5)
+    assert answer.status_code == 200
+    assert f"<h1>{outcome}</h1>" in answer.text and f"<title>{outcome} " in answer.text
+    assert says in answer.text
+    assert "You can close this tab and return to the terminal." in answer.text
+
+
+def test_the_closing_page_escapes_the_error_description(listener):
+    injected = '<script>alert(1)</script><img src=x onerror="steal()">'
+    answer = requests.get(
+        listener.redirect_uri,
+        params={"error": "access_denied", "error_description": injected, "state": STATE},
+        timeout=5,
+    )
+    assert "<script>" not in answer.text and "<img" not in answer.text
+    assert html.escape(injected) in answer.text
 
 
 def test_other_paths_are_not_found_and_the_listener_keeps_waiting(listener):

@@ -1,7 +1,6 @@
 """shared/oidc_client.py: settings, discovery, the token endpoint, and narration without secrets."""
 
 import io
-import json
 import logging
 from collections.abc import Iterator
 
@@ -122,8 +121,7 @@ def narration():
     return stream
 
 
-@pytest.mark.parametrize("compact", [True, False], ids=["compact", "indented"])
-def test_narration_never_prints_a_secret_or_a_full_refresh_token(scripted, narration, compact):
+def test_narration_never_prints_a_secret_or_a_full_refresh_token(scripted, narration):
     scripted.script(
         "POST",
         "/oauth/token",
@@ -136,7 +134,7 @@ def test_narration_never_prints_a_secret_or_a_full_refresh_token(scripted, narra
             },
         ),
     )
-    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"), compact=compact)
+    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"))
     endpoint = TokenEndpoint(requests.Session(), scripted.base_url + "/oauth/token", narrator)
     endpoint.request(
         {
@@ -164,15 +162,6 @@ def test_redact_keeps_harmless_fields():
         "client_secret": "[redacted]",
         "code": "abcdef…(10 chars)",
     }
-
-
-def test_compact_narration_is_one_line_per_event(narration, token_factory):
-    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"), compact=True)
-    narrator.info("first", nested={"a": [1, 2]})
-    narrator.token_claims("access token", token_factory(machine=True))
-    lines = narration.getvalue().splitlines()
-    assert len(lines) == 2
-    assert json.loads(lines[1][lines[1].index("{") :])["claims"]["sub"] == "m2m-demo@clients"
 
 
 def test_decoded_claims_are_shown_for_a_jwt(narration, token_factory):
@@ -257,10 +246,10 @@ def test_the_m2m_daemon_token_request_never_follows_a_redirect(m2m, elsewhere):
     assert elsewhere.received == []
 
 
-@pytest.mark.parametrize("compact", [True, False], ids=["compact", "indented"])
-def test_text_from_outside_cannot_forge_a_narration_line(scripted, narration, compact):
+def test_text_from_outside_cannot_forge_a_narration_line(scripted, narration):
     """CWE-117: a line break (CR LF, U+2028, U+0085) in a server's error, a URL, an authorization
-    response or an opaque token stays inside its event; compact narration is one line per event."""
+    response or an opaque token stays inside its event (the daemon's one-line formats:
+    tests/demos/test_m2m_log_format.py)."""
     forged = "INFO forged: admin logged in"
     scripted.script(
         "POST",
@@ -273,7 +262,7 @@ def test_text_from_outside_cannot_forge_a_narration_line(scripted, narration, co
             },
         ),
     )
-    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"), compact=compact)
+    narrator = Narrator(logging.getLogger(f"tests.narration.{id(narration)}"))
     endpoint = TokenEndpoint(requests.Session(), scripted.base_url + "/oauth/token", narrator)
 
     with pytest.raises(TokenEndpointError) as raised:
@@ -290,8 +279,6 @@ def test_text_from_outside_cannot_forge_a_narration_line(scripted, narration, co
         line for line in lines if not line.isprintable()
     ]
     assert output.splitlines() == lines
-    if compact:
-        assert len(lines) == 5
 
 
 def test_discovery_gives_the_endpoints(scripted, narration):

@@ -96,13 +96,8 @@ ARTICLE_STEPS = [
 
 def test_once_narrates_the_articles_three_steps_on_one_line_each(sample_import):
     log = sample_import["process"].stderr
-    assert [
-        line.split(" m2m_demo ", 1)[1] for line in log.splitlines() if " m2m_demo Step " in line
-    ] == ARTICLE_STEPS
-    assert all(
-        re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING) m2m_demo ", line)
-        for line in log.splitlines()
-    )
+    assert [line.split(" ", 1)[1] for line in log.splitlines() if " Step " in line] == ARTICLE_STEPS
+    assert all(re.match(r"\d\d:\d\d:\d\d (WARNING )?\S", line) for line in log.splitlines())
     steps = [
         log.find(marker)
         for marker in (
@@ -114,22 +109,22 @@ def test_once_narrates_the_articles_three_steps_on_one_line_each(sample_import):
         )
     ]
     assert -1 not in steps and steps == sorted(steps), log
-    assert '"sub":"m2m-demo@clients"' in log and '"gty":"client-credentials"' in log
+    assert " sub=m2m-demo@clients " in log and " gty=client-credentials " in log
     assert M2M_CLIENT["client_secret"] not in sample_import["process"].output
-    assert '"client_secret":"[redacted]"' in log
+    assert " client_secret=[redacted] " in log
 
 
 def test_running_again_imports_nothing_twice(sample_import, stack):
     status, process = run_once(stack, sample_import["tmp_path"])
     assert status == 0, process.output
-    assert "no new records" in process.stderr and "Step 3." not in process.stderr
+    assert "nothing new in the feed" in process.stderr and "Step 3." not in process.stderr
     assert imports(stack)["records"] == sample_import["after"]["records"]
 
 
 def test_a_lost_state_file_is_answered_as_a_replay_not_a_second_import(sample_import, stack):
     status, process = run_once(stack, sample_import["tmp_path"], state="fresh-state.json")
     assert status == 0, process.output
-    assert '"replayed":true' in process.stderr
+    assert " replayed=true " in process.stderr
     listing = imports(stack)
     assert len(batches_named(listing, SAMPLE_BATCH)) == 1
     assert listing["records"] == sample_import["after"]["records"]
@@ -216,8 +211,8 @@ def test_a_crash_mid_delivery_loses_nothing_and_imports_nothing_twice(stack, tmp
 
     status, restarted = run_once(stack, tmp_path, "--source", str(feed))
     assert status == 0, restarted.output
-    assert f'"idempotency_key":"{pending.idempotency_key}"' in restarted.stderr
-    assert ('"replayed":true' if api_first else '"replayed":false') in restarted.stderr
+    assert f" idempotency_key={pending.idempotency_key}" in restarted.stderr
+    assert (" replayed=true " if api_first else " replayed=false ") in restarted.stderr
     assert StateFile(tmp_path / "state.json").load(feed.name) == SourceState(position=3)
     listing = imports(stack)
     assert len(batches_named(listing, f"{feed.name}:0-3")) == 1
