@@ -5,6 +5,10 @@ step, no third-party script but Auth0's SDK, served from the npm install) on
 http://localhost:3000. The page runs either flow, side by side behind a switch, and narrates the
 numbered steps as they happen; a third mode does code + PKCE with Auth0's SDK (auth0-spa-js) and
 narrates the same PKCE steps from what the SDK sent (static/sdk_mode.js).
+Beside the steps panel, the page draws the same narration as a live sequence diagram (Browser /
+App, Authorization server, API; one arrow per request and answer, refusals and errors in red),
+in SVG from its own module (static/sequence_diagram.js); the decoded tokens show each claim with
+a one-line meaning and the times as dates (static/claims.js).
 
 Implicit grant (legacy; what the article describes, deprecated by RFC 9700), the article's steps:
   1. The app initiates the flow and redirects the browser to Auth0, so the user can authenticate.

@@ -5,6 +5,7 @@
 import { FlowError } from "./errors.js";
 
 const STATE_KEY = "flowlab.pending_logout";
+const NARRATION_KEY = "flowlab.logout_request";
 
 /** @typedef {import("./settings.js").Settings} Settings */
 
@@ -45,6 +46,26 @@ export function takeLogoutState() {
   const state = sessionStorage.getItem(STATE_KEY);
   sessionStorage.removeItem(STATE_KEY);
   return state;
+}
+
+/**
+ * The logout request as the steps panel told it: its endpoint and the lines narrated.
+ *
+ * @typedef {{ path: string, lines: string[] }} LogoutNarration
+ */
+
+// Told again after the redirect back (the page is loaded anew at returnTo). No credential in
+// it: the lines show the ID token hint shortened.
+/** @param {LogoutNarration} narration */
+export function saveLogoutNarration(narration) {
+  sessionStorage.setItem(NARRATION_KEY, JSON.stringify(narration));
+}
+
+/** @returns {LogoutNarration | null} */
+export function takeLogoutNarration() {
+  const saved = sessionStorage.getItem(NARRATION_KEY);
+  sessionStorage.removeItem(NARRATION_KEY);
+  return saved === null ? null : JSON.parse(saved);
 }
 
 // The issuer's redirect back to post_logout_redirect_uri (this page, "/") with the state.

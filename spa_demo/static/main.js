@@ -18,7 +18,9 @@ import {
   checkLogoutResponse,
   isLogoutResponse,
   logoutUrl,
+  saveLogoutNarration,
   saveLogoutState,
+  takeLogoutNarration,
   takeLogoutState,
 } from "./logout.js";
 import { SdkMode, sdkMode, setUsesRefreshTokens } from "./sdk_mode.js";
@@ -48,7 +50,19 @@ const FLOWS = { [codePkce.id]: codePkce, [implicitGrant.id]: implicitGrant };
 const MODE_KEY = "flowlab.mode";
 const RENEW_SECONDS_BEFORE_EXPIRY = 30;
 
-const log = new StepLog(view.showSteps);
+// prompt=none's answers that mean "no session at the issuer": on a page load that is the
+// expected answer, not an error. OpenID Connect Core §3.1.2.6, login_required: "The
+// Authorization Server requires End-User authentication. This error MAY be returned when the
+// prompt parameter value in the Authentication Request is none".
+const NO_SESSION_ERRORS = new Set(["login_required", "interaction_required"]);
+const SIGNED_OUT_AT_ISSUER =
+  "Signed out: the app dropped its tokens and the issuer ended its session. Log in to start again.";
+
+// The steps panel and the sequence diagram, drawn from the same narrated log.
+const log = new StepLog((entries) => {
+  view.showSteps(entries);
+  view.showDiagram(entries);
+});
 // The third mode: Auth0's SDK does the flow, this page narrates what it sends.
 const sdk = new SdkMode(log);
 /** @type {Settings | null} */
@@ -61,6 +75,8 @@ let session = null;
 let renewalTimer;
 // Set when the page is about to navigate away (login, logout): nothing left to render.
 let leaving = false;
+// What the status says while there is no session.
+let signedOutText = "Signed out. No token in memory.";
 
 // The settings, once loaded; an action before that (the issuer was unreachable) fails here.
 function settings() {
@@ -131,22 +147,35 @@ function endSession() {
 async function finishAuthorization(flow, landedAt, pending, silent) {
   const current = settings();
   const response = flow.responseParameters(landedAt);
-  const authenticated = silent
-    ? "prompt=none: the issuer recognised its session cookie; no page was shown"
-    : "The user signed in on the issuer's login page; this app never sees the password";
+  const refusal = response.get("error");
+  // Only an answer without an error says the user was authenticated.
+  const authenticated =
+    refusal !== null
+      ? []
+      : [
+          silent
+            ? "prompt=none: the issuer recognised its session cookie; no page was shown"
+            : "The user signed in on the issuer's login page; this app never sees the password",
+        ];
   const arrival = [
     ...describeResponse(landedAt, response),
     silent
       ? "Read from the hidden iframe, which is then removed"
       : "Removed from the address bar at once with history.replaceState",
   ];
+  const arrow =
+    refusal !== null
+      ? { label: `error=${refusal}`, kind: /** @type {const} */ ("error") }
+      : { label: flow.id === "implicit" ? "tokens in the #fragment" : "code in the ?query" };
   // The implicit grant's article gives the user's authentication a step of its own; the PKCE
   // steps tell it with the response.
-  if (hasStep(flow, "authentication")) {
-    log.begin(flow, "authentication", [authenticated]);
-    log.begin(flow, "response", arrival);
+  if (hasStep(flow, "authentication") && refusal === null) {
+    log.begin(flow, "authentication", authenticated, {
+      label: silent ? "session cookie recognised" : "the user signs in",
+    });
+    log.begin(flow, "response", arrival, arrow);
   } else {
-    log.begin(flow, "response", [authenticated, ...arrival]);
+    log.begin(flow, "response", [...authenticated, ...arrival], arrow);
   }
   checkAuthorizationResponse(response, pending, current);
   log.add("✓ state matches the value this app generated before sending the request");
@@ -200,6 +229,18 @@ async function handleCallback(landedAt, pending) {
   await finishAuthorization(flow, landedAt, pending, false);
 }
 
+// The authorization request again with prompt=none, for a hidden iframe.
+/** @param {Flow} flow */
+async function silentRequest(flow) {
+  const { params, pending, notes } = await flow.prepare();
+  const url = authorizationUrl(settings(), { ...params, prompt: "none" });
+  const lines = describeRequest(url, [
+    ...notes,
+    `prompt=none, in a hidden iframe: no page is shown; ${flow.kept} stay in memory`,
+  ]);
+  return { url, pending, lines };
+}
+
 /** @param {string} reason */
 async function renewSilently(reason) {
   if (sdkSelected()) {
@@ -209,16 +250,8 @@ async function renewSilently(reason) {
   const current = settings();
   const flow = selectedFlow();
   log.note(`Silent re-authentication: ${reason}`);
-  const { params, pending, notes } = await flow.prepare();
-  const url = authorizationUrl(current, { ...params, prompt: "none" });
-  log.begin(
-    flow,
-    "request",
-    describeRequest(url, [
-      ...notes,
-      `prompt=none, in a hidden iframe: no page is shown; ${flow.kept} stay in memory`,
-    ]),
-  );
+  const { url, pending, lines } = await silentRequest(flow);
+  log.begin(flow, "request", lines, { label: "GET /authorize prompt=none" });
   endSession();
   await finishAuthorization(
     flow,
@@ -228,20 +261,51 @@ async function renewSilently(reason) {
   );
 }
 
-// On a plain page load the tokens are gone (memory only): get them back if the session lives.
-async function restoreSession() {
-  try {
-    if (sdkSelected()) {
-      const restored = await sdk.restore(settings());
-      if (restored !== null) startSdkSession(restored);
-    } else {
-      await renewSilently("the page was loaded and tokens are kept in memory only");
-    }
-  } catch (error) {
-    if (!(error instanceof FlowError) || error.code !== "login_required") throw error;
-    log.fail(error);
-    log.note("No session at the authorization server: log in to get tokens.");
+// On a page load: is there a session at the issuer? "No" is the usual answer on a first visit,
+// told as a plain line, not as an error; "yes" continues as the flow's steps.
+/** @param {boolean} startsFlow False when the check follows a logout the diagram still shows. */
+async function checkForSession(startsFlow) {
+  const current = settings();
+  const flow = selectedFlow();
+  const { url, pending, lines } = await silentRequest(flow);
+  log.note(
+    "Checking for an existing session at the issuer: tokens live in memory only, so a loaded page has none of its own",
+    lines,
+    {
+      arrow: {
+        from: "browser",
+        to: "issuer",
+        label: "GET /authorize prompt=none",
+        kind: "request",
+      },
+      startsFlow,
+    },
+  );
+  const landedAt = await loadInHiddenFrame(url.href, current.redirectUri);
+  const answer = flow.responseParameters(landedAt);
+  const error = answer.get("error") ?? "";
+  if (NO_SESSION_ERRORS.has(error) && answer.get("state") === pending.state) {
+    log.arrow({
+      from: "issuer",
+      to: "browser",
+      label: `error=${error}: no session`,
+      kind: "neutral",
+    });
+    log.add(
+      `checking for an existing session: none (the issuer answered error=${error}: it has no session for this browser). Log in to get tokens.`,
+    );
+    return;
   }
+  log.add("checking for an existing session: the issuer answered with an authorization response");
+  await finishAuthorization(flow, landedAt, pending, true);
+}
+
+// On a plain page load the tokens are gone (memory only): get them back if the session lives.
+/** @param {boolean} startsFlow */
+async function restoreSession(startsFlow) {
+  if (!sdkSelected()) return checkForSession(startsFlow);
+  const restored = await sdk.restore(settings());
+  if (restored !== null) startSdkSession(restored);
 }
 
 /** @param {Endpoint} endpoint */
@@ -263,15 +327,20 @@ async function callEndpoint(endpoint) {
   ]
     .filter(Boolean)
     .join("  ·  ");
-  if (sending !== null) log.begin(sending.flow, "api_call", [requestLine]);
-  else log.note(`Called ${endpoint.path} without an access token`, [requestLine]);
+  const label = `${endpoint.method} ${endpoint.path}`;
+  if (sending !== null) log.begin(sending.flow, "api_call", [requestLine], { label });
+  else {
+    log.note(`Called ${endpoint.path} without an access token`, [requestLine], {
+      arrow: { from: "browser", to: "api", label, kind: "request" },
+    });
+  }
   let result;
   try {
     result = await callApi(apiUrl, endpoint, token, body, requestTimeoutMs);
   } catch (error) {
     // No answer (or not JSON): shown where the answer would be; run() narrates the failure.
     if (error instanceof FlowError) {
-      view.showApiResult(requestLine, {
+      view.showApiResult(endpoint, requestLine, {
         status: 0,
         statusText: error.code,
         wwwAuthenticate: null,
@@ -280,9 +349,81 @@ async function callEndpoint(endpoint) {
     }
     throw error;
   }
-  view.showApiResult(requestLine, result);
-  const challenge = result.wwwAuthenticate ? `, WWW-Authenticate: ${result.wwwAuthenticate}` : "";
-  log.add(`→ ${result.status} ${result.statusText}${challenge}`);
+  view.showApiResult(endpoint, requestLine, result);
+  narrateAnswer(result);
+}
+
+// The API's answer in the steps panel and the diagram: a refusal (401, 403) is told as one,
+// with the WWW-Authenticate challenge that explains it (RFC 6750 §3).
+/** @param {import("./api_client.js").ApiResult} result */
+function narrateAnswer(result) {
+  const outcome = view.answerOutcome(result.status);
+  const body = /** @type {{ error?: unknown, error_description?: unknown } | null} */ (
+    typeof result.body === "object" ? result.body : null
+  );
+  const code = typeof body?.error === "string" ? body.error : result.statusText;
+  log.add(`→ ${result.status} ${result.statusText}`);
+  if (result.wwwAuthenticate) log.add(`WWW-Authenticate: ${result.wwwAuthenticate}`);
+  log.arrow({
+    from: "api",
+    to: "browser",
+    label: `${result.status} ${outcome === "ok" ? result.statusText : code}`,
+    kind: outcome === "ok" ? "response" : "error",
+  });
+  if (outcome === "ok") return;
+  const reason = typeof body?.error_description === "string" ? `: ${body.error_description}` : "";
+  const why = result.wwwAuthenticate ? " (the WWW-Authenticate challenge above says why)" : "";
+  log.settle(
+    outcome,
+    `✗ ${outcome === "refused" ? "Refused by the API" : "The API failed"}, ${code}${reason}${why}`,
+  );
+}
+
+const LOGOUT_TITLE =
+  "Log out: tokens dropped from memory; now the issuer ends its session too, or silent authentication would sign the user straight back in";
+
+// The logout request in the steps panel and the diagram; kept in sessionStorage too, to be told
+// again when the issuer sends the browser back to returnTo (a new page load).
+/**
+ * @param {string} url
+ * @param {string[]} [notes]
+ */
+function narrateLogout(url, notes = []) {
+  const sent = new URL(url);
+  const narration = { path: sent.pathname, lines: describeRequest(sent, notes) };
+  tellLogoutRequest(narration);
+  saveLogoutNarration(narration);
+}
+
+/** @param {import("./logout.js").LogoutNarration} narration */
+function tellLogoutRequest({ path, lines }) {
+  log.note(LOGOUT_TITLE, lines, {
+    arrow: { from: "browser", to: "issuer", label: `GET ${path}`, kind: "request" },
+    startsFlow: true,
+  });
+}
+
+// Back at returnTo after a logout (a new page load): the request told again, the issuer's
+// redirect (with the state of an RP-Initiated Logout, checked), then the signed-out state.
+/**
+ * @param {URL} landedAt
+ * @param {import("./logout.js").LogoutNarration | null} narration The logout request as told
+ *   before the redirect, null if this page sent none.
+ * @param {string | null} expectedState
+ */
+function finishLogout(landedAt, narration, expectedState) {
+  if (narration !== null) tellLogoutRequest(narration);
+  log.note(
+    `Back from the issuer's logout endpoint, at returnTo (${settings().returnTo})`,
+    describeResponse(landedAt, landedAt.searchParams),
+    { arrow: { from: "issuer", to: "browser", label: "redirect to returnTo", kind: "response" } },
+  );
+  if (isLogoutResponse(landedAt)) {
+    checkLogoutResponse(landedAt.searchParams, expectedState);
+    log.add("✓ state matches the value this app sent with the logout request");
+  }
+  signedOutText = SIGNED_OUT_AT_ISSUER;
+  log.note("Signed out: no token in this page, no session at the issuer");
 }
 
 async function logout() {
@@ -291,7 +432,7 @@ async function logout() {
     leaving = true;
     view.showBusy("Logging out at the authorization server…");
     try {
-      await sdk.logout(settings());
+      await sdk.logout(settings(), narrateLogout);
     } catch (error) {
       leaving = false;
       throw error;
@@ -303,27 +444,12 @@ async function logout() {
   endSession();
   takePending();
   saveLogoutState(state);
-  log.note(
-    "Log out: tokens dropped from memory; now the issuer ends its session too, or silent authentication would sign the user straight back in",
-    describeRequest(new URL(url)),
-  );
+  narrateLogout(url, [
+    "post_logout_redirect_uri: where the issuer sends the browser back, Auth0's returnTo (OpenID Connect RP-Initiated Logout names it so)",
+  ]);
   leaving = true;
   view.showBusy("Logging out at the authorization server…");
   window.location.assign(url);
-}
-
-// Back from the issuer's end_session_endpoint: nothing to do but check it is our logout's answer.
-/**
- * @param {URL} landedAt
- * @param {string | null} expectedState
- */
-function finishLogout(landedAt, expectedState) {
-  log.note(
-    "Back from the issuer's logout endpoint",
-    describeResponse(landedAt, landedAt.searchParams),
-  );
-  checkLogoutResponse(landedAt.searchParams, expectedState);
-  log.add("✓ state matches the value this app sent with the logout request");
 }
 
 // The popup opens at once, in the click's task (popup blockers); the SDK then sends it to Auth0.
@@ -376,7 +502,7 @@ async function run(action) {
     if (log.entries.length > 0) log.fail(error);
     view.showError(error);
   }
-  if (!leaving) view.showSession(session);
+  if (!leaving) view.showSession(session, signedOutText);
 }
 
 // A button's action, once the settings are loaded.
@@ -413,13 +539,14 @@ async function start() {
   const pending = isCallback ? takePending() : null;
   const isLogoutReturn = isLogoutResponse(landedAt);
   const logoutState = takeLogoutState();
+  const loggedOut = takeLogoutNarration();
   if (isCallback || isLogoutReturn) window.history.replaceState(null, "", "/");
   await run(async () => {
     loadedSettings = await loadSettings();
     if (isCallback) return handleCallback(landedAt, pending);
-    if (isLogoutReturn) finishLogout(landedAt, logoutState);
+    if (isLogoutReturn || loggedOut !== null) finishLogout(landedAt, loggedOut, logoutState);
     if (sdkSelected()) await loadSdk();
-    return restoreSession();
+    return restoreSession(loggedOut === null);
   });
   view.markReady();
 }

@@ -260,15 +260,25 @@ export class SdkMode {
     window.addEventListener("message", (event) => {
       if (event.origin !== issuerOrigin || event.data?.type !== "authorization_response") return;
       const response = event.data.response ?? {};
-      this.log.begin(sdkMode, "response", [
-        `postMessage from ${event.origin} (response_mode=web_message): not the query string, the address bar never carries the code`,
-        ...describeParameters(
-          new URLSearchParams(
-            Object.entries(response).map(([name, value]) => [name, String(value)]),
+      const error = typeof response.error === "string" ? response.error : null;
+      const arrow =
+        error === null
+          ? { label: "postMessage: code" }
+          : { label: `postMessage: error=${error}`, kind: /** @type {const} */ ("error") };
+      this.log.begin(
+        sdkMode,
+        "response",
+        [
+          `postMessage from ${event.origin} (response_mode=web_message): not the query string, the address bar never carries the code`,
+          ...describeParameters(
+            new URLSearchParams(
+              Object.entries(response).map(([name, value]) => [name, String(value)]),
+            ),
           ),
-        ),
-        "ℹ The SDK checks state against its transaction, then exchanges the code",
-      ]);
+          "ℹ The SDK checks state against its transaction, then exchanges the code",
+        ],
+        arrow,
+      );
     });
   }
 
@@ -285,12 +295,21 @@ export class SdkMode {
       ...describeParameters(parameters),
       ...notes,
     ];
-    if (parameters.get("grant_type") === "authorization_code") {
+    const grantType = parameters.get("grant_type");
+    if (grantType === "authorization_code") {
       this.log.begin(sdkMode, "token_request", lines);
     } else {
       this.log.note(
-        `Token request, grant_type ${parameters.get("grant_type")}: not one of the article's steps (no redirect, no iframe)`,
+        `Token request, grant_type ${grantType}: not one of the article's steps (no redirect, no iframe)`,
         lines,
+        {
+          arrow: {
+            from: "browser",
+            to: "issuer",
+            label: `POST /oauth/token (${grantType})`,
+            kind: "request",
+          },
+        },
       );
     }
   }
@@ -316,10 +335,15 @@ export class SdkMode {
         );
       }
     }
+    const failed = typeof fields.error === "string";
+    const label = failed ? `${status} ${fields.error}` : `${status} tokens`;
+    const kind = failed ? /** @type {const} */ ("error") : /** @type {const} */ ("response");
     if (request.get("grant_type") === "authorization_code") {
-      this.log.begin(sdkMode, "token_response", lines);
+      this.log.begin(sdkMode, "token_response", lines, { label, kind });
     } else {
-      this.log.note("The token endpoint's answer", lines);
+      this.log.note("The token endpoint's answer", lines, {
+        arrow: { from: "issuer", to: "browser", label, kind },
+      });
     }
   }
 
@@ -333,6 +357,7 @@ export class SdkMode {
         "In a hidden iframe the SDK added to this page (seen by a MutationObserver): prompt=none shows no page",
         "The SDK keeps state, nonce and code_verifier in memory for the answer",
       ]),
+      { label: "GET /authorize prompt=none (iframe)" },
     );
   }
 
@@ -418,12 +443,17 @@ export class SdkMode {
     sessionStorage.removeItem(REQUEST_LINES_KEY);
     const client = await this.load(settings);
     if (saved !== null) this.log.begin(sdkMode, "request", JSON.parse(saved));
-    this.log.begin(sdkMode, "response", [
-      "The user signed in on the issuer's login page; this app never sees the password",
-      ...describeResponse(landedAt, landedAt.searchParams),
-      "Removed from the address bar at once with history.replaceState",
-      "handleRedirectCallback(url): the SDK checks state against its transaction, then exchanges the code",
-    ]);
+    this.log.begin(
+      sdkMode,
+      "response",
+      [
+        "The user signed in on the issuer's login page; this app never sees the password",
+        ...describeResponse(landedAt, landedAt.searchParams),
+        "Removed from the address bar at once with history.replaceState",
+        "handleRedirectCallback(url): the SDK checks state against its transaction, then exchanges the code",
+      ],
+      { label: "code in the ?query" },
+    );
     try {
       await client.handleRedirectCallback(landedAt.href);
     } catch (error) {
@@ -458,6 +488,7 @@ export class SdkMode {
     if (!(await client.isAuthenticated())) {
       this.log.note(
         "isAuthenticated() → false: checkSession() found no session (the page was loaded and the SDK's cache is in memory only). Log in to get tokens.",
+        ["checking for an existing session: none"],
       );
       return null;
     }
@@ -522,17 +553,19 @@ export class SdkMode {
     return this.tokens(settings, "Before the API call");
   }
 
-  /** @param {Settings} settings */
-  async logout(settings) {
+  /**
+   * @param {Settings} settings
+   * @param {(url: string, notes: string[]) => void} narrate Tells of the logout request.
+   */
+  async logout(settings, narrate) {
     const client = await this.load(settings);
     sessionStorage.removeItem(REQUEST_LINES_KEY);
     await client.logout({
       logoutParams: { returnTo: settings.returnTo },
       openUrl: (url) => {
-        this.log.note(
-          "logout({ openUrl }): the SDK dropped its cached tokens; now the issuer ends its session too",
-          describeRequest(new URL(url)),
-        );
+        narrate(url, [
+          "logout({ openUrl }): the SDK dropped its cached tokens; Auth0's /v2/logout ends the session and sends the browser to returnTo",
+        ]);
         window.location.assign(url);
       },
     });

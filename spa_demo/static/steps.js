@@ -3,7 +3,11 @@
 // article's wording) with the requests sent and what came back, or a note between steps.
 // Code names a step by what happens in it; its number is only its place in the article's list.
 
+import { STEP_ARROWS, failureArrow } from "./sequence_diagram.js";
 import { shorten } from "./tokens.js";
+
+/** @typedef {import("./sequence_diagram.js").Arrow} Arrow */
+/** @typedef {import("./sequence_diagram.js").ArrowKind} ArrowKind */
 
 /**
  * What happens in a step. Each flow's list has "request", "response" and "api_call"; the
@@ -30,7 +34,8 @@ import { shorten } from "./tokens.js";
  */
 
 /**
- * One entry of the log: a numbered step (flowName and number set) or a note (both null).
+ * One entry of the log: a numbered step (flowName and number set) or a note (both null), with
+ * the arrows it draws in the sequence diagram. `startsFlow`: the diagram starts again here.
  *
  * @typedef {object} StepEntry
  * @property {string | null} flowName
@@ -38,7 +43,9 @@ import { shorten } from "./tokens.js";
  * @property {number} [total]
  * @property {string} title
  * @property {string[]} lines
- * @property {"done" | "failed" | "note"} outcome
+ * @property {"done" | "failed" | "refused" | "note"} outcome
+ * @property {Arrow[]} arrows
+ * @property {boolean} startsFlow
  */
 
 // Parameters that carry a credential: shown shortened, enough to recognise, never whole.
@@ -98,15 +105,18 @@ export class StepLog {
   }
 
   /**
-   * Starts the entry of one of the flow's steps.
+   * Starts the entry of one of the flow's steps, with the step's arrow in the sequence diagram
+   * (its label or kind given when they are not the step's usual ones). A request starts a flow.
    *
    * @param {NarratedFlow} flow
    * @param {StepName} name
    * @param {string[]} [lines]
+   * @param {{ label?: string, kind?: ArrowKind }} [arrow]
    */
-  begin(flow, name, lines = []) {
+  begin(flow, name, lines = [], arrow = {}) {
     const index = flow.steps.findIndex((step) => step.name === name);
     if (index === -1) throw new Error(`The ${flow.name} has no step ${name}.`);
+    const drawn = { ...STEP_ARROWS[name], ...arrow };
     this.entries.push({
       flowName: flow.name,
       number: index + 1,
@@ -114,21 +124,29 @@ export class StepLog {
       title: flow.steps[index].text,
       lines: [...lines],
       outcome: "done",
+      arrows: [{ ...drawn, label: `${index + 1} · ${drawn.label}`, title: flow.steps[index].text }],
+      startsFlow: name === "request",
     });
     this.onChange(this.entries);
   }
 
   /**
+   * A note between the steps; with an arrow when it tells of a request or an answer that is
+   * not one of the article's steps (a logout, the check for a session on load).
+   *
    * @param {string} text
    * @param {string[]} [lines]
+   * @param {{ arrow?: Arrow, startsFlow?: boolean }} [options]
    */
-  note(text, lines = []) {
+  note(text, lines = [], { arrow, startsFlow = false } = {}) {
     this.entries.push({
       flowName: null,
       number: null,
       title: text,
       lines: [...lines],
       outcome: "note",
+      arrows: arrow === undefined ? [] : [arrow],
+      startsFlow,
     });
     this.onChange(this.entries);
   }
@@ -144,7 +162,31 @@ export class StepLog {
   }
 
   /**
-   * Marks the latest entry as failed, with the reason.
+   * Adds an arrow to the latest entry: the answer to its request.
+   *
+   * @param {Arrow} arrow
+   */
+  arrow(arrow) {
+    this.latest().arrows.push(arrow);
+    this.onChange(this.entries);
+  }
+
+  /**
+   * Ends the latest entry with a line and an outcome other than "done": "refused" for an
+   * answer that says no (the API's 401 and 403), "failed" for one that failed (a 5xx).
+   *
+   * @param {"refused" | "failed"} outcome
+   * @param {string} line
+   */
+  settle(outcome, line) {
+    const entry = this.latest();
+    entry.outcome = outcome;
+    entry.lines.push(line);
+    this.onChange(this.entries);
+  }
+
+  /**
+   * Marks the latest entry as failed, with the reason, and its red arrow.
    *
    * @param {{ code: string, description: string }} error
    */
@@ -152,6 +194,8 @@ export class StepLog {
     const entry = this.latest();
     entry.outcome = "failed";
     entry.lines.push(`✗ ${error.code}: ${error.description}`);
+    const red = failureArrow(this.entries.flatMap((each) => each.arrows).at(-1), error.code);
+    if (red !== null) entry.arrows.push(red);
     this.onChange(this.entries);
   }
 

@@ -3,14 +3,17 @@
 // answers, error descriptions from the address bar and token claims are all untrusted input
 // (and the CSP's Trusted Types would stop any innerHTML anyway).
 
+import { claimDate, explainClaim, formatTime } from "./claims.js";
 import { decodeJwt } from "./jwt.js";
 import { REFRESH_TOKENS_KEY as SDK_REFRESH_TOKENS } from "./sdk_mode.js";
+import { drawDiagram, flowArrows } from "./sequence_diagram.js";
 
 /** @typedef {import("./api_client.js").ApiResult} ApiResult */
 /** @typedef {import("./api_client.js").Endpoint} Endpoint */
 /** @typedef {import("./main.js").Mode} Mode */
 /** @typedef {import("./main.js").Session} Session */
 /** @typedef {import("./steps.js").StepEntry} StepEntry */
+/** @typedef {import("./claims.js").TokenKind} TokenKind */
 
 /**
  * An element of index.html: the page and this module change together.
@@ -144,10 +147,41 @@ export function showError(error) {
 }
 
 /**
+ * A token's payload as the learner reads it: each claim with its value, the date beside a time,
+ * and one line on what it means; the raw JSON below.
+ *
+ * @param {Record<string, unknown>} payload
+ * @param {TokenKind} kind
+ * @param {string} testid
+ */
+function claimList(payload, kind, testid) {
+  const rows = Object.entries(payload).flatMap(([name, value]) => {
+    const date = claimDate(name, value);
+    const meaning = explainClaim(name, value, kind);
+    const term = element("dt", {}, [element("code", { text: name })]);
+    term.title = meaning;
+    const description = element("dd", { testid: `claim-${name}` }, [
+      element("span", { className: "claim-value", text: JSON.stringify(value) }),
+      ...(date === null ? [] : [element("span", { className: "claim-date", text: date })]),
+      ...(meaning ? [element("span", { className: "claim-meaning", text: meaning })] : []),
+    ]);
+    return [term, description];
+  });
+  return [
+    element("dl", { className: "claims" }, rows),
+    element("details", {}, [
+      element("summary", { text: "The payload as JSON" }),
+      element("pre", { testid: `${testid}-json`, text: json(payload) }),
+    ]),
+  ];
+}
+
+/**
  * @param {string} prefix
+ * @param {TokenKind} kind
  * @param {string | undefined} token
  */
-function showTokenParts(prefix, token) {
+function showTokenParts(prefix, kind, token) {
   /** @type {{ header: unknown, payload: unknown } | null} */
   let decoded = null;
   if (token) {
@@ -161,24 +195,33 @@ function showTokenParts(prefix, token) {
     }
   }
   byId(`${prefix}-empty`).hidden = decoded !== null;
-  for (const part of /** @type {const} */ (["header", "payload"])) {
-    const pre = byId(`${prefix}-${part}`);
-    pre.hidden = decoded === null;
-    pre.textContent =
-      decoded === null
-        ? ""
-        : `${part}: ${typeof decoded[part] === "string" ? decoded[part] : json(decoded[part])}`;
-  }
+  const header = byId(`${prefix}-header`);
+  header.hidden = decoded === null;
+  header.textContent =
+    decoded === null
+      ? ""
+      : `header: ${typeof decoded.header === "string" ? decoded.header : json(decoded.header)}`;
+  const payload = byId(`${prefix}-payload`);
+  const claims = decoded?.payload;
+  payload.hidden = typeof claims !== "object" || claims === null;
+  payload.replaceChildren(
+    ...(payload.hidden
+      ? []
+      : claimList(/** @type {Record<string, unknown>} */ (claims), kind, `${prefix}-payload`)),
+  );
 }
 
-/** @param {Session | null} session */
-export function showSession(session) {
+/**
+ * @param {Session | null} session
+ * @param {string} [signedOut] What the status says when there is no session.
+ */
+export function showSession(session, signedOut = "Signed out. No token in memory.") {
   const profile = byId("profile");
   const expiry = byId("access-token-expiry");
-  showTokenParts("id-token", session?.idToken);
-  showTokenParts("access-token", session?.accessToken);
+  showTokenParts("id-token", "id", session?.idToken);
+  showTokenParts("access-token", "access", session?.accessToken);
   if (session === null) {
-    showStatus("signed-out", "Signed out. No token in memory.");
+    showStatus("signed-out", signedOut);
     profile.hidden = true;
     profile.replaceChildren();
     expiry.hidden = true;
@@ -208,29 +251,55 @@ export function showSession(session) {
   profile.hidden = false;
   const seconds = Math.round((session.expiresAt - Date.now()) / 1000);
   expiry.dataset.expiresAt = String(session.expiresAt);
-  expiry.textContent = `Expires at ${new Date(session.expiresAt).toLocaleTimeString()} (in ${seconds} s); the app renews it silently shortly before.`;
+  expiry.textContent = `Expires at ${formatTime(session.expiresAt)} (in ${seconds} s); the app renews it silently shortly before.`;
   expiry.hidden = false;
 }
 
+// Why /api/me shows name and email as null: said beside its answer.
+const PROFILE_NOTE =
+  "name and email are null: Auth0 access tokens carry no profile claims (the API gets sub, scope, permissions). The profile comes from the ID token (see Decoded tokens) or from the issuer's /userinfo endpoint.";
+
 /**
+ * Whether an answer says yes (2xx), no (4xx: a refusal, which explains itself) or failed.
+ *
+ * @param {number} status
+ * @returns {"ok" | "refused" | "failed"}
+ */
+export function answerOutcome(status) {
+  if (status >= 200 && status < 300) return "ok";
+  return status >= 400 && status < 500 ? "refused" : "failed";
+}
+
+/**
+ * @param {Endpoint} endpoint
  * @param {string} requestLine
  * @param {ApiResult} result
  */
-export function showApiResult(requestLine, result) {
+export function showApiResult(endpoint, requestLine, result) {
   const box = byId("api-result");
   box.hidden = false;
   box.dataset.status = String(result.status);
   box.dataset.calls = String(Number(box.dataset.calls ?? 0) + 1);
   byId("api-request").textContent = requestLine;
   byId("api-status").textContent = `${result.status} ${result.statusText}`;
-  byId("api-status").className =
-    `status-line ${result.status >= 200 && result.status < 300 ? "ok" : "failed"}`;
+  byId("api-status").className = `status-line ${answerOutcome(result.status)}`;
+  const profileNote = byId("api-profile-note");
+  profileNote.hidden = endpoint.id !== "me" || result.status !== 200;
+  profileNote.textContent = profileNote.hidden ? "" : PROFILE_NOTE;
   const challenge = byId("api-www-authenticate");
   challenge.hidden = !result.wwwAuthenticate;
   challenge.textContent = result.wwwAuthenticate
     ? `WWW-Authenticate: ${result.wwwAuthenticate}`
     : "";
   byId("api-body").textContent = typeof result.body === "string" ? result.body : json(result.body);
+}
+
+/** @param {StepEntry[]} entries */
+export function showDiagram(entries) {
+  drawDiagram(
+    /** @type {SVGSVGElement} */ (/** @type {unknown} */ (byId("sequence-diagram"))),
+    flowArrows(entries),
+  );
 }
 
 /** @param {StepEntry[]} entries */

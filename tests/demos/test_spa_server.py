@@ -334,3 +334,13 @@ def test_python_m_spa_demo_stops_with_one_line_naming_a_bad_setting():
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert "API_URL" in result.stderr
+
+
+def test_the_favicon_is_an_svg_file_of_this_origin(client):
+    # Without one, the browser asks for /favicon.ico and the console shows a 404 on every load.
+    parser = PageParser()
+    parser.feed((STATIC / "index.html").read_text())
+    assert "/static/favicon.svg" in parser.stylesheets
+    response = client.get("/static/favicon.svg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
