@@ -1,10 +1,19 @@
-"""Flask adapter for ``shared.token_validation``: OAuth 2.0 bearer tokens (RFC 6750) on Flask views.
+"""Flask adapter for ``token_validation.py``: OAuth 2.0 bearer tokens (RFC 6750) on Flask views.
+
+To copy it: put this file and ``shared/token_validation.py`` side by side in ONE package of
+yours, e.g. ``yourservice/flask_auth.py`` and ``yourservice/token_validation.py`` (a folder with
+an ``__init__.py``). It needs nothing else from Flowlab: its only import of the validator is
+relative, ``from .token_validation import ...``, so it resolves to ``yourservice.token_validation``
+whatever the package is called and wherever it lives, with no edit (here it is
+``shared.token_validation``). Two loose top-level modules are no package: the relative import
+fails there (``ImportError: attempted relative import with no known parent package``).
+Dependencies: Flask, and the validator's own (``pyjwt[crypto]``, ``requests``).
 
 One validator per app, set once; one decorator per protected view::
 
     from flask import Flask, g
-    from shared import flask_auth
-    from shared.token_validation import TokenValidator
+    from yourservice import flask_auth
+    from yourservice.token_validation import TokenValidator
 
     app = Flask(__name__)
     flask_auth.init_app(app, TokenValidator(issuer, audience), realm=audience)
@@ -29,7 +38,9 @@ What the decorator enforces, in this order:
 On success the verified ``Claims`` are on ``flask.g.claims``. Every refusal is a JSON body
 ``{"error", "error_description"}`` with the RFC 6750 section 3 ``WWW-Authenticate`` challenge;
 the description is generic, and the precise reason is left on ``flask.g.auth_refusal`` for the
-application's request log (the validator logs its own rejections too).
+application's request log. The validator logs its own rejections too, at INFO on the logger
+``yourservice.token_validation``; Python's default (WARNING) hides them, and Flask sets up no
+logging of its own: ``logging.basicConfig(level=logging.INFO)`` at start-up shows them.
 CORS preflight (``OPTIONS``) is answered by Flask before any view runs, so it never needs a token.
 Each decorated view carries its ``AuthRequirements`` as ``view.auth_requirements`` (the API's
 OpenAPI document is built from them).
@@ -46,7 +57,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
 
-from shared.token_validation import (
+from .token_validation import (
     Claims,
     InsufficientScope,
     InvalidRequest,

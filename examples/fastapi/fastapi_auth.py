@@ -1,0 +1,186 @@
+"""FastAPI adapter for ``token_validation.py``: OAuth 2.0 bearer tokens (RFC 6750) as a dependency.
+
+To copy it: put this file and Flowlab's ``shared/token_validation.py`` side by side in ONE package
+of yours, e.g. ``yourservice/fastapi_auth.py`` and ``yourservice/token_validation.py`` (a folder
+with an ``__init__.py``). The validator is imported relatively, ``from .token_validation import
+...``, so it resolves to ``yourservice.token_validation`` whatever the package is called, with no
+edit; nothing else from Flowlab is needed. One validator per app, one dependency per requirement::
+
+    from typing import Annotated
+    from fastapi import Depends, FastAPI
+    from .fastapi_auth import BearerAuth
+    from .token_validation import Claims, TokenValidator
+
+    app = FastAPI()
+    auth = BearerAuth(TokenValidator(issuer, audience), realm=audience)
+    auth.init_app(app)
+
+    @app.get("/api/messages")
+    def list_messages(claims: Annotated[Claims, Depends(auth.require(scopes=["read:messages"]))]):
+        return {"for": claims.subject}
+
+The thread pool: ``TokenValidator.validate`` is blocking code. A token whose key is cached costs
+microseconds, but the first request, a rotated ``kid`` or an expired key set waits for the JWKS
+download (up to ``http_timeout`` seconds). Called from ``async def`` code on the event loop, that
+wait would stall every other request of the worker, so the dependency runs it with Starlette's
+``run_in_threadpool``: the loop keeps serving while one request waits for keys.
+
+What the dependency enforces, in this order:
+
+1. The token comes from one ``Authorization: Bearer <token>`` header (scheme case-insensitive).
+   A token in the query string, two Authorization headers or a malformed header: 400
+   ``invalid_request``; a word after ``Bearer`` that is no b64token: 401 ``invalid_token``; no
+   credentials at all (or another scheme): 401 with a bare challenge.
+2. ``TokenValidator.validate``: 401 ``invalid_token``, or 503 when no signing key can be had.
+3. ``scopes`` (the ``scope`` claim) and ``permissions`` (Auth0 RBAC claim): 403
+   ``insufficient_scope`` naming what is missing in ``scope="..."``.
+
+Every refusal is answered by the exception handler ``init_app`` installs, as RFC 6750 section 3
+says: the JSON body ``{"error", "error_description"}`` (not FastAPI's ``{"detail": ...}``, which
+is for ``HTTPException``) and the ``WWW-Authenticate`` challenge. The description is generic; the
+precise reason is on ``request.state.auth_refusal`` and in the validator's log, at INFO on the
+logger ``yourservice.token_validation``. uvicorn configures only its own loggers, so that INFO
+line is shown only once the application sets up logging: ``logging.basicConfig(level=logging.INFO)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Awaitable, Callable, Iterable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from .token_validation import (
+    Claims,
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    KeysUnavailable,
+    RefusalCode,
+    TokenValidationError,
+    TokenValidator,
+)
+
+__all__ = ["BearerAuth"]
+
+# RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+#               credentials = "Bearer" 1*SP b64token
+# RFC 9110 11.1: "It uses a case-insensitive token to identify the authentication scheme".
+BEARER_CREDENTIALS = re.compile(r"Bearer +([^\s,]+)", re.IGNORECASE)
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+BEARER_SCHEME = re.compile(r"Bearer\b", re.IGNORECASE)
+# RFC 6750 3: the quoted-string of a realm may not carry these unescaped.
+UNSAFE_REALM_CHARACTERS = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
+class MissingCredentials(TokenValidationError):
+    # RFC 6750 3.1: "If the request lacks any authentication information (e.g., the client was
+    # unaware that authentication is necessary or attempted using an unsupported authentication
+    # method), the resource server SHOULD NOT include an error code or other error information."
+    error = "unauthorized"
+    status_code = 401
+    description = "An access token is required: send it as 'Authorization: Bearer <token>'."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(RefusalCode.CREDENTIALS_MISSING, reason)
+
+    def www_authenticate(self, realm: str) -> str:
+        return f'Bearer realm="{realm}"'
+
+
+class BearerAuth:
+    """One validator and its realm; ``require(...)`` makes the dependencies of the views."""
+
+    def __init__(self, validator: TokenValidator, *, realm: str) -> None:
+        # RFC 6750 3: "The "realm" attribute MAY be included to indicate the scope of
+        # protection" as an RFC 2617 quoted-string; a quote or backslash would break the header.
+        if not realm or UNSAFE_REALM_CHARACTERS.search(realm):
+            raise ValueError(
+                "realm must be a non-empty string without quotes, backslashes or controls"
+            )
+        self.validator = validator
+        self.realm = realm
+
+    def init_app(self, app: FastAPI) -> None:
+        """Answer every ``TokenValidationError`` of ``app`` as RFC 6750 section 3 says."""
+        app.add_exception_handler(TokenValidationError, self.error_response)
+
+    def require(
+        self, scopes: Iterable[str] = (), permissions: Iterable[str] = ()
+    ) -> Callable[[Request], Awaitable[Claims]]:
+        """A dependency giving the verified ``Claims`` of a token granting all of ``scopes`` and
+        ``permissions``; see the module docstring for what is checked."""
+        if isinstance(scopes, str) or isinstance(permissions, str):
+            raise TypeError("scopes and permissions are lists of names, not one string")
+        required_scopes, required_permissions = tuple(scopes), tuple(permissions)
+
+        async def verified_claims(request: Request) -> Claims:
+            token = bearer_token(request)
+            # Blocking (a JWKS download at worst): off the event loop, see the module docstring.
+            claims = await run_in_threadpool(self.validator.validate, token)
+            return authorize(claims, required_scopes, required_permissions)
+
+        return verified_claims
+
+    async def error_response(self, request: Request, error: TokenValidationError) -> JSONResponse:
+        """The RFC 6750 section 3 answer to a refused request: status, challenge, JSON body."""
+        request.state.auth_refusal = error.reason
+        headers = {}
+        # RFC 6750 3: "If the protected resource request does not include authentication
+        # credentials or does not contain an access token that enables access to the protected
+        # resource, the resource server MUST include the HTTP "WWW-Authenticate" response
+        # header field". KeysUnavailable is no fault of the credentials and sends no challenge.
+        challenge = error.www_authenticate(self.realm)
+        if challenge is not None:
+            headers["WWW-Authenticate"] = challenge
+        if isinstance(error, KeysUnavailable):
+            # RFC 9110 10.2.3: "When sent with a 503 (Service Unavailable) response, Retry-After
+            # indicates how long the service is expected to be unavailable to the client."
+            headers["Retry-After"] = str(math.ceil(self.validator.jwks.cooldown))
+        return JSONResponse(error.as_dict(), status_code=error.status_code, headers=headers)
+
+
+def bearer_token(request: Request) -> str:
+    """The access token of ``request``, from its one Authorization header."""
+    # RFC 6750 2: "Clients MUST NOT use more than one method to transmit the token in each
+    # request." The URI query parameter (RFC 6750 2.3) is not supported: a token there is
+    # refused, so the client learns to stop leaking it into logs and histories.
+    if "access_token" in request.query_params:
+        raise InvalidRequest("access_token in the query string")
+    authorizations = request.headers.getlist("authorization")
+    if not authorizations:
+        raise MissingCredentials("no Authorization header")
+    # RFC 6750 3.1 invalid_request: the request "repeats the same parameter ... or is otherwise
+    # malformed".
+    if len(authorizations) > 1:
+        raise InvalidRequest("more than one Authorization header")
+    (authorization,) = authorizations
+    if BEARER_SCHEME.match(authorization) is None:
+        raise MissingCredentials("Authorization header with another scheme than Bearer")
+    match = BEARER_CREDENTIALS.fullmatch(authorization)
+    if match is None:
+        raise InvalidRequest("malformed Bearer credentials in the Authorization header")
+    token = match.group(1)
+    # RFC 6750 3.1 invalid_token: "The access token provided is expired, revoked, malformed, or
+    # invalid for other reasons." The reason does not quote the token.
+    if B64TOKEN.fullmatch(token) is None:
+        raise InvalidToken(
+            RefusalCode.MALFORMED, f"Bearer token of {len(token)} characters is not a b64token"
+        )
+    return token
+
+
+def authorize(claims: Claims, scopes: tuple[str, ...], permissions: tuple[str, ...]) -> Claims:
+    """``claims`` if they grant every one of ``scopes`` and ``permissions``."""
+    # RFC 6750 3.1 insufficient_scope: "The request requires higher privileges than provided by
+    # the access token." Auth0 RBAC permissions are named in the same "scope" attribute.
+    if not claims.has_scopes(*scopes):
+        raise InsufficientScope(scopes)
+    if not claims.has_permissions(*permissions):
+        raise InsufficientScope(
+            permissions, f"token lacks required permissions {list(permissions)}"
+        )
+    return claims
