@@ -47,7 +47,8 @@ BATCH_FIELDS = frozenset({"batch_id", "source", "records"})
 RECORD_FIELDS = frozenset({"external_id", "data"})
 # Visible ASCII without the comma, which would hide a second Idempotency-Key header joined to
 # the first by the server.
-IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x2b\x2d-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}")
+IDEMPOTENCY_KEY_CHARACTER = r"[\x21-\x2b\x2d-\x7e]"
+IDEMPOTENCY_KEY = re.compile(rf"{IDEMPOTENCY_KEY_CHARACTER}{{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}")
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,20 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] | None = None)
     }
 
 
+#: What ``str.strip()`` removes, so what ``api.request_body.string_field`` counts as blank: every
+#: character whose ``str.isspace()`` is true. JSON Schema's ``\s`` (ECMA-262) is another set (it
+#: has U+FEFF, not U+001C..U+001F nor U+0085), so the pattern names them one by one.
+BLANK_CHARACTERS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+#: A string with at least one character that is not blank.
+NOT_BLANK = "[^" + "".join(f"\\u{ord(character):04x}" for character in BLANK_CHARACTERS) + "]"
+
+
 def _text(max_length: int) -> dict[str, Any]:
-    return {"type": "string", "minLength": 1, "maxLength": max_length}
+    """A non-blank string of at most ``max_length`` characters (``string_field``'s rule)."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NOT_BLANK}
 
 
 STRING = {"type": "string"}
@@ -157,7 +169,9 @@ def error_responses(max_body_bytes: int) -> dict[str, dict[str, Any]]:
         "415": _json("Error", "The body is not application/json"),
         "422": _json("Error", "The idempotency key was already used for a different batch"),
         "503": _json(
-            "Error", "The issuer's signing keys cannot be fetched right now (see Retry-After)"
+            "Error",
+            "The issuer's signing keys cannot be fetched, or the database cannot store data,"
+            " right now (see Retry-After)",
         ),
     }
 
@@ -213,7 +227,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                     "Names the batch (default: its batch_id), per client. Same key and body: the"
                     " stored answer is replayed; same key, other body: 422."
                 ),
-                "schema": _text(imports.MAX_IDEMPOTENCY_KEY_LENGTH),
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": imports.MAX_IDEMPOTENCY_KEY_LENGTH,
+                    "pattern": f"^{imports.IDEMPOTENCY_KEY_CHARACTER}+$",
+                },
             }
         ],
         "requestBody": {

@@ -7,6 +7,7 @@ same "Wrong email or password."; the precise reason goes to the log.
 
 import logging
 
+from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, redirect, render_template, request
 
 from shared.log_safety import escaped
@@ -14,7 +15,7 @@ from shared.log_safety import escaped
 from . import sessions
 from .authentication import LoginOutcome, authenticate
 from .clock import now
-from .flow import authorization_request_url
+from .flow import authorization_error, authorization_request_url
 from .server import current_server
 from .web import error_page
 
@@ -57,6 +58,13 @@ def _login_hint() -> str:
 
 @bp.route("/u/login", methods=("GET", "POST"))
 def login():
+    # The page continues an authorization request: one /authorize would refuse (an unknown
+    # client, a redirect URI not registered, a repeated parameter...) is refused here as there,
+    # before any form is shown or any password checked.
+    try:
+        current_server().get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        return authorization_error(error)
     if request.method == "GET":
         return _login_page(email=_login_hint())
     if not sessions.csrf_token_valid(request.form):

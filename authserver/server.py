@@ -10,7 +10,9 @@ failures (:mod:`authserver.throttle`).
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
@@ -30,6 +32,7 @@ from flask import current_app, g
 from flask import request as flask_request
 from joserfc.jws import extract_compact
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from shared.log_safety import escaped
 
@@ -53,6 +56,8 @@ from .userinfo import UserInfoEndpoint
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: How the throttle counts a client id that is not one of the tenant's (one key for them all).
 UNKNOWN_CLIENT = "<unknown client>"
 
@@ -71,6 +76,29 @@ class _JSONMembers(list):
     """A JSON object as its (name, value) members, in order, a repeated name kept repeated."""
 
 
+def _read_body(read: Callable[[], T]) -> T:
+    """``read()`` of the body; a body that cannot be read (malformed framing, 400; over the size
+    limit, 413) is an OAuth ``invalid_request`` of the same status.
+
+    RFC 6749 §5.2: "invalid_request: The request is missing a required parameter, [...] or is
+    otherwise malformed."
+    """
+    try:
+        return read()
+    except HTTPException as error:
+        log.info("POST body refused: %s", escaped(error.name))
+        raise InvalidRequestError("The body could not be read.", status_code=error.code) from None
+
+
+def _is_unicode(text: str) -> bool:
+    """``text`` has no lone surrogate: it can be encoded as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _body_parameters(request) -> MultiDict:
     """A POST body's parameters: a form, or (as Auth0 accepts) a JSON object of strings.
 
@@ -78,10 +106,13 @@ def _body_parameters(request) -> MultiDict:
     ``GetToken`` always sends ``"organization": null``.
     """
     if not request.is_json:
-        return not_repeated(request.form)
+        return not_repeated(_read_body(lambda: request.form))
+    body = _read_body(request.get_data)
     try:
-        document = json.loads(request.get_data(), object_pairs_hook=_JSONMembers)
-    except (ValueError, RecursionError):
+        # RFC 8259 §8.1: "JSON text exchanged between systems that are not part of a closed
+        # ecosystem MUST be encoded using UTF-8" (json.loads would also take UTF-16 and UTF-32).
+        document = json.loads(body.decode("utf-8"), object_pairs_hook=_JSONMembers)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         document = None
     if not isinstance(document, _JSONMembers):
         log.info("POST body refused: JSON, but not an object")
@@ -93,6 +124,12 @@ def _body_parameters(request) -> MultiDict:
                 escaped(name),
                 type(value).__name__,
             )
+            raise InvalidRequestError("The body must be a form or a JSON object of strings.")
+        if not _is_unicode(name) or value is not None and not _is_unicode(value):
+            # RFC 8259 §8.2: a string with an escaped lone surrogate ("\uDEAD") is not Unicode,
+            # and "the behavior of software that receives JSON texts containing such values is
+            # unpredictable": here, SQLite cannot store or look it up.
+            log.info("POST body refused: JSON member %s is not Unicode text", escaped(name))
             raise InvalidRequestError("The body must be a form or a JSON object of strings.")
     return not_repeated(MultiDict([(name, value) for name, value in document if value is not None]))
 
