@@ -17,16 +17,33 @@ audience would accept the wrong tokens.
 | ``API_HOST``        | ``127.0.0.1``                   | address ``python -m api`` binds (an IP) |
 | ``API_PORT``        | ``3010``                        | its port (0: any free port)             |
 
+The validator's JWKS cache (positive numbers of seconds, ``0.5`` too; api/README.md, "The JWKS
+cache", says how they play together):
+
+| setting                      | default  | meaning                                              |
+|------------------------------|----------|------------------------------------------------------|
+| ``AUTH_JWKS_MAX_AGE``        | ``600``  | keys stay fresh this long (a shorter max-age wins)   |
+| ``AUTH_JWKS_COOLDOWN``       | ``30``   | at least this long between two JWKS downloads        |
+| ``AUTH_JWKS_STALE_IF_ERROR`` | ``3600`` | stale keys keep working this long if downloads fail  |
+| ``AUTH_HTTP_TIMEOUT``        | ``3``    | a download, and a request waiting for it, at most    |
+
 Each value is read with ``shared.settings.Environment``, the reader every Flowlab part uses.
 """
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.settings import LOCAL_AUDIENCE, ORIGIN_PATTERN, ConfigurationError, Environment
-from shared.token_validation import TokenValidator
+from shared.token_validation import (
+    DEFAULT_HTTP_TIMEOUT,
+    DEFAULT_JWKS_COOLDOWN,
+    DEFAULT_JWKS_MAX_AGE,
+    DEFAULT_JWKS_STALE_IF_ERROR,
+    TokenValidator,
+)
 from shared.wsgi_server import bind_address
 
 DEFAULT_ALGORITHMS = "RS256"
@@ -49,6 +66,10 @@ class Settings:
     cors_origins: tuple[str, ...]
     database_path: Path
     bind: str
+    jwks_max_age: float
+    jwks_cooldown: float
+    jwks_stale_if_error: float
+    http_timeout: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, object]) -> "Settings":
@@ -74,7 +95,27 @@ class Settings:
             bind=bind_address(
                 env.ip_address("API_HOST", DEFAULT_HOST), env.port("API_PORT", DEFAULT_PORT)
             ),
+            jwks_max_age=_seconds(env, "AUTH_JWKS_MAX_AGE", DEFAULT_JWKS_MAX_AGE),
+            jwks_cooldown=_seconds(env, "AUTH_JWKS_COOLDOWN", DEFAULT_JWKS_COOLDOWN),
+            jwks_stale_if_error=_seconds(
+                env, "AUTH_JWKS_STALE_IF_ERROR", DEFAULT_JWKS_STALE_IF_ERROR
+            ),
+            http_timeout=_seconds(env, "AUTH_HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT),
         )
+
+
+def _seconds(env: Environment, name: str, default: float) -> float:
+    """A positive, finite number of seconds (``30``, ``0.5``)."""
+    value = env.text(name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, such as 30")
+    return seconds
 
 
 def _cors_origins(env: Environment) -> tuple[str, ...]:
@@ -105,6 +146,10 @@ def token_validator(settings: Settings) -> TokenValidator:
             settings.audience,
             algorithms=settings.algorithms,
             jwks_url=settings.jwks_url,
+            jwks_max_age=settings.jwks_max_age,
+            jwks_cooldown=settings.jwks_cooldown,
+            jwks_stale_if_error=settings.jwks_stale_if_error,
+            http_timeout=settings.http_timeout,
         )
     except ValueError as error:
         raise ConfigurationError(f"AUTH_ALGORITHMS: {error}") from None

@@ -8,13 +8,18 @@
     python -m authserver users unblock EMAIL     also lifts the brute-force blocks of the address
     python -m authserver clients list            the applications of the tenant file
     python -m authserver clients secret          a new client secret and its tenant.toml hash line
-    python -m authserver rotate-keys             next key becomes current; previous stays published
+    python -m authserver rotate-keys [--force]   next key becomes current; previous stays published
 
 ``users add`` reads the password from the terminal (twice), or from the first line of standard
 input when that is not a terminal. The commands work on the same database as the server
 (AUTHSERVER_DB) and may run while it serves. ``clients secret`` needs neither the database nor
 the tenant file. A command's time (when a user was changed, when a rotated key stops being
-published) is read once, from the clock ``main`` is given (by default ``time.time``).
+published, whether the next key is old enough to sign) is read once, from the clock ``main`` is
+given (by default ``time.time``).
+
+``rotate-keys`` refuses (exit status 1, one line saying when it will be safe) to promote a next key
+published for less than AUTHSERVER_ROTATION_SAFETY_PERIOD seconds, which resource servers may not
+have downloaded yet (``authserver.keys``); ``--force`` promotes it all the same.
 """
 
 import argparse
@@ -31,7 +36,7 @@ from werkzeug.security import generate_password_hash
 from shared.settings import ConfigurationError
 from shared.wsgi_server import bind_address, serve
 
-from . import create_app, keys
+from . import create_app, keys, web
 from .clock import Clock, now
 from .config import Settings
 from .models import User
@@ -63,7 +68,7 @@ def _read_password() -> str:
     return password
 
 
-def add_user(storage: Storage, tenant: Tenant, args, now: int) -> str:
+def add_user(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     email = args.email.strip().lower()
     if "@" not in email:
         raise CommandError(f"{args.email!r} is not an email address")
@@ -97,14 +102,14 @@ def add_user(storage: Storage, tenant: Tenant, args, now: int) -> str:
     return f"added {user.get_user_id()} ({email})"
 
 
-def block_user(storage: Storage, tenant: Tenant, args, now: int) -> str:
+def block_user(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     email = args.email.strip().lower()
     if not storage.set_blocked(email, True, now):
         raise CommandError(f"no user has the email address {email}")
     return f"blocked {email}: no more logins, SSO sessions or refreshed tokens"
 
 
-def unblock_user(storage: Storage, tenant: Tenant, args, now: int) -> str:
+def unblock_user(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     email = args.email.strip().lower()
     found = storage.set_blocked(email, False, now)
     lifted = storage.unblock_logins(email)
@@ -113,7 +118,7 @@ def unblock_user(storage: Storage, tenant: Tenant, args, now: int) -> str:
     return f"unblocked {email} ({lifted} brute-force block(s) lifted)"
 
 
-def list_clients(storage: Storage, tenant: Tenant, args, now: int) -> str:
+def list_clients(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     rows = [("CLIENT ID", "TYPE", "FIRST PARTY", "GRANT TYPES", "CALLBACK URLS")]
     for application in tenant.applications.values():
         rows.append(
@@ -147,16 +152,34 @@ def new_client_secret() -> str:
     )
 
 
-def rotate_keys(storage: Storage, tenant: Tenant, args, now: int) -> str:
+def rotate_keys(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     keys.ensure_signing_keys(storage, now)
     lifetime = tenant.longest_token_lifetime()
-    kids = keys.rotate_signing_keys(storage, now, lifetime)
-    until = datetime.fromtimestamp(now + lifetime, UTC).isoformat(timespec="seconds")
+    try:
+        kids = keys.rotate_signing_keys(
+            storage,
+            now,
+            lifetime,
+            safety_period=settings.rotation_safety_period,
+            force=args.force,
+        )
+    except keys.NextKeyTooNew as error:
+        raise CommandError(
+            f"not rotated: next key {error.kid} was published at {_moment(error.published_at)}, "
+            "and resource servers may not have downloaded it yet "
+            f"(AUTHSERVER_ROTATION_SAFETY_PERIOD is {settings.rotation_safety_period}s); "
+            f"it is safe from {_moment(error.safe_at)} (in {error.safe_at - now}s), "
+            "or now with --force"
+        ) from None
     return (
         f"current key: {kids[keys.CURRENT]}\n"
         f"next key:    {kids[keys.NEXT]}\n"
-        f"previous key {kids[keys.PREVIOUS]} stays published until {until}"
+        f"previous key {kids[keys.PREVIOUS]} stays published until {_moment(now + lifetime)}"
     )
+
+
+def _moment(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -196,7 +219,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     secret.set_defaults(make=new_client_secret)
 
-    commands.add_parser("rotate-keys", help="rotate the signing keys").set_defaults(run=rotate_keys)
+    rotate = commands.add_parser("rotate-keys", help="rotate the signing keys")
+    rotate.add_argument(
+        "--force",
+        action="store_true",
+        help="promote the next key even if resource servers may not have downloaded it yet",
+    )
+    rotate.set_defaults(run=rotate_keys)
     return parser
 
 
@@ -221,6 +250,7 @@ def _serve() -> int:
         errorlog="-",
         loglevel="info",
         graceful_timeout=GRACEFUL_TIMEOUT,
+        refusal=web.refusal_page(application),
     )
     return 0
 
@@ -238,7 +268,7 @@ def main(argv: list[str] | None = None, clock: Clock = time.time) -> int:
         storage = Storage.open(settings.database)
         try:
             storage.initialize()
-            print(args.run(storage, tenant, args, now(clock)))
+            print(args.run(storage, tenant, args, now(clock), settings))
         finally:
             storage.close()
     except (CommandError, ConfigurationError, TenantError) as error:

@@ -5,9 +5,16 @@ both, so resource servers already know the next key before it signs anything. ``
 promotes next to current, makes a new next key, and keeps the old current key published as
 *previous* until every token it signed has expired. Keys are RSA 2048 (RS256), their ``kid`` is
 the RFC 7638 thumbprint, and they are generated on the first start.
+
+A resource server may go on using the JWKS it downloaded for a while (the response's max-age,
+then its cooldown between downloads), so a next key published a moment ago may be unknown to it:
+promoted then, every token it signs would be refused until that resource server downloads the
+JWKS again. ``rotate_signing_keys`` therefore refuses to promote a next key published for less
+than the safety period (``AUTHSERVER_ROTATION_SAFETY_PERIOD``) unless forced.
 """
 
 import functools
+import sqlite3
 
 from joserfc.jwk import KeySet, RSAKey
 
@@ -16,6 +23,17 @@ from .storage import Storage
 ALGORITHM = "RS256"
 KEY_SIZE = 2048
 NEXT, CURRENT, PREVIOUS = "next", "current", "previous"
+
+
+class NextKeyTooNew(Exception):
+    """The next key has not been published for the safety period: resource servers may not
+    know it yet."""
+
+    def __init__(self, kid: str, published_at: int, safe_at: int) -> None:
+        super().__init__(f"next key {kid} published at {published_at}, safe from {safe_at}")
+        self.kid = kid
+        self.published_at = published_at
+        self.safe_at = safe_at
 
 
 @functools.lru_cache(maxsize=32)
@@ -64,15 +82,36 @@ def published_jwks(storage: Storage, now: int) -> dict:
     return {"keys": [key.as_dict(private=False) for key in published_keys(storage, now)]}
 
 
-def rotate_signing_keys(storage: Storage, now: int, longest_token_lifetime: int) -> dict[str, str]:
+def _check_published_for(upcoming: sqlite3.Row, now: int, safety_period: int) -> None:
+    safe_at = upcoming["created_at"] + safety_period
+    if now < safe_at:
+        raise NextKeyTooNew(upcoming["kid"], upcoming["created_at"], safe_at)
+
+
+def rotate_signing_keys(
+    storage: Storage,
+    now: int,
+    longest_token_lifetime: int,
+    *,
+    safety_period: int,
+    force: bool = False,
+) -> dict[str, str]:
     """Promote next to current, publish the old current until its tokens expire, add a new next.
 
-    Returns the kids by state, for the operator.
+    Unless ``force``, raises :class:`NextKeyTooNew` (and changes nothing) when the next key has
+    been published for less than ``safety_period`` seconds. Returns the kids by state, for the
+    operator.
     """
     with storage.transaction():
-        kids = {
-            row["state"]: row["kid"] for row in storage.signing_keys() if row["state"] != PREVIOUS
-        }
+        rows = {row["state"]: row for row in storage.signing_keys() if row["state"] != PREVIOUS}
+        # OpenID Connect Core 1.0, 10.1.1: "The signer can begin using a new key at its
+        # discretion and signals the change to the verifier using the kid value. The verifier
+        # knows to go back to the jwks_uri location to re-retrieve the keys when it sees an
+        # unfamiliar kid value." A verifier goes back at most once per cooldown, so the key must
+        # have been published for longer than it may keep the JWKS it has.
+        if not force:
+            _check_published_for(rows[NEXT], now, safety_period)
+        kids = {state: row["kid"] for state, row in rows.items()}
         storage.set_signing_key_state(
             kids[CURRENT], PREVIOUS, published_until=now + longest_token_lifetime
         )

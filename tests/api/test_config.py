@@ -5,6 +5,13 @@ import pytest
 
 from api import create_app
 from api.config import ConfigurationError, Settings
+from shared.flask_auth import EXTENSION_NAME
+from shared.token_validation import (
+    DEFAULT_HTTP_TIMEOUT,
+    DEFAULT_JWKS_COOLDOWN,
+    DEFAULT_JWKS_MAX_AGE,
+    DEFAULT_JWKS_STALE_IF_ERROR,
+)
 from tests.api.conftest import run_api
 
 
@@ -20,6 +27,17 @@ def test_no_settings_at_all_means_the_local_authorization_server(tmp_path, monke
     assert settings.cors_origins == ("http://localhost:3000",)
     assert settings.database_path == tmp_path / ".data" / "api.sqlite3"
     assert settings.bind == "127.0.0.1:3010"
+    assert (
+        settings.jwks_max_age,
+        settings.jwks_cooldown,
+        settings.jwks_stale_if_error,
+        settings.http_timeout,
+    ) == (
+        DEFAULT_JWKS_MAX_AGE,
+        DEFAULT_JWKS_COOLDOWN,
+        DEFAULT_JWKS_STALE_IF_ERROR,
+        DEFAULT_HTTP_TIMEOUT,
+    )
 
 
 def test_the_default_database_folder_is_created_under_the_working_directory(tmp_path, monkeypatch):
@@ -56,6 +74,10 @@ def test_every_setting_is_read(tmp_path):
             "DATABASE_URL": f"sqlite:///{tmp_path}/data.sqlite3",
             "API_HOST": "0.0.0.0",
             "API_PORT": "8080",
+            "AUTH_JWKS_MAX_AGE": "120",
+            "AUTH_JWKS_COOLDOWN": "2.5",
+            "AUTH_JWKS_STALE_IF_ERROR": " 600 ",
+            "AUTH_HTTP_TIMEOUT": "0.5",
         }
     )
 
@@ -66,6 +88,10 @@ def test_every_setting_is_read(tmp_path):
     assert settings.cors_origins == ("https://app.example", "http://localhost:5173")
     assert settings.database_path == tmp_path / "data.sqlite3"
     assert settings.bind == "0.0.0.0:8080"
+    assert settings.jwks_max_age == 120
+    assert settings.jwks_cooldown == 2.5
+    assert settings.jwks_stale_if_error == 600
+    assert settings.http_timeout == 0.5
 
 
 def test_an_ipv6_address_is_bracketed_for_binding():
@@ -125,6 +151,15 @@ def test_the_configured_jwks_url_is_used_instead_of_discovery(app_config, jwks_s
         pytest.param({"API_PORT": "-1"}, "API_PORT", id="port-negative"),
         pytest.param({"API_HOST": "localhost"}, "API_HOST", id="host-name"),
         pytest.param({"API_HOST": "127.0.0.1:80"}, "API_HOST", id="host-with-port"),
+        pytest.param({"AUTH_JWKS_MAX_AGE": "0"}, "AUTH_JWKS_MAX_AGE", id="max-age-zero"),
+        pytest.param({"AUTH_JWKS_MAX_AGE": "10m"}, "AUTH_JWKS_MAX_AGE", id="max-age-unit"),
+        pytest.param({"AUTH_JWKS_COOLDOWN": "-1"}, "AUTH_JWKS_COOLDOWN", id="cooldown-negative"),
+        pytest.param({"AUTH_JWKS_COOLDOWN": "nan"}, "AUTH_JWKS_COOLDOWN", id="cooldown-nan"),
+        pytest.param(
+            {"AUTH_JWKS_STALE_IF_ERROR": "inf"}, "AUTH_JWKS_STALE_IF_ERROR", id="stale-infinite"
+        ),
+        pytest.param({"AUTH_HTTP_TIMEOUT": "0"}, "AUTH_HTTP_TIMEOUT", id="timeout-zero"),
+        pytest.param({"AUTH_HTTP_TIMEOUT": "fast"}, "AUTH_HTTP_TIMEOUT", id="timeout-word"),
     ],
 )
 def test_an_unusable_setting_stops_create_app_with_one_line_naming_it(tmp_path, settings, named):
@@ -134,6 +169,29 @@ def test_an_unusable_setting_stops_create_app_with_one_line_naming_it(tmp_path, 
     message = str(raised.value)
     assert message.startswith(named)
     assert "\n" not in message
+
+
+def test_the_jwks_cache_settings_reach_the_validator(app_config, jwks_server, tokens):
+    app = create_app(
+        {
+            **app_config,
+            "AUTH_JWKS_MAX_AGE": "120",
+            "AUTH_JWKS_COOLDOWN": "7",
+            "AUTH_JWKS_STALE_IF_ERROR": "600",
+            "AUTH_HTTP_TIMEOUT": "2",
+        }
+    )
+    jwks = app.extensions[EXTENSION_NAME].validator.jwks
+    jwks_server.misbehave("500")
+
+    response = app.test_client().get(
+        "/api/private", headers={"Authorization": f"Bearer {tokens.user()}"}
+    )
+
+    assert (jwks.max_age, jwks.cooldown, jwks.stale_if_error, jwks.timeout) == (120, 7, 600, 2)
+    # The 503's Retry-After is the cooldown the validator was given (shared/flask_auth.py).
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "7"
 
 
 def test_an_unusable_database_location_is_a_configuration_error(tmp_path):
@@ -152,4 +210,16 @@ def test_python_m_api_exits_with_one_line_naming_the_bad_setting(tmp_path):
     assert output.strip().splitlines() == [
         "api: configuration error: AUTH_ALGORITHMS: algorithm 'HS256' "
         "is never accepted: use an asymmetric algorithm"
+    ]
+
+
+def test_python_m_api_names_an_unusable_jwks_cache_setting(tmp_path):
+    process = run_api(tmp_path, AUTH_JWKS_COOLDOWN="0")
+
+    output, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 1
+    assert output.strip().splitlines() == [
+        "api: configuration error: AUTH_JWKS_COOLDOWN must be a positive number of seconds, "
+        "such as 30"
     ]

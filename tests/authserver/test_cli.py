@@ -143,6 +143,7 @@ def test_defaults_serve_the_packaged_tenant_on_port_9000_as_localhost(tmp_path, 
         issuer="http://localhost:9000/",
         tenant=None,
         database=str(tmp_path.resolve() / ".data" / "authserver.sqlite3"),
+        rotation_safety_period=45,
     )
 
 
@@ -154,6 +155,11 @@ def test_defaults_serve_the_packaged_tenant_on_port_9000_as_localhost(tmp_path, 
         ("AUTHSERVER_PORT", "port", "AUTHSERVER_PORT must be a port number"),
         ("AUTHSERVER_PORT", "\u00b2", "AUTHSERVER_PORT must be a port number"),
         ("AUTHSERVER_TENANT", "/nonexistent/tenant.toml", "cannot read tenant file"),
+        (
+            "AUTHSERVER_ROTATION_SAFETY_PERIOD",
+            "45s",
+            "AUTHSERVER_ROTATION_SAFETY_PERIOD must be a whole number of seconds",
+        ),
     ],
 )
 def test_bad_settings_stop_the_server_with_a_clear_message(

@@ -16,7 +16,8 @@ fixtures (names and signatures are stable):
     publishing ``rsa_key`` and ``ec_key``. Attributes: ``issuer`` (``http://127.0.0.1:PORT/``),
     ``jwks_url``, ``base_url``; ``publish(*keys)``; ``cache_control = "max-age=N"``;
     ``misbehave(name)`` with ``"500"``, ``"garbage"``, ``"oversized"`` (2 MiB),
-    ``"oversized-undeclared"``, ``"hang"``, ``"trickle"``, ``"no-keys"``, ``"keys"``;
+    ``"oversized-undeclared"``, ``"hang"``, ``"trickle"``, ``"slow"`` (answers after
+    ``slow_seconds``, 5), ``"no-keys"``, ``"keys"``;
     ``hold()`` keeps JWKS requests unanswered until ``answer_held()``;
     ``trickle_interval`` (seconds between trickled bytes);
     ``serve_json(path, document)``; ``serve_redirect(path, location)``; ``count(path=JWKS_PATH)`` requests per path, ``paths``

@@ -30,6 +30,7 @@ class JWKSServer:
         self.cache_control: str | None = None
         self.behaviour = "keys"
         self.trickle_interval = 0.05
+        self.slow_seconds = 5.0
         self.documents: dict[str, Any] = {}
         self.redirects: dict[str, str] = {}
         self.hits: Counter[str] = Counter()
@@ -75,8 +76,8 @@ class JWKSServer:
         ``"garbage"`` (200 with HTML), ``"oversized"`` (200 with a 2 MiB JSON body and its
         Content-Length), ``"oversized-undeclared"`` (the same without Content-Length),
         ``"hang"`` (never answer until the server closes), ``"trickle"`` (headers, then one byte
-        of the body every ``trickle_interval`` seconds, 0.05 by default), ``"no-keys"`` (200
-        with ``{"keys": []}``)."""
+        of the body every ``trickle_interval`` seconds, 0.05 by default), ``"slow"`` (the keys,
+        after ``slow_seconds``, 5 by default), ``"no-keys"`` (200 with ``{"keys": []}``)."""
         self.behaviour = behaviour
 
     def hold(self) -> None:
@@ -177,6 +178,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, body, declare_length=behaviour == "oversized")
         elif behaviour == "hang":
             state.release.wait()
+        elif behaviour == "slow":
+            if not state.release.wait(state.slow_seconds):
+                self._send_json(state.jwks_document(), cache_control=state.cache_control)
         elif behaviour == "trickle":
             body = json.dumps(state.jwks_document()).encode()
             self.send_response(200)
