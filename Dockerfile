@@ -1,4 +1,5 @@
-# One image for every Flowlab part; docker-compose.yml picks the part by its command.
+# One image for every Flowlab part: docker-compose.yml builds it once, as flowlab:local, and each
+# service picks its part by its command.
 
 # The SPA's SDK mode serves auth0-spa-js from the npm install (package.json, package-lock.json):
 # installed here, and only its browser builds are copied into the image below.

@@ -11,6 +11,7 @@ import time
 from flask import Flask, Response, g, request
 
 from shared.log_safety import loggable_path
+from shared.web import is_passing_healthcheck
 
 logger = logging.getLogger("api.requests")
 
@@ -20,6 +21,8 @@ def start_timer() -> None:
 
 
 def log_request(response: Response) -> Response:
+    if is_passing_healthcheck(response):
+        return response
     elapsed_ms = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
     claims = g.get("claims")
     caller = f" sub={claims.subject!r} client={claims.client_id!r}" if claims is not None else ""

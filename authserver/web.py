@@ -10,6 +10,8 @@
 * CORS only on the token, revocation, userinfo, discovery and JWKS endpoints, only for the
   tenant's allowed web origins; their answers all carry ``Vary: Origin``.
 * Errors are a generic JSON body (API endpoints) or page (everything else): never a traceback.
+  The requests gunicorn refuses before the app sees them (a request line over its limit, a
+  malformed header) get the error page too, with the same headers (:func:`refusal_page`).
 * One log line per request; what the client sent is escaped (``shared.log_safety``, CWE-117).
 """
 
@@ -19,10 +21,10 @@ import time
 
 from flask import g, jsonify, make_response, render_template, request
 from flask_cors import CORS
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from shared.log_safety import escaped, loggable_path
-from shared.web import error_code, init_json_errors, init_security_headers
+from shared.web import error_code, init_json_errors, init_security_headers, is_passing_healthcheck
 
 log = logging.getLogger("authserver.http")
 
@@ -89,6 +91,8 @@ def _finish(response):
         # also use Content Security Policy (CSP) level 2 [CSP-2] or greater."
         headers["Content-Security-Policy"] = PAGE_POLICY
         headers["X-Frame-Options"] = "DENY"
+    if is_passing_healthcheck(response):
+        return response
     elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     log.info(
         '%s "%s %s" %s %.0fms',
@@ -110,6 +114,27 @@ def _error_response(error: HTTPException):
     if request.path.startswith(API_PATH_PREFIXES):
         return jsonify(error=code, error_description=description), error.code
     return error_page(code, description, error.code)
+
+
+def refusal_page(app):
+    """``refusal(status)`` for ``shared.wsgi_server.serve``: the error page and its headers."""
+
+    def refusal(status: int) -> tuple[dict[str, str], bytes]:
+        # werkzeug knows every status gunicorn answers by itself (400, 403, 414, 417, 431, 500, 501).
+        error = default_exceptions[status]()
+        with app.test_request_context():
+            page = render_template(
+                "error.html", error=error_code(error), description=f"{error.name}."
+            )
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Security-Policy": PAGE_POLICY,
+            "X-Frame-Options": "DENY",
+            "Content-Type": "text/html; charset=utf-8",
+        }
+        return headers, page.encode("utf-8")
+
+    return refusal
 
 
 def init_app(app, allowed_web_origins) -> None:

@@ -18,7 +18,9 @@ answer whose view has not set that header itself.
 
 :func:`init_request_log` writes one line per request: the client's address, the method, the path
 (never the query string: an authorization code or a token may travel there) and the status,
-every one of them escaped (``shared.log_safety``) so that no request can forge a line.
+every one of them escaped (``shared.log_safety``) so that no request can forge a line. A passing
+container healthcheck (:func:`is_passing_healthcheck`) gets no line, here nor in the API's and the
+authorization server's own request logs.
 """
 
 import logging
@@ -84,10 +86,29 @@ def init_security_headers(app: Flask, policy: Mapping[str, str]) -> None:
     app.after_request(add_security_headers)
 
 
+#: The User-Agent of docker-compose.yml's healthchecks.
+HEALTHCHECK_USER_AGENT = "Flowlab-Healthcheck"
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
+
+
+def is_passing_healthcheck(response: Response) -> bool:
+    """Whether this answer is a container's healthcheck (a GET from loopback with
+    :data:`HEALTHCHECK_USER_AGENT`) that passed: every 5 s, it would bury the request log. A
+    failing healthcheck, and every other request, is logged."""
+    return (
+        request.method == "GET"
+        and response.status_code == 200
+        and request.remote_addr in LOOPBACK_ADDRESSES
+        and request.user_agent.string == HEALTHCHECK_USER_AGENT
+    )
+
+
 def init_request_log(app: Flask, logger: logging.Logger) -> None:
     """One line per request on ``logger`` (see the module docstring)."""
 
     def log_request(response: Response) -> Response:
+        if is_passing_healthcheck(response):
+            return response
         logger.info(
             '%s "%s %s" %s',
             escaped(request.remote_addr),

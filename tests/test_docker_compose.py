@@ -5,9 +5,13 @@ exactly the command and environment the file gives it, container addresses mappe
 127.0.0.1 and published ports to free ones. The services must work together through the
 compose wiring: the browser-facing issuer `http://localhost:<port>/` in tokens, the API
 fetching keys from the container-facing JWKS address, the daemon getting tokens from the
-container-facing token endpoint and importing the sample feed into the API.
+container-facing token endpoint and importing the sample feed into the API. Each healthcheck
+command is run as the container would run it: it passes and leaves no line in the request log.
+The file builds one image once, and the native CLI run on the host with its defaults reaches
+the published ports, as the README says.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +21,9 @@ import pytest
 import requests
 import yaml
 
+from shared.settings import LOCAL_API_URL, LOCAL_ISSUER
+from tests.authserver.helpers import ALICE, Endpoints, UserAgent
+from tests.e2e.demo_process import DemoProcess
 from tests.support.processes import (
     PROJECT_ROOT,
     Service,
@@ -25,6 +32,8 @@ from tests.support.processes import (
 )
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
+README = PROJECT_ROOT / "README.md"
+HEALTH_PATHS = {"authserver": "/.well-known/openid-configuration", "api": "/healthz"}
 
 
 def published_port(entry):
@@ -55,6 +64,39 @@ def test_compose_file_defines_every_part(compose_config):
     assert set(compose_config["services"]) == {"authserver", "api", "spa", "m2m"}
 
 
+def test_one_image_is_built_once_and_run_by_every_service(compose_config):
+    services = compose_config["services"]
+    (builder,) = [name for name, service in services.items() if "build" in service]
+    assert {service["image"] for service in services.values()} == {services[builder]["image"]}
+    # docker-compose v1 makes the images in dependency order: the builder must come first.
+    assert "depends_on" not in services[builder]
+
+
+def test_the_native_cli_on_the_host_reaches_the_containers_with_its_defaults(compose_config):
+    services = compose_config["services"]
+    assert services["spa"]["environment"]["AUTH_ISSUER"] == LOCAL_ISSUER
+    assert services["spa"]["environment"]["API_URL"] == LOCAL_API_URL
+    published = {
+        name: published_port(service["ports"][0])
+        for name, service in services.items()
+        if service.get("ports")
+    }
+    assert published["authserver"] == ("127.0.0.1", 9000) and LOCAL_ISSUER.endswith(":9000/")
+    assert published["api"] == ("127.0.0.1", 3010) and LOCAL_API_URL.endswith(":3010")
+
+
+def test_the_readme_uses_docker_compose_v2():
+    section = README.read_text(encoding="utf-8").split("## Docker Compose\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    commands = [
+        line.strip()
+        for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+        for line in block.splitlines()
+    ]
+    assert commands[0].startswith("docker compose up --build")
+    assert not [command for command in commands if command.startswith("docker-compose")]
+
+
 def test_published_ports_listen_on_loopback_only(compose_config):
     for name, service in compose_config["services"].items():
         for entry in service.get("ports", []):
@@ -76,6 +118,9 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
         value = str(value)
         for name, container_port in container_ports.items():
             value = value.replace(f"//{name}:{container_port}", f"//127.0.0.1:{local_ports[name]}")
+            value = value.replace(
+                f"//127.0.0.1:{container_port}/", f"//127.0.0.1:{local_ports[name]}/"
+            )
             value = value.replace(f"localhost:{container_port}", f"localhost:{local_ports[name]}")
         value = value.replace("/app/.data", str(tmp_path))
         return "127.0.0.1" if value == "0.0.0.0" else value
@@ -104,6 +149,8 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
             )
             service.start()
             started.append(service)
+            if name in HEALTH_PATHS:
+                assert_healthcheck_passes_unlogged(service, services[name], localize)
 
         m2m_command = services["m2m"]["command"]
         assert m2m_command[:3] == ["python", "-m", "m2m_demo"]
@@ -140,6 +187,58 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
         )
         assert m2m_env["AUTH_ISSUER"].startswith("http://localhost:")
         assert environment("api")["AUTH_JWKS_URL"].startswith("http://127.0.0.1:")
+
+        assert_the_native_cli_logs_in_from_the_host(
+            service_environment(
+                AUTH_ISSUER=localize(LOCAL_ISSUER), API_URL=localize(LOCAL_API_URL)
+            ),
+            tmp_path,
+        )
     finally:
         for service in reversed(started):
             service.stop()
+
+
+def assert_healthcheck_passes_unlogged(service, compose_service, localize):
+    """Run the service's healthcheck as Docker would; then a plain GET of the same path, which
+    the log must show, so that the missing healthcheck line is not a log written late."""
+    check = compose_service["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    path = HEALTH_PATHS[service.name]
+
+    def lines_for_path():
+        return sum(f'{path}"' in line or f"{path} " in line for line in service.logs().splitlines())
+
+    before = lines_for_path()
+    result = subprocess.run(
+        [sys.executable, "-c", localize(check[3])], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert requests.get(service.ready_url, timeout=10).status_code == 200
+    service.wait_for_log(lambda _: lines_for_path() > before, what=f"GET {path}")
+    assert lines_for_path() == before + 1, service.logs()
+
+
+class Issuer(Endpoints):
+    """The endpoints of the authorization server at ``issuer``."""
+
+    def __init__(self, issuer):
+        self.issuer = issuer
+
+
+def assert_the_native_cli_logs_in_from_the_host(env, tmp_path):
+    """`python -m native_demo login` as the README runs it on the host (its defaults, here mapped
+    to the test's ports), alice logging in over HTTP where a browser would."""
+    cli = DemoProcess(
+        "native_demo", "login", "--no-browser", "--timeout", "60", env=env, cwd=tmp_path
+    )
+    try:
+        url = cli.wait_for_line(r"^(http://\S+/authorize\?\S+)$", timeout=60).group(1)
+        browser = UserAgent(Issuer(env["AUTH_ISSUER"]))
+        login_page = browser.follow(browser.session.get(url, allow_redirects=False, timeout=10))
+        redirect = browser.follow(browser.login(login_page, *ALICE))
+        assert redirect.headers["Location"].startswith("http://127.0.0.1:"), redirect.text
+        assert requests.get(redirect.headers["Location"], timeout=10).status_code == 200
+        assert cli.finish() == 0, cli.output
+    finally:
+        cli.kill()

@@ -6,7 +6,13 @@ import logging
 import pytest
 from flask import Flask, Response, request
 
-from shared.web import init_json_errors, init_security_headers, json_error
+from shared.web import (
+    HEALTHCHECK_USER_AGENT,
+    init_json_errors,
+    init_request_log,
+    init_security_headers,
+    json_error,
+)
 
 POLICY = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
@@ -83,3 +89,32 @@ def test_the_policy_is_on_every_answer_unless_the_view_set_the_header(client):
     assert missing.headers["X-Content-Type-Options"] == "nosniff"
     assert cached.headers["Cache-Control"] == "max-age=60"
     assert cached.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "user_agent", "remote_addr", "logged"),
+    [
+        ("GET", "/cached", HEALTHCHECK_USER_AGENT, "127.0.0.1", False),
+        ("GET", "/cached", HEALTHCHECK_USER_AGENT, "::1", False),
+        ("GET", "/cached", "curl/8.5.0", "127.0.0.1", True),
+        ("GET", "/cached", HEALTHCHECK_USER_AGENT, "172.18.0.1", True),
+        ("GET", "/fails", HEALTHCHECK_USER_AGENT, "127.0.0.1", True),
+        ("POST", "/cached", HEALTHCHECK_USER_AGENT, "127.0.0.1", True),
+    ],
+    ids=["healthcheck", "healthcheck-ipv6", "other-agent", "not-loopback", "failing", "not-get"],
+)
+def test_only_a_passing_healthcheck_from_loopback_is_left_out_of_the_request_log(
+    caplog, method, path, user_agent, remote_addr, logged
+):
+    app = make_app()
+    init_json_errors(app)
+    init_request_log(app, logging.getLogger("web_test.requests"))
+    caplog.set_level(logging.INFO, logger="web_test.requests")
+    app.test_client().open(
+        path,
+        method=method,
+        headers={"User-Agent": user_agent},
+        environ_base={"REMOTE_ADDR": remote_addr},
+    )
+    lines = [record for record in caplog.records if record.name == "web_test.requests"]
+    assert len(lines) == (1 if logged else 0)
