@@ -147,6 +147,7 @@ import math
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from enum import StrEnum
 from types import MappingProxyType
@@ -427,7 +428,11 @@ class TokenValidator:
         # The verified-token cache of validate() (module docstring): read without a lock (one
         # dict get, atomic), changed only under the lock; None when turned off.
         self.verified_cache_size = verified_cache_size
-        self._verified: dict[str, _VerifiedToken] | None = {} if verified_cache_size else None
+        # Insertion order, oldest first: OrderedDict drops its first entry in constant time
+        # (a dict's first entry is found by skipping every slot already deleted before it).
+        self._verified: OrderedDict[str, _VerifiedToken] | None = (
+            OrderedDict() if verified_cache_size else None
+        )
         self._verified_lock = threading.Lock()
         self.jwks = JWKSCache(
             issuer,
@@ -498,13 +503,13 @@ class TokenValidator:
         return None  # unreachable unless float rounding differs: validate afresh
 
     def _remember(
-        self, cache: dict[str, _VerifiedToken], token: str, entry: _VerifiedToken
+        self, cache: OrderedDict[str, _VerifiedToken], token: str, entry: _VerifiedToken
     ) -> None:
         with self._verified_lock:
             if token not in cache:
                 while len(cache) >= self.verified_cache_size:
                     # Insertion order: the oldest entry goes first (cheap, no bookkeeping on hits).
-                    del cache[next(iter(cache))]
+                    cache.popitem(last=False)
             cache[token] = entry
 
     def _forget(self, token: str) -> None:
