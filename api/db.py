@@ -8,6 +8,13 @@ The schema is versioned with ``PRAGMA user_version``. At start, inside one such 
 database of an earlier version is migrated (its data kept), then ``schema.sql`` creates whatever
 is missing and the version is set to ``SCHEMA_VERSION``; a failed migration changes nothing. A
 database newer than this code stops the start: this code cannot know what the newer schema means.
+So does a file that is not this API's database (``check_application``, before anything is written
+to it): a corrupt file, or another program's SQLite database, which the API must not change.
+
+A write the storage refuses (the file read-only, the disk full, an I/O error, the write lock not
+had in ``BUSY_TIMEOUT_SECONDS``) is answered ``503`` with ``Retry-After``: the request is fine and may
+succeed later, once an operator has fixed the fault. Its transaction is rolled back, so nothing of
+it is stored; the precise reason goes to the log.
 """
 
 import logging
@@ -19,8 +26,28 @@ from importlib import resources
 from pathlib import Path
 
 from flask import Flask, current_app, g
+from werkzeug.exceptions import ServiceUnavailable
+
+from shared.log_safety import escaped
+from shared.sqlite_files import check_application, stamp
 
 BUSY_TIMEOUT_SECONDS = 10
+# This API's SQLite files (shared.sqlite_files): "FlAP".
+APPLICATION_ID = 0x466C4150
+# Every table any version of this API created: a database made before the application id was
+# set is recognised by having no other table.
+API_TABLES = frozenset({"users", "messages", "import_batches", "imported_records"})
+# The primary result codes (the low byte of an extended code) of a storage that refuses writes
+# for now: https://www.sqlite.org/rescode.html.
+STORAGE_FAULTS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+    }
+)
+RETRY_AFTER_SECONDS = 10
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +84,12 @@ class NewerSchemaError(sqlite3.DatabaseError):
     """The database was made by a newer version of the API."""
 
 
+class StorageUnavailable(ServiceUnavailable):
+    """The database refused a write for now; answered 503 with ``Retry-After``."""
+
+    description = "The data cannot be stored right now. Retry later."
+
+
 def connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: no implicit transactions; write_transaction() opens them explicitly.
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -69,6 +102,7 @@ def create_schema(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = connect(path)
     try:
+        check_application(connection, APPLICATION_ID, API_TABLES)
         connection.execute("PRAGMA journal_mode = WAL")
         with transaction(connection):
             upgrade(connection)
@@ -93,6 +127,7 @@ def upgrade(connection: sqlite3.Connection) -> None:
     ):
         connection.execute(statement)
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    stamp(connection, APPLICATION_ID)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:
@@ -132,15 +167,31 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield connection
     except BaseException:
-        connection.execute("ROLLBACK")
+        # https://www.sqlite.org/lang_transaction.html: after SQLITE_FULL, SQLITE_IOERR and a few
+        # others "it might be necessary for SQLite to rollback and cancel the entire
+        # transaction"; a ROLLBACK then fails, and would hide the error.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
 
 
 @contextmanager
 def write_transaction() -> Iterator[sqlite3.Connection]:
-    with transaction(get_db()) as connection:
-        yield connection
+    """A transaction of this request; a storage fault becomes :class:`StorageUnavailable`."""
+    try:
+        with transaction(get_db()) as connection:
+            yield connection
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF not in STORAGE_FAULTS:
+            raise
+        logger.warning(
+            "the database %s refused a write (%s): %s",
+            escaped(str(current_app.config["DATABASE_PATH"])),
+            escaped(error.sqlite_errorname),
+            escaped(str(error)),
+        )
+        raise StorageUnavailable(retry_after=RETRY_AFTER_SECONDS) from error
 
 
 def utc_now() -> str:

@@ -7,16 +7,23 @@ hands out (authorization codes, refresh tokens, session ids) are stored as SHA-2
 A *grant* is one authorization a user gave an application: the authorization code, the refresh
 token family and the access tokens issued from it all point to it, so revoking the grant revokes
 them together. Every method runs on one connection; a request, or a CLI command, opens its own.
+
+:meth:`Storage.initialize` (at start-up, and before an admin command) refuses a file that is not
+this server's database, before anything is written to it: a corrupt file, or another program's
+SQLite database, which the server must not change. The error names the file.
 """
 
 import hashlib
 import json
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from shared.sqlite_files import check_application, stamp
 
 from .models import AuthorizationCode, RefreshToken, User
 
@@ -100,6 +107,18 @@ CREATE TABLE IF NOT EXISTS consents (
     granted_at INTEGER NOT NULL,
     PRIMARY KEY (user_id, client_id, audience)
 );
+-- OpenID Connect Back-Channel Logout: the SSO session each grant was made in (its ID tokens carry
+-- the session's sid, the digest it is stored under), and the applications with a back-channel
+-- logout URI that got an ID token in a session (each hears once of its end).
+CREATE TABLE IF NOT EXISTS session_grants (
+    grant_id TEXT PRIMARY KEY REFERENCES grants (id) ON DELETE CASCADE,
+    session_hash TEXT NOT NULL REFERENCES sessions (id_hash) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS session_clients (
+    session_hash TEXT NOT NULL REFERENCES sessions (id_hash) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    PRIMARY KEY (session_hash, client_id)
+);
 CREATE TABLE IF NOT EXISTS signing_keys (
     kid TEXT PRIMARY KEY,
     private_key TEXT NOT NULL,
@@ -110,6 +129,10 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 """
 
 
+#: The authserver's SQLite files (shared.sqlite_files): "FlAS".
+APPLICATION_ID = 0x466C4153
+#: The server's tables: a database made before the application id was set has no other.
+TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
 #: Consecutive failed logins are forgotten after a day without attempts (a block stays until an
 #: administrator lifts it, as Auth0's does).
 FAILED_LOGIN_MEMORY = 86400
@@ -127,6 +150,10 @@ _SINGLE_USE = {
     AuthorizationCode: ("authorization_codes", "code_hash", "redeemed_at"),
     RefreshToken: ("refresh_tokens", "token_hash", "rotated_at"),
 }
+
+
+class UnusableDatabase(sqlite3.DatabaseError):
+    """The file at the database path is not this server's database, or cannot be read."""
 
 
 class UserExists(Exception):
@@ -165,34 +192,48 @@ _USER_COLUMNS = (
 class Storage:
     """The authorization server's state, on one SQLite connection."""
 
-    def __init__(self, connection: sqlite3.Connection):
+    def __init__(self, connection: sqlite3.Connection, path: Path):
         self.db = connection
+        self.path = path
 
     @classmethod
     def open(cls, path: str | Path) -> "Storage":
         path = Path(path)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Created owner-only before SQLite opens it: it holds private keys and password hashes.
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        # Only when absent. "How To Corrupt An SQLite Database File", 2.2: "the close() system
+        # call will cancel all POSIX advisory locks on the same file for all threads and all
+        # file descriptors in the process." With this process's connections unlocked, an admin
+        # command takes itself for the last connection and deletes the WAL on exit, and these
+        # connections go on reading an old snapshot (the key `rotate-keys` promoted never signs).
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
         connection = sqlite3.connect(
             path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA foreign_keys = ON")
-        return cls(connection)
+        return cls(connection, path)
 
     def close(self) -> None:
         self.db.close()
 
     def initialize(self) -> None:
-        self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.executescript(SCHEMA)
-        # A database of an earlier version lacks failed_logins.last_attempt_at: add it.
-        columns = {row["name"] for row in self.db.execute("PRAGMA table_info(failed_logins)")}
-        if "last_attempt_at" not in columns:
-            self.db.execute(
-                "ALTER TABLE failed_logins ADD COLUMN last_attempt_at INTEGER NOT NULL DEFAULT 0"
-            )
+        """Create or update the schema; :class:`UnusableDatabase` names a file that is no
+        database, a damaged one, or another application's."""
+        try:
+            check_application(self.db, APPLICATION_ID, TABLES)
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.executescript(SCHEMA)
+            # A database of an earlier version lacks failed_logins.last_attempt_at: add it.
+            columns = {row["name"] for row in self.db.execute("PRAGMA table_info(failed_logins)")}
+            if "last_attempt_at" not in columns:
+                self.db.execute(
+                    "ALTER TABLE failed_logins ADD COLUMN last_attempt_at INTEGER NOT NULL DEFAULT 0"
+                )
+            stamp(self.db, APPLICATION_ID)
+        except sqlite3.DatabaseError as error:
+            raise UnusableDatabase(f"{self.path}: {error}") from error
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -408,11 +449,45 @@ class Storage:
         )
         return _user(row).signed_in_at(row["auth_time"]) if row else None
 
-    def end_session(self, session_id: str, now: int) -> None:
-        self.db.execute(
+    def end_session(self, session_id: str, now: int) -> bool:
+        """End a session; whether this call ended it (False: it had ended, or never existed)."""
+        cursor = self.db.execute(
             "UPDATE sessions SET ended_at = ? WHERE id_hash = ? AND ended_at IS NULL",
             (now, secret_hash(session_id)),
         )
+        return cursor.rowcount == 1
+
+    def link_grant_to_session(self, grant_id: str, session_hash: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO session_grants (grant_id, session_hash) VALUES (?, ?)",
+            (grant_id, session_hash),
+        )
+
+    def grant_session(self, grant_id: str) -> str | None:
+        """The digest of the SSO session a grant was made in, while that session is stored."""
+        row = self._one("SELECT session_hash FROM session_grants WHERE grant_id = ?", grant_id)
+        return row["session_hash"] if row else None
+
+    def add_session_client(self, session_hash: str, client_id: str) -> None:
+        """Remember that ``client_id`` got an ID token in the session, if it has not ended."""
+        self.db.execute(
+            """
+            INSERT OR IGNORE INTO session_clients (session_hash, client_id)
+            SELECT id_hash, ? FROM sessions WHERE id_hash = ? AND ended_at IS NULL
+            """,
+            (client_id, session_hash),
+        )
+
+    def session_clients(self, session_hash: str) -> list[sqlite3.Row]:
+        """The applications that got an ID token in the session (``client_id``, ``user_id``)."""
+        return self.db.execute(
+            """
+            SELECT client_id, user_id FROM session_clients
+            JOIN sessions ON sessions.id_hash = session_hash
+            WHERE session_hash = ? ORDER BY client_id
+            """,
+            (session_hash,),
+        ).fetchall()
 
     # -- grants ---------------------------------------------------------------------------
 
@@ -577,7 +652,8 @@ class Storage:
 
     def signing_keys(self) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT kid, private_key, state, published_until FROM signing_keys ORDER BY created_at"
+            "SELECT kid, private_key, state, created_at, published_until FROM signing_keys "
+            "ORDER BY created_at"
         ).fetchall()
 
     def current_signing_key(self) -> sqlite3.Row:

@@ -11,6 +11,7 @@ import pytest
 from werkzeug.exceptions import InternalServerError
 
 from api import create_app
+from api import db as api_db
 from tests.api.conftest import assert_json_error, bearer, dump_database
 
 READ_IMPORTS = ("read:imports",)
@@ -350,3 +351,46 @@ def test_an_unexpected_failure_is_a_generic_json_500(app_config, tokens, caplog)
     assert "sqlite" not in response.get_data(as_text=True).lower()
     assert dump_database(app) == before
     assert "IntegrityError: no" in caplog.text
+
+
+def test_a_write_lock_not_had_in_time_is_a_503_with_retry_after_and_writes_nothing(
+    app, importer, database, monkeypatch, caplog
+):
+    """Another writer holds SQLite's write lock past the busy timeout ("database is locked")."""
+    monkeypatch.setattr(api_db, "BUSY_TIMEOUT_SECONDS", 0.05)
+    before = database()
+    writer = sqlite3.connect(app.config["DATABASE_PATH"], isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        response = importer(batch(), key="locked-out")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+    assert_json_error(response, 503, "service_unavailable")
+    assert response.headers["Retry-After"] == str(api_db.RETRY_AFTER_SECONDS)
+    assert database() == before
+    assert "SQLITE_BUSY" in caplog.text
+    assert importer(batch(), key="locked-out").status_code == 201
+
+
+def test_a_database_that_cannot_grow_is_a_503_and_writes_nothing(
+    app, importer, database, monkeypatch
+):
+    """SQLITE_FULL, the answer to a full disk: here SQLite's own page limit, set on each of the
+    app's connections at the database's current size (the fault suite fills a real "disk")."""
+    connect = api_db.connect
+
+    def connect_at_full_size(path):
+        connection = connect(path)
+        (pages,) = connection.execute("PRAGMA page_count").fetchone()
+        connection.execute(f"PRAGMA max_page_count = {pages}")
+        return connection
+
+    monkeypatch.setattr(api_db, "connect", connect_at_full_size)
+    before = database()
+
+    response = importer(batch(external_ids=[f"c-{n}" for n in range(500)]), key="full")
+
+    assert_json_error(response, 503, "service_unavailable")
+    assert database() == before

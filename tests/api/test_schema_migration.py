@@ -1,6 +1,7 @@
 """The API's database across an upgrade: a database file made by the first release (no
 ``PRAGMA user_version``, records unique per ``(source, external_id)``) is migrated at start with
-every row kept; a migration that fails changes nothing; a database newer than the code is refused."""
+every row kept, and marked as the API's (``PRAGMA application_id``); a migration that fails changes
+nothing; a database newer than the code is refused."""
 
 import logging
 import sqlite3
@@ -10,7 +11,7 @@ import pytest
 
 from api import create_app
 from api.config import ConfigurationError
-from api.db import SCHEMA_VERSION
+from api.db import APPLICATION_ID, SCHEMA_VERSION
 from tests.api.conftest import TABLES, bearer, dump_database
 
 # api/schema.sql as the first release created it, in .data/api.sqlite3 of every installation.
@@ -115,6 +116,9 @@ def test_a_first_release_database_keeps_every_row_and_its_records_get_the_client
         (2, "m2m-demo", "shop", "sku-1", '{"by":"m2m-demo"}', 2),
     ]
     assert user_version(database_path) == SCHEMA_VERSION
+    # A database from before the API set its SQLite application id is recognised by its tables
+    # and gets the id.
+    assert read(database_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     assert f"database migrated from schema version 0 to {SCHEMA_VERSION}" in caplog.text
 
 
@@ -158,6 +162,7 @@ def test_a_new_database_gets_the_current_schema_and_version(app_config, database
     create_app(app_config)
 
     assert user_version(database_path) == SCHEMA_VERSION
+    assert read(database_path, "PRAGMA application_id") == [(APPLICATION_ID,)]
     columns = [row[1] for row in read(database_path, "PRAGMA table_info(imported_records)")]
     assert columns == ["id", "client_id", "source", "external_id", "data", "import_batch_id"]
     assert "migrated" not in caplog.text
