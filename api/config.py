@@ -17,8 +17,8 @@ audience would accept the wrong tokens.
 | ``API_HOST``        | ``127.0.0.1``                   | address ``python -m api`` binds (an IP) |
 | ``API_PORT``        | ``3010``                        | its port (0: any free port)             |
 
-The validator's JWKS cache (positive numbers of seconds, ``0.5`` too; api/README.md, "The JWKS
-cache", says how they play together):
+The validator's JWKS cache (numbers of seconds, ``0.5`` too, within the ranges of
+:data:`SECONDS_RANGES`; api/README.md, "The JWKS cache", says how they play together):
 
 | setting                      | default  | meaning                                              |
 |------------------------------|----------|------------------------------------------------------|
@@ -104,17 +104,35 @@ class Settings:
         )
 
 
+#: The range of each JWKS cache setting, in seconds. Outside it a value would weaken the cache
+#: rather than tune it: a cooldown under a second lets a flood of unknown kids download the JWKS
+#: on every request; a max-age or stale window of days trusts a removed key that long; a timeout
+#: beyond half a minute holds request threads (and beyond threading.TIMEOUT_MAX, fails them).
+SECONDS_RANGES = {
+    "AUTH_JWKS_MAX_AGE": (0.0, 86400.0),
+    "AUTH_JWKS_COOLDOWN": (1.0, 300.0),
+    "AUTH_JWKS_STALE_IF_ERROR": (0.0, 86400.0),
+    "AUTH_HTTP_TIMEOUT": (0.0, 30.0),
+}
+
+
 def _seconds(env: Environment, name: str, default: float) -> float:
-    """A positive, finite number of seconds (``30``, ``0.5``)."""
+    """A number of seconds (``30``, ``0.5``) in the setting's :data:`SECONDS_RANGES` (above
+    its lower bound when that is 0, else from it)."""
     value = env.text(name)
     if value is None:
         return default
+    low, high = SECONDS_RANGES[name]
     try:
         seconds = float(value)
     except ValueError:
         seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigurationError(f"{name} must be a positive number of seconds, such as 30")
+    in_range = (seconds > 0 if low == 0 else seconds >= low) and seconds <= high
+    if not in_range:  # NaN too: every comparison with it is false
+        lowest = "more than 0" if low == 0 else f"at least {low:g}"
+        raise ConfigurationError(
+            f"{name} must be a number of seconds, {lowest} and at most {high:g}, such as {default:g}"
+        )
     return seconds
 
 

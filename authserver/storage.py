@@ -198,7 +198,9 @@ class Storage:
 
     @classmethod
     def open(cls, path: str | Path) -> "Storage":
-        path = Path(path)
+        # The file itself, not a symbolic link to it: a link to a file not there yet would make
+        # the exclusive create below fail and SQLite create the file with the umask's mode.
+        path = Path(path).resolve()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Created owner-only before SQLite opens it: it holds private keys and password hashes.
         # Only when absent. "How To Corrupt An SQLite Database File", 2.2: "the close() system

@@ -86,18 +86,24 @@ def init_security_headers(app: Flask, policy: Mapping[str, str]) -> None:
     app.after_request(add_security_headers)
 
 
-#: The User-Agent of docker-compose.yml's healthchecks.
+#: The User-Agent of docker-compose.yml's healthchecks, and the paths they ask.
 HEALTHCHECK_USER_AGENT = "Flowlab-Healthcheck"
+HEALTHCHECK_PATHS = frozenset({"/healthz", "/.well-known/openid-configuration"})
 LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 
 
 def is_passing_healthcheck(response: Response) -> bool:
-    """Whether this answer is a container's healthcheck (a GET from loopback with
-    :data:`HEALTHCHECK_USER_AGENT`) that passed: every 5 s, it would bury the request log. A
-    failing healthcheck, and every other request, is logged."""
+    """Whether this answer is a container's healthcheck that passed: a GET of a health path,
+    from loopback, with :data:`HEALTHCHECK_USER_AGENT`, no credentials and no query string.
+    Every 5 s, it would bury the request log. Anything else is logged, a failing healthcheck
+    too: the User-Agent is the client's to choose, so it must not hide a request that reads
+    data (a stolen token used on /api/me with this User-Agent is still logged)."""
     return (
         request.method == "GET"
         and response.status_code == 200
+        and request.path in HEALTHCHECK_PATHS
+        and not request.query_string
+        and "Authorization" not in request.headers
         and request.remote_addr in LOOPBACK_ADDRESSES
         and request.user_agent.string == HEALTHCHECK_USER_AGENT
     )

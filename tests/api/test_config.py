@@ -160,6 +160,14 @@ def test_the_configured_jwks_url_is_used_instead_of_discovery(app_config, jwks_s
         ),
         pytest.param({"AUTH_HTTP_TIMEOUT": "0"}, "AUTH_HTTP_TIMEOUT", id="timeout-zero"),
         pytest.param({"AUTH_HTTP_TIMEOUT": "fast"}, "AUTH_HTTP_TIMEOUT", id="timeout-word"),
+        # Values that would weaken the cache rather than tune it.
+        pytest.param({"AUTH_JWKS_COOLDOWN": "0.01"}, "AUTH_JWKS_COOLDOWN", id="cooldown-tiny"),
+        pytest.param({"AUTH_JWKS_COOLDOWN": "301"}, "AUTH_JWKS_COOLDOWN", id="cooldown-huge"),
+        pytest.param({"AUTH_JWKS_MAX_AGE": "1e9"}, "AUTH_JWKS_MAX_AGE", id="max-age-huge"),
+        pytest.param(
+            {"AUTH_JWKS_STALE_IF_ERROR": "604800"}, "AUTH_JWKS_STALE_IF_ERROR", id="stale-a-week"
+        ),
+        pytest.param({"AUTH_HTTP_TIMEOUT": "1e10"}, "AUTH_HTTP_TIMEOUT", id="timeout-huge"),
     ],
 )
 def test_an_unusable_setting_stops_create_app_with_one_line_naming_it(tmp_path, settings, named):
@@ -220,6 +228,6 @@ def test_python_m_api_names_an_unusable_jwks_cache_setting(tmp_path):
 
     assert process.returncode == 1
     assert output.strip().splitlines() == [
-        "api: configuration error: AUTH_JWKS_COOLDOWN must be a positive number of seconds, "
-        "such as 30"
+        "api: configuration error: AUTH_JWKS_COOLDOWN must be a number of seconds, "
+        "at least 1 and at most 300, such as 30"
     ]

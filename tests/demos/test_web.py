@@ -30,6 +30,10 @@ def make_app(**config):
     def cached():
         return Response("cacheable", headers={"Cache-Control": "max-age=60"})
 
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
     return app
 
 
@@ -92,19 +96,33 @@ def test_the_policy_is_on_every_answer_unless_the_view_set_the_header(client):
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "user_agent", "remote_addr", "logged"),
+    ("method", "path", "headers", "remote_addr", "logged"),
     [
-        ("GET", "/cached", HEALTHCHECK_USER_AGENT, "127.0.0.1", False),
-        ("GET", "/cached", HEALTHCHECK_USER_AGENT, "::1", False),
-        ("GET", "/cached", "curl/8.5.0", "127.0.0.1", True),
-        ("GET", "/cached", HEALTHCHECK_USER_AGENT, "172.18.0.1", True),
-        ("GET", "/fails", HEALTHCHECK_USER_AGENT, "127.0.0.1", True),
-        ("POST", "/cached", HEALTHCHECK_USER_AGENT, "127.0.0.1", True),
+        ("GET", "/healthz", {}, "127.0.0.1", False),
+        ("GET", "/healthz", {}, "::1", False),
+        ("GET", "/healthz", {"User-Agent": "curl/8.5.0"}, "127.0.0.1", True),
+        ("GET", "/healthz", {}, "172.18.0.1", True),
+        ("GET", "/fails", {}, "127.0.0.1", True),
+        ("POST", "/healthz", {}, "127.0.0.1", True),
+        # The User-Agent is the client's to choose: it must not hide a request that reads data.
+        ("GET", "/cached", {}, "127.0.0.1", True),
+        ("GET", "/healthz", {"Authorization": "Bearer stolen"}, "127.0.0.1", True),
+        ("GET", "/healthz?x=1", {}, "127.0.0.1", True),
     ],
-    ids=["healthcheck", "healthcheck-ipv6", "other-agent", "not-loopback", "failing", "not-get"],
+    ids=[
+        "healthcheck",
+        "healthcheck-ipv6",
+        "other-agent",
+        "not-loopback",
+        "failing",
+        "not-get",
+        "not-a-health-path",
+        "with-credentials",
+        "with-query",
+    ],
 )
 def test_only_a_passing_healthcheck_from_loopback_is_left_out_of_the_request_log(
-    caplog, method, path, user_agent, remote_addr, logged
+    caplog, method, path, headers, remote_addr, logged
 ):
     app = make_app()
     init_json_errors(app)
@@ -113,7 +131,7 @@ def test_only_a_passing_healthcheck_from_loopback_is_left_out_of_the_request_log
     app.test_client().open(
         path,
         method=method,
-        headers={"User-Agent": user_agent},
+        headers={"User-Agent": HEALTHCHECK_USER_AGENT, **headers},
         environ_base={"REMOTE_ADDR": remote_addr},
     )
     lines = [record for record in caplog.records if record.name == "web_test.requests"]
