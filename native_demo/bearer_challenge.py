@@ -13,7 +13,12 @@ import shlex
 
 # RFC 6750 §3: auth-params are name=value pairs, the value a token or a quoted-string
 # (RFC 9110 §5.6.4: a backslash quotes the next character).
-AUTH_PARAMETER = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))')
+# A name starts where no name character precedes it, so a long word is scanned once, not once
+# from each of its characters.
+AUTH_PARAMETER = re.compile(r'(?<![\w-])([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))')
+# A challenge is a few hundred bytes; a longer one is not read (a hostile server's megabyte of
+# headers must not hold the CLI).
+MAX_CHALLENGE_LENGTH = 8192
 QUOTED_PAIR = re.compile(r"\\(.)")
 # As every README shows it: run from the project folder with the interpreter `make` set up.
 LOGIN_COMMAND = ".venv/bin/python -m native_demo login"
@@ -22,7 +27,7 @@ LOGIN_COMMAND = ".venv/bin/python -m native_demo login"
 def challenge_parameters(challenge: str) -> dict[str, str]:
     """The auth-params of a ``Bearer`` challenge (``error``, ``scope``, ...); other schemes: {}."""
     scheme, _, parameters = challenge.strip().partition(" ")
-    if scheme.lower() != "bearer":
+    if scheme.lower() != "bearer" or len(parameters) > MAX_CHALLENGE_LENGTH:
         return {}
     found: dict[str, str] = {}
     for name, quoted, token in AUTH_PARAMETER.findall(parameters):

@@ -2,6 +2,7 @@
 `--quiet`, and a refusal's `WWW-Authenticate` challenge with the fix it calls for."""
 
 import logging
+import time
 
 import pytest
 import requests
@@ -207,3 +208,11 @@ def test_a_request_shows_its_headers_and_body_apart_and_its_token_shortened(capl
         '        "body": {"t": 1}',
     ]
     assert headers_only.splitlines()[2] == '        "Authorization": "Bearer abcdef…(8 chars)"'
+
+
+def test_a_hostile_challenge_is_read_in_linear_time():
+    # A server may send megabytes of header; the CLI's challenge reader must not hang on them.
+    started = time.perf_counter()
+    assert challenge_parameters("Bearer " + "a" * 8000) == {}
+    assert challenge_parameters("Bearer " + "a" * 1_000_000) == {}
+    assert time.perf_counter() - started < 1.0
