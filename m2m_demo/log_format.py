@@ -31,6 +31,7 @@ from shared.oidc_client import (
 LOG_FORMATS = ("human", "json")
 # Printed bare in the human format; anything else is quoted.
 BARE_VALUE = re.compile(r"[^\s\"=\\]+")
+RUN_OF_SPACES = re.compile(r"\s{2,}")
 # Wrappers whose fields are the facts themselves.
 UNWRAPPED = ("headers", "body", "claims")
 
@@ -52,7 +53,10 @@ class HumanFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         level = "" if record.levelno == logging.INFO else f"{record.levelname} "
-        line = f"{self.formatTime(record, '%H:%M:%S')} {level}{escaped(record.getMessage())}"
+        # Two spaces end the message and start the facts, so the message has no two in a row:
+        # a server's reason phrase "OK  created=999" cannot pose as facts.
+        message = RUN_OF_SPACES.sub(" ", escaped(record.getMessage()))
+        line = f"{self.formatTime(record, '%H:%M:%S')} {level}{message}"
         facts = " ".join(
             f"{_human_value(name)}={_human_value(value)}"
             for name, value in _flattened(getattr(record, "details", {}))

@@ -56,6 +56,13 @@ def test_a_forged_value_or_name_stays_inside_its_fact_and_its_line():
     )
 
 
+def test_a_forged_message_cannot_pose_as_facts():
+    # A server chooses its reason phrase: "<- 200 OK  created=999" must not read as a fact.
+    line = HumanFormatter().format(record("<- 200 OK  created=999  replayed=false", status=200))
+    assert line.endswith(" <- 200 OK created=999 replayed=false  status=200")
+    assert line.count("  ") == 1
+
+
 def test_a_json_line_is_one_object_with_the_facts():
     line = JsonFormatter().format(
         record("batch delivered", batch_id="feed.json:0-2", created=2, replayed=False)
