@@ -8,25 +8,27 @@ This one file is meant to be copied. To use it in your own service:
 3. Create ONE validator per authorization server at start-up and share it between requests
    (it is thread safe and it holds that issuer's key cache)::
 
-       from yourservice.token_validation import TokenValidator, TokenValidationError
+       from yourservice.token_validation import (
+           AuthRequirements, TokenValidationError, TokenValidator, authorize, bearer_token,
+       )
 
        validator = TokenValidator(
            issuer="https://YOUR_DOMAIN.auth0.com/",     # exactly as in the tokens' "iss"
            audience="https://api.example.com",          # your API identifier
        )
+       READ_MESSAGES = AuthRequirements.of(scopes=["read:messages"])
 
        def handle(request):
-           token = ...  # the credentials of "Authorization: Bearer <token>"
            try:
-               claims = validator.validate(token)
+               token = bearer_token(request.headers.get("Authorization"))
+               claims = authorize(validator.validate(token), READ_MESSAGES)
            except TokenValidationError as error:
                # error.status_code, error.error, error.description are safe to send;
                # error.www_authenticate(realm) is the RFC 6750 challenge header.
                # error.code names the check that refused (see "Refusal codes" below).
                # The precise reason (error.reason) has already been logged.
                return respond(error.status_code, error.as_dict())
-           if not claims.has_scopes("read:messages"):
-               ...
+           ...
 
    ``jwks_url`` defaults to the ``jwks_uri`` of the issuer's discovery document
    (``<issuer>/.well-known/openid-configuration``); pass it explicitly when your service
@@ -35,6 +37,15 @@ This one file is meant to be copied. To use it in your own service:
    own client id and calls ``validate_id_token(token, nonce=...)``; for an ID token returned by
    a refresh, ``validate_refreshed_id_token(token, original=claims)`` with the claims of the
    original ID token (OpenID Connect Core 1.0, 12.2).
+5. A framework adapter (Flowlab has ``flask_auth.py``, ``fastapi_auth.py``, ``django_auth.py``)
+   is only the glue between its framework and the bearer-request part of this file (RFC 6750),
+   which is the same for every framework: ``bearer_token(authorization)`` takes the value of the
+   Authorization header (None when there is none) to its token, or refuses the request
+   (``MissingCredentials`` for no credentials or another scheme, ``InvalidRequest`` for a
+   malformed header or two of them joined by a comma, ``InvalidToken`` for a word that is no
+   b64token); ``check_realm(realm)`` refuses a realm that would break the challenge header;
+   ``authorize(claims, requirements)`` checks the ``AuthRequirements`` of an endpoint: the kind
+   of token (``WrongTokenKind``), its scopes and its permissions (``InsufficientScope``).
 
 What is checked (each rule is quoted from its RFC next to the line enforcing it): at most 8 KiB,
 compact JWS with three canonical base64url segments, JSON objects without duplicate names or
@@ -126,14 +137,16 @@ for the caller and its log, not for the client: ``as_dict()`` and the challenge 
     nonce                ID token: ``nonce`` is not the one sent
     refresh_mismatch     refreshed ID token: ``claim`` is not as in the original ID token
     jwks_unavailable     ``KeysUnavailable``: no key can be had from the issuer right now
-    request_malformed    ``InvalidRequest`` (raised by an adapter such as a Flask extension):
-                         the token comes by another method than one Authorization header, or
-                         that header is malformed
-    credentials_missing  (an adapter) the request carries no bearer token at all
-    insufficient_scope   ``InsufficientScope`` (an adapter): a required scope or permission is
-                         not granted
-    subject_kind         (an adapter) a machine (client-credentials) token where only user
-                         tokens are accepted, or a user token where only machine tokens are
+    request_malformed    ``InvalidRequest`` (``bearer_token``, or an adapter): the token comes
+                         by another method than one Authorization header, or that header is
+                         malformed
+    credentials_missing  ``MissingCredentials`` (``bearer_token``): the request carries no
+                         bearer token at all
+    insufficient_scope   ``InsufficientScope`` (``authorize``): a required scope or permission
+                         is not granted
+    subject_kind         ``WrongTokenKind`` (``authorize``): a machine (client-credentials)
+                         token where only user tokens are accepted, or a user token where only
+                         machine tokens are
     ===================  ======================================================================
 """
 
@@ -148,7 +161,8 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple, NoReturn
@@ -160,14 +174,20 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 
 __all__ = [
+    "AuthRequirements",
     "Claims",
     "InsufficientScope",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
+    "MissingCredentials",
     "RefusalCode",
     "TokenValidationError",
     "TokenValidator",
+    "WrongTokenKind",
+    "authorize",
+    "bearer_token",
+    "check_realm",
 ]
 
 logger = logging.getLogger(__name__)
@@ -288,6 +308,35 @@ class InsufficientScope(TokenValidationError):
         return f'{super().www_authenticate(realm)}, scope="{" ".join(self.required)}"'
 
 
+class MissingCredentials(TokenValidationError):
+    # RFC 6750 3.1: "If the request lacks any authentication information (e.g., the client was
+    # unaware that authentication is necessary or attempted using an unsupported authentication
+    # method), the resource server SHOULD NOT include an error code or other error information."
+    error = "unauthorized"
+    status_code = 401
+    description = "An access token is required: send it as 'Authorization: Bearer <token>'."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(RefusalCode.CREDENTIALS_MISSING, reason)
+
+    def www_authenticate(self, realm: str) -> str:
+        return f'Bearer realm="{realm}"'
+
+
+class WrongTokenKind(TokenValidationError):
+    """A user token on a machine-only endpoint, or a machine token on a user-only one.
+
+    No scope could fix this, so the 403 challenge carries no ``scope`` attribute.
+    """
+
+    error = "insufficient_scope"
+    status_code = 403
+
+    def __init__(self, expected: str, reason: str) -> None:
+        super().__init__(RefusalCode.SUBJECT_KIND, reason)
+        self.description = f"This endpoint accepts {expected} access tokens only."
+
+
 class KeysUnavailable(TokenValidationError):
     """No verification key can be obtained from the issuer right now (HTTP 503).
 
@@ -365,6 +414,109 @@ class Claims(Mapping[str, Any]):
     def has_permissions(self, *required: str) -> bool:
         granted = self.permissions
         return all(permission in granted for permission in required)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bearer requests (RFC 6750): what every framework adapter shares
+# ---------------------------------------------------------------------------------------------
+
+# RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+#               credentials = "Bearer" 1*SP b64token
+# RFC 9110 11.1: "It uses a case-insensitive token to identify the authentication scheme".
+# _BEARER_CREDENTIALS takes the one word after the scheme; _B64TOKEN judges that word.
+_BEARER_SCHEME = re.compile(r"Bearer\b", re.IGNORECASE)
+_BEARER_CREDENTIALS = re.compile(r"Bearer +([^\s,]+)", re.IGNORECASE)
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 6750 3: the quoted-string of a realm may not carry these unescaped.
+_UNSAFE_REALM_CHARACTERS = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
+def check_realm(realm: str) -> str:
+    """``realm`` if it can stand in the challenges' ``realm="..."``; ValueError otherwise."""
+    # RFC 6750 3: "The "realm" attribute MAY be included to indicate the scope of protection"
+    # as an RFC 2617 quoted-string; a quote or backslash in it would break the header.
+    if not realm or _UNSAFE_REALM_CHARACTERS.search(realm):
+        raise ValueError("realm must be a non-empty string without quotes, backslashes or controls")
+    return realm
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The access token in ``authorization``, the value of the request's Authorization header
+    (None when it has none), or the refusal RFC 6750 section 3.1 gives the request."""
+    # RFC 6750 3.1: no authentication information, or an unsupported authentication method, is
+    # answered without an error code (MissingCredentials).
+    if authorization is None:
+        raise MissingCredentials("no Authorization header")
+    if _BEARER_SCHEME.match(authorization) is None:
+        raise MissingCredentials("Authorization header with another scheme than Bearer")
+    # RFC 6750 3.1 invalid_request: the request "repeats the same parameter ... or is otherwise
+    # malformed". No word, or more than one, after the scheme; two Authorization headers reach a
+    # WSGI application joined by a comma, so they fail this match too.
+    match = _BEARER_CREDENTIALS.fullmatch(authorization)
+    if match is None:
+        raise InvalidRequest("malformed Bearer credentials in the Authorization header")
+    token = match.group(1)
+    # RFC 6750 3.1 invalid_token: "The access token provided is expired, revoked, malformed, or
+    # invalid for other reasons." One word that is no b64token is a malformed token (401: the
+    # client gets a new one), not a malformed request. The reason does not quote the token.
+    if _B64TOKEN.fullmatch(token) is None:
+        raise InvalidToken(
+            RefusalCode.MALFORMED, f"Bearer token of {len(token)} characters is not a b64token"
+        )
+    return token
+
+
+@dataclass(frozen=True)
+class AuthRequirements:
+    """What an endpoint requires of a valid access token: every one of ``scopes`` (the ``scope``
+    claim) and of ``permissions`` (Auth0 RBAC), and a user token (``user_only``) or a machine
+    token (``machine_only``). Built once per endpoint, with ``AuthRequirements.of``."""
+
+    scopes: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    user_only: bool = False
+    machine_only: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        scopes: Iterable[str] = (),
+        permissions: Iterable[str] = (),
+        *,
+        user_only: bool = False,
+        machine_only: bool = False,
+    ) -> AuthRequirements:
+        """The requirements from lists of names, refusing those no token could meet as meant."""
+        # One string would be read as its letters: "read:messages" as thirteen scopes.
+        if isinstance(scopes, str) or isinstance(permissions, str):
+            raise TypeError("scopes and permissions are lists of names, not one string")
+        if user_only and machine_only:
+            raise ValueError("a view cannot be both user_only and machine_only")
+        return cls(tuple(scopes), tuple(permissions), user_only, machine_only)
+
+
+def authorize(claims: Claims, requirements: AuthRequirements) -> Claims:
+    """``claims`` if their token is of the kind and grants the scopes and permissions of
+    ``requirements``; ``WrongTokenKind`` or ``InsufficientScope`` otherwise."""
+    if requirements.user_only and claims.is_machine:
+        raise WrongTokenKind(
+            "user", f"machine token of client {claims.client_id!r} on a user-only endpoint"
+        )
+    if requirements.machine_only and not claims.is_machine:
+        raise WrongTokenKind(
+            "machine", f"user token of {claims.subject!r} on a machine-only endpoint"
+        )
+    # RFC 6750 3.1 insufficient_scope: "The request requires higher privileges than provided by
+    # the access token." Auth0 RBAC permissions are checked the same way and named in the same
+    # "scope" attribute of the 403 challenge.
+    if not claims.has_scopes(*requirements.scopes):
+        raise InsufficientScope(requirements.scopes)
+    if not claims.has_permissions(*requirements.permissions):
+        raise InsufficientScope(
+            requirements.permissions,
+            f"token lacks required permissions {list(requirements.permissions)}",
+        )
+    return claims
 
 
 # ---------------------------------------------------------------------------------------------

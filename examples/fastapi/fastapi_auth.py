@@ -35,6 +35,10 @@ What the dependency enforces, in this order:
 3. ``scopes`` (the ``scope`` claim) and ``permissions`` (Auth0 RBAC claim): 403
    ``insufficient_scope`` naming what is missing in ``scope="..."``.
 
+The RFC 6750 rules of steps 1 and 3 are the validator's, the same in every framework's adapter:
+``bearer_token`` (the header), ``authorize`` (scopes, permissions) and ``check_realm``; this file
+reads the request, refuses a token sent another way or in two headers, and answers refusals.
+
 Every refusal is answered by the exception handler ``init_app`` installs, as RFC 6750 section 3
 says: the JSON body ``{"error", "error_description"}`` (not FastAPI's ``{"detail": ...}``, which
 is for ``HTTPException``) and the ``WWW-Authenticate`` challenge. The description is generic; the
@@ -46,7 +50,6 @@ line is shown only once the application sets up logging: ``logging.basicConfig(l
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Awaitable, Callable, Iterable
 
 from fastapi import FastAPI, Request
@@ -54,55 +57,26 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from .token_validation import (
+    AuthRequirements,
     Claims,
-    InsufficientScope,
     InvalidRequest,
-    InvalidToken,
     KeysUnavailable,
-    RefusalCode,
     TokenValidationError,
     TokenValidator,
+    authorize,
+    bearer_token,
+    check_realm,
 )
 
 __all__ = ["BearerAuth"]
-
-# RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-#               credentials = "Bearer" 1*SP b64token
-# RFC 9110 11.1: "It uses a case-insensitive token to identify the authentication scheme".
-BEARER_CREDENTIALS = re.compile(r"Bearer +([^\s,]+)", re.IGNORECASE)
-B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-BEARER_SCHEME = re.compile(r"Bearer\b", re.IGNORECASE)
-# RFC 6750 3: the quoted-string of a realm may not carry these unescaped.
-UNSAFE_REALM_CHARACTERS = re.compile(r'["\\\x00-\x1f\x7f]')
-
-
-class MissingCredentials(TokenValidationError):
-    # RFC 6750 3.1: "If the request lacks any authentication information (e.g., the client was
-    # unaware that authentication is necessary or attempted using an unsupported authentication
-    # method), the resource server SHOULD NOT include an error code or other error information."
-    error = "unauthorized"
-    status_code = 401
-    description = "An access token is required: send it as 'Authorization: Bearer <token>'."
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(RefusalCode.CREDENTIALS_MISSING, reason)
-
-    def www_authenticate(self, realm: str) -> str:
-        return f'Bearer realm="{realm}"'
 
 
 class BearerAuth:
     """One validator and its realm; ``require(...)`` makes the dependencies of the views."""
 
     def __init__(self, validator: TokenValidator, *, realm: str) -> None:
-        # RFC 6750 3: "The "realm" attribute MAY be included to indicate the scope of
-        # protection" as an RFC 2617 quoted-string; a quote or backslash would break the header.
-        if not realm or UNSAFE_REALM_CHARACTERS.search(realm):
-            raise ValueError(
-                "realm must be a non-empty string without quotes, backslashes or controls"
-            )
         self.validator = validator
-        self.realm = realm
+        self.realm = check_realm(realm)
 
     def init_app(self, app: FastAPI) -> None:
         """Answer every ``TokenValidationError`` of ``app`` as RFC 6750 section 3 says."""
@@ -113,15 +87,13 @@ class BearerAuth:
     ) -> Callable[[Request], Awaitable[Claims]]:
         """A dependency giving the verified ``Claims`` of a token granting all of ``scopes`` and
         ``permissions``; see the module docstring for what is checked."""
-        if isinstance(scopes, str) or isinstance(permissions, str):
-            raise TypeError("scopes and permissions are lists of names, not one string")
-        required_scopes, required_permissions = tuple(scopes), tuple(permissions)
+        requirements = AuthRequirements.of(scopes, permissions)
 
         async def verified_claims(request: Request) -> Claims:
-            token = bearer_token(request)
+            token = request_token(request)
             # Blocking (a JWKS download at worst): off the event loop, see the module docstring.
             claims = await run_in_threadpool(self.validator.validate, token)
-            return authorize(claims, required_scopes, required_permissions)
+            return authorize(claims, requirements)
 
         return verified_claims
 
@@ -143,7 +115,7 @@ class BearerAuth:
         return JSONResponse(error.as_dict(), status_code=error.status_code, headers=headers)
 
 
-def bearer_token(request: Request) -> str:
+def request_token(request: Request) -> str:
     """The access token of ``request``, from its one Authorization header."""
     # RFC 6750 2: "Clients MUST NOT use more than one method to transmit the token in each
     # request." The URI query parameter (RFC 6750 2.3) is not supported: a token there is
@@ -151,36 +123,8 @@ def bearer_token(request: Request) -> str:
     if "access_token" in request.query_params:
         raise InvalidRequest("access_token in the query string")
     authorizations = request.headers.getlist("authorization")
-    if not authorizations:
-        raise MissingCredentials("no Authorization header")
     # RFC 6750 3.1 invalid_request: the request "repeats the same parameter ... or is otherwise
-    # malformed".
+    # malformed". ASGI keeps two Authorization headers apart (WSGI joins them with a comma).
     if len(authorizations) > 1:
         raise InvalidRequest("more than one Authorization header")
-    (authorization,) = authorizations
-    if BEARER_SCHEME.match(authorization) is None:
-        raise MissingCredentials("Authorization header with another scheme than Bearer")
-    match = BEARER_CREDENTIALS.fullmatch(authorization)
-    if match is None:
-        raise InvalidRequest("malformed Bearer credentials in the Authorization header")
-    token = match.group(1)
-    # RFC 6750 3.1 invalid_token: "The access token provided is expired, revoked, malformed, or
-    # invalid for other reasons." The reason does not quote the token.
-    if B64TOKEN.fullmatch(token) is None:
-        raise InvalidToken(
-            RefusalCode.MALFORMED, f"Bearer token of {len(token)} characters is not a b64token"
-        )
-    return token
-
-
-def authorize(claims: Claims, scopes: tuple[str, ...], permissions: tuple[str, ...]) -> Claims:
-    """``claims`` if they grant every one of ``scopes`` and ``permissions``."""
-    # RFC 6750 3.1 insufficient_scope: "The request requires higher privileges than provided by
-    # the access token." Auth0 RBAC permissions are named in the same "scope" attribute.
-    if not claims.has_scopes(*scopes):
-        raise InsufficientScope(scopes)
-    if not claims.has_permissions(*permissions):
-        raise InsufficientScope(
-            permissions, f"token lacks required permissions {list(permissions)}"
-        )
-    return claims
+    return bearer_token(authorizations[0] if authorizations else None)

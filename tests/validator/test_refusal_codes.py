@@ -1,6 +1,7 @@
 """The refusal codes are public API of the copyable validator: the module docstring documents
-exactly the codes ``RefusalCode`` defines, and every refusal (of the validator and of the Flask
-adapter) is raised with one of those constants, each of which some check uses.
+exactly the codes ``RefusalCode`` defines, and every refusal is raised with one of those
+constants, each of which some check uses. Every refusal class lives in the validator, beside the
+RFC 6750 rules that raise them: the framework adapters define none (one way to refuse).
 
 Which code each check sets is asserted by the rejection tests beside this file (the attack table
 has one row per attack); this file checks the raise sites themselves, so that a refusal added
@@ -17,7 +18,13 @@ import pytest
 from shared import flask_auth, token_validation
 from shared.token_validation import RefusalCode
 
-SOURCES = [Path(token_validation.__file__), Path(flask_auth.__file__)]
+SOURCES = [Path(token_validation.__file__)]
+EXAMPLES = Path(__file__).parents[2] / "examples"
+ADAPTERS = [
+    Path(flask_auth.__file__),
+    EXAMPLES / "fastapi" / "fastapi_auth.py",
+    EXAMPLES / "django" / "django_auth.py",
+]
 # The classes whose constructor takes the code as its first argument; the other refusal classes
 # (InvalidRequest, InsufficientScope, KeysUnavailable, MissingCredentials, WrongTokenKind) pass
 # their one code to it.
@@ -99,3 +106,13 @@ def test_every_refusal_is_constructed_with_a_code_constant(source: Path) -> None
 def test_every_code_is_set_by_some_check() -> None:
     used = {code_argument(call) for source in SOURCES for call in refusal_constructions(source)}
     assert used == {code.name for code in RefusalCode}
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda path: path.name)
+def test_an_adapter_defines_no_refusal_of_its_own(adapter: Path) -> None:
+    """The adapters raise the validator's refusals (and call its ``bearer_token`` and
+    ``authorize``): a refusal class or a code of their own would be a second way to refuse."""
+    source = adapter.read_text()
+    assert refusal_subclasses(ast.parse(source)) == []
+    assert refusal_constructions(adapter) == []
+    assert "RefusalCode" not in source
