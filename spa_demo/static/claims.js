@@ -73,7 +73,10 @@ export function explainClaim(name, value, kind) {
   if (kind === "access" && name === "aud" && Array.isArray(value) && value.length > 1) {
     return SECOND_AUDIENCE;
   }
-  return BY_KIND[kind][name] ?? COMMON[name] ?? "";
+  // Own entries only: a claim named "constructor" or "__proto__" is a claim, not Object's.
+  const explained = BY_KIND[kind];
+  if (Object.hasOwn(explained, name)) return explained[name];
+  return Object.hasOwn(COMMON, name) ? COMMON[name] : "";
 }
 
 /**

@@ -814,3 +814,15 @@ def test_the_browser_blocks_html_injection_and_requests_to_other_origins(spa_pag
         "fetched": "TypeError",
     }
     assert {"require-trusted-types-for", "connect-src"} <= set(outcome["violations"])
+
+
+@pytest.mark.parametrize("name", ["constructor", "__proto__", "toString", "hasOwnProperty"])
+def test_a_claim_named_like_an_objects_property_has_no_explanation(spa_page, name):
+    explanation = spa_page.evaluate(
+        """async (name) => {
+          const { explainClaim } = await import("/static/claims.js");
+          return explainClaim(name, 1, "access");
+        }""",
+        name,
+    )
+    assert explanation == ""
