@@ -14,7 +14,7 @@ import time
 
 from flask import Flask
 
-from . import authorize, consent, db, discovery, keys, login, logout, oauth, web
+from . import authorize, backchannel_logout, consent, db, discovery, keys, login, logout, oauth, web
 from .clock import Clock, now
 from .config import Settings, check_issuer
 from .server import AuthorizationServer
@@ -70,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         tenant, issuer, throttle_clock=throttle_clock
     )
     db.init_app(app)
+    backchannel_logout.init_app(app)
     web.init_app(app, tenant.allowed_web_origins)
     for module in (discovery, authorize, login, consent, logout, oauth):
         app.register_blueprint(module.bp)

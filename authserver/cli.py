@@ -36,7 +36,7 @@ from werkzeug.security import generate_password_hash
 from shared.settings import ConfigurationError
 from shared.wsgi_server import bind_address, serve
 
-from . import create_app, keys, web
+from . import backchannel_logout, create_app, keys, web
 from .clock import Clock, now
 from .config import Settings
 from .models import User
@@ -104,9 +104,12 @@ def add_user(storage: Storage, tenant: Tenant, args, now: int, settings: Setting
 
 def block_user(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     email = args.email.strip().lower()
+    ending = storage.live_sessions(email, now)
     if not storage.set_blocked(email, True, now):
         raise CommandError(f"no user has the email address {email}")
-    return f"blocked {email}: no more logins, SSO sessions or refreshed tokens"
+    sent = backchannel_logout.sessions_ended(storage, tenant, settings.issuer, ending, now)
+    blocked = f"blocked {email}: no more logins, SSO sessions or refreshed tokens"
+    return f"{blocked} ({sent} back-channel logout token(s) sent)" if sent else blocked
 
 
 def unblock_user(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:

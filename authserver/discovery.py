@@ -24,6 +24,7 @@ CLAIMS_SUPPORTED = [
     "nickname",
     "nonce",
     "picture",
+    "sid",
     "sub",
     "updated_at",
 ]
@@ -61,6 +62,13 @@ def openid_configuration(issuer: str) -> dict:
         "claims_supported": CLAIMS_SUPPORTED,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        # OpenID Connect Back-Channel Logout 1.0 §2.1: "backchannel_logout_supported OPTIONAL.
+        # Boolean value specifying whether the OP supports back-channel logout, with true
+        # indicating support." "backchannel_logout_session_supported OPTIONAL. Boolean value
+        # specifying whether the OP can pass a sid (session ID) Claim in the Logout Token to
+        # identify the RP session with the OP."
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 

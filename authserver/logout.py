@@ -28,7 +28,7 @@ from joserfc.jwk import KeySet
 
 from shared.log_safety import escaped
 
-from . import keys, sessions
+from . import backchannel_logout, keys, sessions
 from .clock import now
 from .server import current_server, not_repeated
 from .web import error_page
@@ -60,10 +60,17 @@ def logout():
                 "invalid_request",
                 "The returnTo URL is not an allowed logout URL of this application.",
             )
-    sessions.sign_out()
+    _sign_out()
     if return_to is not None:
         return redirect(return_to)
     return render_template("logged_out.html")
+
+
+def _sign_out() -> None:
+    """End the SSO session, and tell the applications signed in through it (back-channel)."""
+    sid = sessions.sign_out()
+    if sid is not None:
+        backchannel_logout.session_ended(sid)
 
 
 def _why_not_issued_here(token, issuer: str) -> str | None:
@@ -111,14 +118,16 @@ def _belongs_to_the_session(claims: dict | None) -> bool:
     if claims is None:
         return False
     user = sessions.signed_in_user()
+    if user is None:
+        return True
     # RP-Initiated Logout §2: "the OP MUST ask the End-User this question if an id_token_hint was
     # not provided or if the supplied ID Token does not belong to the current OP session with the
-    # RP and/or currently logged in End-User." Without a sid claim, the session is told by the
-    # user (sub) and the time they signed in to it (auth_time).
-    return user is None or (claims.get("sub"), claims.get("auth_time")) == (
-        user.get_user_id(),
-        user.auth_time,
-    )
+    # RP and/or currently logged in End-User." The ID token's sid names its session; an ID token
+    # without one (issued before sid existed) is told by the user (sub) and the time they signed
+    # in to it (auth_time).
+    if "sid" in claims:
+        return claims["sid"] == sessions.current_sid()
+    return (claims.get("sub"), claims.get("auth_time")) == (user.get_user_id(), user.auth_time)
 
 
 def _confirmed_by_the_user() -> bool:
@@ -198,5 +207,5 @@ def end_session():
     state = parameters.get("state")
     if not (_belongs_to_the_session(claims) or _confirmed_by_the_user()):
         return _confirmation_page(client_id, post_logout_redirect_uri, state)
-    sessions.sign_out()
+    _sign_out()
     return _after_logout(post_logout_redirect_uri, state)

@@ -4,6 +4,12 @@ Auth0's ID token: ``iss``, ``sub``, ``aud`` (the client id, a string), ``iat``, 
 tenant's ``id_token_lifetime``), ``auth_time``, ``nonce`` when the request had one, ``at_hash``
 where OpenID Connect requires it (``id_token token`` from the authorization endpoint; not from the
 token endpoint, where Auth0 leaves it out), and the profile and email claims the scope asks for.
+
+Beside them: ``sid``, the SSO session's id (:mod:`authserver.sessions`), the same in every ID
+token of the session whichever application it is for (OpenID Connect Back-Channel Logout 1.0);
+and, for an application with ``id_token_permissions_claim`` (off by default), the user's
+permissions for the requested API as the namespaced claim :data:`PERMISSIONS_CLAIM`, as an Auth0
+Action adds them (``api.idToken.setCustomClaim``).
 """
 
 from authlib.oidc import core as oidc
@@ -11,6 +17,11 @@ from authlib.oidc import core as oidc
 from .clock import now
 from .keys import ALGORITHM
 from .models import User
+from .tokens import token_permissions
+
+#: A custom claim named by a URL the tenant owns (namespaced, as Auth0 recommends for custom
+#: claims): it can never collide with a standard claim, today's or tomorrow's.
+PERMISSIONS_CLAIM = "https://flowlab.local/permissions"
 
 
 class UserClaims:
@@ -48,7 +59,42 @@ class Auth0IDToken(UserClaims):
         # OIDC Core §2: auth_time is the "Time when the End-User authentication occurred",
         # the sign-in of the SSO session, not the time this token is issued.
         claims["auth_time"] = request.user.auth_time
+        sid = self.session_of(request)
+        if sid is not None:
+            # Back-Channel Logout §2.1, backchannel_logout_session_supported: "If supported, the
+            # sid Claim is also included in ID Tokens issued by the OP."
+            claims["sid"] = sid
+            self.remember_logged_in(request, sid)
+        if request.client.id_token_permissions_claim:
+            claims[PERMISSIONS_CLAIM] = self.permissions(request)
         return claims
+
+    def session_of(self, request) -> str | None:
+        """The ``sid`` of the SSO session the request's grant was made in, if still stored."""
+        if request.sid is not None:
+            return request.sid
+        if request.grant_id is None:
+            return None
+        return self.server.storage().grant_session(request.grant_id)
+
+    def remember_logged_in(self, request, sid: str) -> None:
+        # Back-Channel Logout §2.3: "OPs supporting back-channel logout need to keep track of the
+        # set of logged-in RPs so that they know what RPs to contact at their back-channel logout
+        # URIs to cause them to log out." Kept on the server, for the applications with a URI.
+        if request.client.backchannel_logout_uri:
+            self.server.storage().add_session_client(sid, request.client.client_id)
+
+    def permissions(self, request) -> list[str]:
+        """The permissions the access token of this response carries (none when its API puts
+        none in tokens): the same list, so the UI hint never promises more than the API grants."""
+        api = request.resource_server
+        scope = request.id_token_scope or ""
+        return token_permissions(api, request.client, request.user, scope) or []
+
+    def process_implicit_token(self, token: dict, code=None) -> dict:
+        """The implicit grant's ID token (authlib's hook of OpenIDImplicitGrant)."""
+        self.request.id_token_scope = token["scope"]
+        return super().process_implicit_token(token, code)
 
     def exists_nonce(self, nonce: str, request) -> bool:
         return self.server.storage().nonce_used(request.payload.client_id, nonce)
@@ -61,6 +107,7 @@ class TokenEndpointIDToken(Auth0IDToken):
         # OIDC Core §3.1.3.6, the code flow: "at_hash OPTIONAL"; Auth0 leaves it out. It is
         # REQUIRED only beside an access token from the authorization endpoint (§3.2.2.10).
         without_access_token = {key: value for key, value in token.items() if key != "access_token"}
+        request.id_token_scope = token["scope"]
         return super().encode_id_token(without_access_token, request)
 
 

@@ -36,7 +36,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.log_safety import escaped
 
-from . import keys, web_message
+from . import keys, sessions, web_message
 from .clock import Clock, now
 from .db import get_storage
 from .grants import (
@@ -188,6 +188,10 @@ class Auth0Request(OAuth2Request):
         self.grant_id: str | None = None
         #: The scope a user's token gets, by (user id, requested scope): computed once per request.
         self.granted_scopes: dict[tuple[str, str | None], str] = {}
+        #: The SSO session's ``sid``, at the authorization endpoint (authserver.sessions).
+        self.sid: str | None = None
+        #: The scope of the token response an ID token is made for (authserver.oidc).
+        self.id_token_scope: str | None = None
 
     @property
     def args(self) -> MultiDict:
@@ -314,7 +318,10 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
         return get_storage()
 
     def signing_key(self):
-        return keys.signing_key(self.storage())
+        # Read once per request: its access token and its ID token are signed with one key.
+        if "signing_key" not in g:
+            g.signing_key = keys.signing_key(self.storage())
+        return g.signing_key
 
     def api_or_userinfo(self, identifier: str) -> ResourceServer:
         """The API a stored grant was for (it may have left the tenant file since)."""
@@ -435,7 +442,13 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
             storage.save_refresh_token(token["refresh_token"], source, expires_at)
 
     def create_authorization_response(self, request=None, grant_user=None, grant=None):
+        if grant_user is not None:
+            grant.request.sid = sessions.current_sid()
         response = super().create_authorization_response(request, grant_user, grant)
+        if grant.request.grant_id is not None and grant.request.sid is not None:
+            # The code's tokens, and the refresh tokens after them, are issued at the token
+            # endpoint, without the browser's cookie: their ID tokens find the sid by the grant.
+            self.storage().link_grant_to_session(grant.request.grant_id, grant.request.sid)
         return self.in_response_mode(response, grant.redirect_uri)
 
     def create_authorization_error_response(self, error):

@@ -4,6 +4,10 @@ The cookie is Flask's signed session, named ``authserver_session``, HttpOnly and
 It holds the id of a server-side session (so logging out, blocking the user or the session's end
 take effect at once, and a restart keeps it) and the CSRF token the login and consent forms
 echo. Signing in replaces both, so a session id planted before login is worthless.
+
+The session's ``sid`` (OpenID Connect Back-Channel Logout 1.0: the same for every application
+signed in through the session) is the SHA-256 digest the session is stored under: it names the
+session without revealing the session id the cookie carries, which stays a secret.
 """
 
 import hmac
@@ -14,6 +18,7 @@ from flask import session
 from .clock import now
 from .db import get_storage
 from .models import User
+from .storage import secret_hash
 
 SESSION_ID = "sid"
 CSRF_TOKEN = "csrf"  # noqa: S105 (the session key it is kept under)
@@ -39,11 +44,18 @@ def sign_in(user: User, lifetime: int) -> None:
     )
 
 
-def sign_out() -> None:
+def current_sid() -> str | None:
+    """The ``sid`` of this browser's SSO session (live or not); None without one."""
     session_id = session.get(SESSION_ID)
-    if session_id:
-        get_storage().end_session(session_id, now())
+    return secret_hash(session_id) if session_id else None
+
+
+def sign_out() -> str | None:
+    """End this browser's SSO session; the ``sid`` of the session if this call ended it."""
+    session_id = session.get(SESSION_ID)
+    ended = bool(session_id) and get_storage().end_session(session_id, now())
     session.clear()
+    return secret_hash(session_id) if ended else None
 
 
 def csrf_token() -> str:

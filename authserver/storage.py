@@ -459,6 +459,17 @@ class Storage:
         )
         return cursor.rowcount == 1
 
+    def live_sessions(self, email: str, now: int) -> list[str]:
+        """The digests of the user's sessions that have not ended or expired."""
+        rows = self.db.execute(
+            """
+            SELECT id_hash FROM sessions JOIN users ON users.id = user_id
+            WHERE email = ? AND ended_at IS NULL AND expires_at > ?
+            """,
+            (email, now),
+        )
+        return [row["id_hash"] for row in rows]
+
     def link_grant_to_session(self, grant_id: str, session_hash: str) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO session_grants (grant_id, session_hash) VALUES (?, ?)",

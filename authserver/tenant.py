@@ -164,6 +164,9 @@ class Application(ClientMixin):
     allowed_web_origins: tuple[str, ...] = ()
     allowed_logout_urls: tuple[str, ...] = ()
     client_secret_hash: str | None = field(default=None, repr=False)
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    id_token_permissions_claim: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -363,6 +366,25 @@ def _check_url(url: str, where: str, *, origin: bool = False) -> str:
     return url
 
 
+#: The hosts where Auth0 accepts http:// URLs, for development on one's own machine.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _check_backchannel_logout_uri(url: str, where: str, *, confidential: bool) -> str:
+    # Back-Channel Logout 1.0 §2.2: "The URI MUST NOT include any fragment component."
+    _check_url(url, where)
+    parts = urlsplit(url)
+    # "This URL SHOULD use the https scheme [...]; however, it MAY use the http scheme, provided
+    # that the Client Type is confidential, as defined in Section 2.1 of OAuth 2.0 [RFC6749], and
+    # provided the OP allows the use of http RP URIs." This OP allows them on loopback hosts only.
+    if parts.scheme == "http" and not (confidential and parts.hostname in LOOPBACK_HOSTS):
+        raise TenantError(
+            f"{where}: 'backchannel_logout_uri' {url!r} must use https "
+            "(http only for a confidential application on localhost or a loopback address)"
+        )
+    return url
+
+
 def _read_api(entry: _Entry) -> ResourceServer:
     scopes = entry.entry("scopes")
     for value, description in scopes.table.items():
@@ -410,6 +432,24 @@ def _read_application(entry: _Entry) -> Application:
     def origins(key: str) -> tuple[str, ...]:
         return tuple(_check_url(url, entry.where, origin=True) for url in entry.texts(key))
 
+    def backchannel_logout_uri(key: str) -> str:
+        return _check_backchannel_logout_uri(
+            entry.text(key),
+            entry.where,
+            confidential=application_type in CONFIDENTIAL_APPLICATION_TYPES,
+        )
+
+    # Back-Channel Logout §2.2: "backchannel_logout_session_required OPTIONAL. Boolean value
+    # specifying whether the RP requires that a sid (session ID) Claim be included in the Logout
+    # Token to identify the RP session with the OP when the backchannel_logout_uri is used."
+    # (This OP always includes it.) Without a URI, the setting means nothing: a mistake.
+    if "backchannel_logout_session_required" in entry.table and (
+        "backchannel_logout_uri" not in entry.table
+    ):
+        raise TenantError(
+            f"{entry.where}: 'backchannel_logout_session_required' needs a backchannel_logout_uri"
+        )
+
     return Application(
         client_id=entry.text("client_id", _REQUIRED),
         name=entry.text("name", _REQUIRED),
@@ -422,6 +462,9 @@ def _read_application(entry: _Entry) -> Application:
                 "allowed_callback_urls": urls,
                 "allowed_web_origins": origins,
                 "allowed_logout_urls": urls,
+                "backchannel_logout_uri": backchannel_logout_uri,
+                "backchannel_logout_session_required": entry.flag,
+                "id_token_permissions_claim": entry.flag,
             }
         ),
     )

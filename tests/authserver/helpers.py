@@ -48,6 +48,9 @@ BOB = ("bob@flowlab.test", "bob-password")
 ALICE_SUB = "auth0|985069d6114091e736f16d6d"
 BOB_SUB = "auth0|bcabc99eba7df1198ec3b3d5"
 M2M_SECRET = "m2m-demo-local-secret"
+#: webapp_demo/config.py's LOCAL_CLIENT_SECRET (the tenant keeps its HMAC only).
+WEBAPP_SECRET = "webapp-demo-local-secret"
+WEBAPP_CALLBACK = "http://localhost:3001/callback"
 ALICE_PERMISSIONS = ["read:messages", "write:messages", "read:imports", "read:stats"]
 
 
@@ -64,6 +67,10 @@ def _cheaply_hashed(match: re.Match) -> str:
 
 
 TEST_TENANT = re.sub(r'(password_hash) = "([^"]+)"', _cheaply_hashed, PACKAGED_TENANT)
+#: The ``client_secret_hash = "..."`` line of m2m-demo's entry in the tests' tenant.
+M2M_HASH_LINE = re.search(
+    r'client_id = "m2m-demo"[^\[]*?(client_secret_hash = "[^"]+")', TEST_TENANT
+).group(1)
 
 
 def tenant_text(*replacements: tuple[str, str], append: str = "") -> str:
@@ -377,6 +384,28 @@ def run_code_flow(
     )
     assert tokens.status_code == 200, tokens.text
     return CodeFlow(request, authorization, tokens.json())
+
+
+def webapp_login(user_agent: UserAgent, credentials=ALICE, **extra) -> dict:
+    """webapp-demo's code flow (SSO or a login), the code exchanged with its client secret."""
+    pkce = PKCE.new()
+    request = code_request("webapp-demo", WEBAPP_CALLBACK, pkce, **extra)
+    response = user_agent.authorize(**request)
+    if response.status_code == 200 and "username" in forms(response.text)[0]["inputs"]:
+        response = user_agent.sign_in(response, credentials)
+    code = redirect_parameters(response)["code"]
+    tokens = user_agent.server.token(
+        {
+            "grant_type": "authorization_code",
+            "client_id": "webapp-demo",
+            "client_secret": WEBAPP_SECRET,
+            "code": code,
+            "redirect_uri": WEBAPP_CALLBACK,
+            "code_verifier": pkce.verifier,
+        }
+    )
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
 
 
 #: How many races a concurrency test runs: one race may by chance not overlap the requests.

@@ -9,11 +9,15 @@ from tests.authserver.helpers import (
     ALICE_PERMISSIONS,
     ALICE_SUB,
     API_AUDIENCE,
+    BOB,
     SPA_CALLBACK,
+    WEBAPP_SECRET,
     UserAgent,
     redirect_parameters,
     run_code_flow,
+    tenant_text,
     verified_claims,
+    webapp_login,
 )
 from tests.support.keys import compact
 
@@ -84,10 +88,11 @@ def test_id_token(user_agent, authserver):
     header, claims = verified_claims(authserver, flow.tokens["id_token"], "spa-demo")
     assert header["typ"] == "JWT" and header["alg"] == "RS256" and header["kid"]
     assert set(claims) == {
-        *("iss", "sub", "aud", "iat", "exp", "auth_time", "nonce"),
+        *("iss", "sub", "aud", "iat", "exp", "auth_time", "nonce", "sid"),
         *("name", "nickname", "updated_at", "email", "email_verified"),
     }
     assert claims["aud"] == "spa-demo"
+    assert re.fullmatch(r"[0-9a-f]{64}", claims["sid"])
     assert claims["nonce"] == nonce
     assert claims["iss"] == authserver.issuer and claims["sub"] == ALICE_SUB
     assert claims["exp"] - claims["iat"] == 36000
@@ -175,3 +180,71 @@ def test_tokens_and_userinfo_follow_the_servers_clock(start_authserver, clock):
     assert server.userinfo(access_token).status_code == 200
     clock.advance(1)
     assert server.userinfo(access_token).status_code == 401
+
+
+PERMISSIONS_CLAIM = "https://flowlab.local/permissions"
+
+
+def webapp_refresh(server, refresh_token: str) -> dict:
+    return server.token(
+        {
+            "grant_type": "refresh_token",
+            "client_id": "webapp-demo",
+            "client_secret": WEBAPP_SECRET,
+            "refresh_token": refresh_token,
+        }
+    ).json()
+
+
+def test_permissions_claim_in_the_id_tokens_of_an_application_that_asks(authserver):
+    alice = webapp_login(
+        UserAgent(authserver), audience=API_AUDIENCE, scope="openid offline_access"
+    )
+    _, claims = verified_claims(authserver, alice["id_token"], "webapp-demo")
+    # The access token's permissions: RBAC's, for the requested audience.
+    _, access = verified_claims(authserver, alice["access_token"], API_AUDIENCE)
+    assert claims[PERMISSIONS_CLAIM] == access["permissions"] == ALICE_PERMISSIONS
+    refreshed = webapp_refresh(authserver, alice["refresh_token"])
+    _, claims = verified_claims(authserver, refreshed["id_token"], "webapp-demo")
+    assert claims[PERMISSIONS_CLAIM] == ALICE_PERMISSIONS
+    bob = webapp_login(UserAgent(authserver), credentials=BOB, audience=API_AUDIENCE)
+    _, claims = verified_claims(authserver, bob["id_token"], "webapp-demo")
+    assert claims[PERMISSIONS_CLAIM] == ["read:messages"]
+    # Without an audience, the token is for /userinfo, an API without permissions.
+    no_api = webapp_login(UserAgent(authserver))
+    _, claims = verified_claims(authserver, no_api["id_token"], "webapp-demo")
+    assert claims[PERMISSIONS_CLAIM] == []
+
+
+def test_no_permissions_claim_unless_the_application_asks(user_agent, authserver, start_authserver):
+    flow = run_code_flow(user_agent, audience=API_AUDIENCE, scope="openid read:messages")
+    _, claims = verified_claims(authserver, flow.tokens["id_token"], "spa-demo")
+    assert PERMISSIONS_CLAIM not in claims
+    server = start_authserver(
+        tenant_text(("id_token_permissions_claim = true", "id_token_permissions_claim = false"))
+    )
+    tokens = webapp_login(UserAgent(server), audience=API_AUDIENCE)
+    _, claims = verified_claims(server, tokens["id_token"], "webapp-demo")
+    assert PERMISSIONS_CLAIM not in claims and "permissions" not in claims
+
+
+def test_sid_is_the_same_for_every_application_of_the_session(user_agent, authserver):
+    spa = run_code_flow(user_agent, scope="openid")
+    webapp = webapp_login(user_agent)
+    implicit = user_agent.authorize(
+        response_type="id_token",
+        client_id="spa-demo",
+        redirect_uri=SPA_CALLBACK,
+        scope="openid",
+        nonce=secrets.token_urlsafe(8),
+    )
+    implicit_id_token = redirect_parameters(implicit)["id_token"]
+    sids = {
+        verified_claims(authserver, spa.tokens["id_token"], "spa-demo")[1]["sid"],
+        verified_claims(authserver, webapp["id_token"], "webapp-demo")[1]["sid"],
+        verified_claims(authserver, implicit_id_token, "spa-demo")[1]["sid"],
+    }
+    assert len(sids) == 1
+    # Another browser, another session: another sid.
+    other = run_code_flow(UserAgent(authserver), scope="openid").tokens["id_token"]
+    assert verified_claims(authserver, other, "spa-demo")[1]["sid"] not in sids

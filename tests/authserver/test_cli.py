@@ -9,6 +9,7 @@ from authserver.config import Settings
 from tests.authserver.helpers import (
     ALICE,
     API_AUDIENCE,
+    M2M_HASH_LINE,
     PKCE,
     SPA_CALLBACK,
     TEST_TENANT,
@@ -100,7 +101,8 @@ def test_clients_list_shows_the_applications_of_the_tenant(authserver, run_cli):
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["CLIENT", "ID"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    assert set(rows) == {"spa-demo", "native-demo", "m2m-demo", "partner-app"}
+    assert set(rows) == {"spa-demo", "native-demo", "m2m-demo", "webapp-demo", "partner-app"}
+    assert rows["webapp-demo"][1:3] == ["regular_web", "yes"]
     assert rows["partner-app"][1:3] == ["native", "no"]
     assert rows["m2m-demo"][1] == "non_interactive"
 
@@ -118,8 +120,7 @@ def test_clients_secret_makes_a_random_secret_and_the_hash_line_the_server_accep
         r'client_secret_hash = "hmac-sha256\$[A-Za-z0-9_-]{43}\$[0-9a-f]{64}"', hash_line
     )
     assert hash_line.split("$")[1] != second.stdout.splitlines()[-1].split("$")[1]
-    (packaged_line,) = re.findall(r'client_secret_hash = "[^"]+"', TEST_TENANT)
-    rotated = start_authserver(tenant_text((packaged_line, hash_line)))
+    rotated = start_authserver(tenant_text((M2M_HASH_LINE, hash_line)))
     assert (
         rotated.client_credentials(audience=API_AUDIENCE, client_secret=secret).status_code == 200
     )

@@ -24,6 +24,7 @@ from tests.authserver.helpers import (
     NATIVE_CALLBACK,
     PACKAGED_TENANT,
     SPA_CALLBACK,
+    WEBAPP_SECRET,
     code_request,
     redirect_parameters,
 )
@@ -133,8 +134,10 @@ HASH_FORMAT = re.compile(r"hmac-sha256\$([A-Za-z0-9_-]{43})\$([0-9a-f]{64})")
 
 
 def test_client_secrets_are_hmac_sha256_digests_under_a_random_key():
-    (stored,) = re.findall(r'client_secret_hash = "([^"]+)"', PACKAGED_TENANT)
-    assert M2M_SECRET not in PACKAGED_TENANT
+    stored = load_tenant().applications["m2m-demo"].client_secret_hash
+    assert f'client_secret_hash = "{stored}"' in PACKAGED_TENANT
+    assert M2M_SECRET not in PACKAGED_TENANT and WEBAPP_SECRET not in PACKAGED_TENANT
+    assert load_tenant().applications["webapp-demo"].check_client_secret(WEBAPP_SECRET)
     key, digest = HASH_FORMAT.fullmatch(stored).groups()
     raw_key = base64.urlsafe_b64decode(key + "=")
     assert len(raw_key) == 32

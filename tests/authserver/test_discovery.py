@@ -30,6 +30,10 @@ def test_discovery_document_names_auth0_endpoints(authserver):
     }
     assert "password" not in document["grant_types_supported"]
     assert document["response_modes_supported"] == ["query", "fragment", "web_message"]
+    # OpenID Connect Back-Channel Logout 1.0 §2.1, and the sid claim it puts in ID tokens.
+    assert document["backchannel_logout_supported"] is True
+    assert document["backchannel_logout_session_supported"] is True
+    assert "sid" in document["claims_supported"]
 
 
 def test_jwks_publishes_the_current_and_the_next_public_key(authserver):

@@ -356,3 +356,21 @@ def test_repeated_logout_parameters_are_refused(user_agent, authserver, name):
     assert "code" in redirect_parameters(
         user_agent.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new()))
     )
+
+
+def test_a_hint_from_another_session_of_the_same_second_is_not_obeyed(start_authserver, clock):
+    server = start_authserver(clock=clock)
+    # Alice signs in in two browsers within the same second (the clock stands still): the same
+    # sub and auth_time, two sessions; only sid tells them apart.
+    first, second = UserAgent(server), UserAgent(server)
+    first_id_token, second_id_token = id_token(first), id_token(second)
+    claims = [
+        jwt.decode(token, options={"verify_signature": False})
+        for token in (first_id_token, second_id_token)
+    ]
+    assert claims[0]["auth_time"] == claims[1]["auth_time"]
+    assert claims[0]["sid"] != claims[1]["sid"]
+    assert_asks_for_confirmation(end_session(first, id_token_hint=second_id_token))
+    assert signed_in(first)
+    assert end_session(first, id_token_hint=first_id_token).status_code == 200
+    assert not signed_in(first) and signed_in(second)

@@ -5,7 +5,6 @@ Each test fails when its rule is removed from the server.
 
 import base64
 import dataclasses
-import re
 import tomllib
 from functools import partial
 
@@ -23,6 +22,7 @@ from authserver.tenant import (
 from tests.authserver.helpers import (
     ALICE,
     API_AUDIENCE,
+    M2M_HASH_LINE,
     M2M_SECRET,
     NATIVE_CALLBACK,
     PACKAGED_TENANT,
@@ -30,7 +30,6 @@ from tests.authserver.helpers import (
     RACES,
     SPA_CALLBACK,
     SPA_ORIGIN,
-    TEST_TENANT,
     UserAgent,
     code_request,
     concurrently,
@@ -382,7 +381,7 @@ def test_client_secrets_are_stored_hashed(start_authserver):
         == "invalid_client"
     )
     # The stored hash is all the server knows: hash another secret there and only that one works.
-    (hash_line,) = re.findall(r'client_secret_hash = "[^"]+"', TEST_TENANT)
+    hash_line = M2M_HASH_LINE
     new_secret = "m2m-demo-rotated-secret"
     new_hash_line = f'client_secret_hash = "{hash_client_secret(new_secret)}"'
     rotated = start_authserver(tenant_text((hash_line, new_hash_line)))

@@ -14,6 +14,7 @@ from tests.authserver.helpers import (
     SPA_CALLBACK,
     SPA_ORIGIN,
     TEST_TENANT,
+    WEBAPP_SECRET,
     tenant_text,
 )
 
@@ -167,3 +168,106 @@ def test_a_client_secret_hash_in_the_format_is_accepted(tmp_path):
     assert application.check_client_secret(
         "another-secret"
     ) and not application.check_client_secret(M2M_SECRET)
+
+
+WEBAPP_URI = 'backchannel_logout_uri = "http://localhost:3001/backchannel-logout"'
+
+
+def test_the_packaged_web_app_is_a_confidential_client_with_back_channel_logout():
+    webapp = load_tenant().applications["webapp-demo"]
+    assert webapp.application_type == "regular_web" and not webapp.is_public
+    assert webapp.is_first_party and webapp.check_client_secret(WEBAPP_SECRET)
+    assert webapp.allowed_callback_urls == ("http://localhost:3001/callback",)
+    assert webapp.allowed_logout_urls == ("http://localhost:3001/",)
+    assert webapp.grant_types == {"authorization_code", "refresh_token"}
+    assert webapp.backchannel_logout_uri == "http://localhost:3001/backchannel-logout"
+    assert webapp.backchannel_logout_session_required and webapp.id_token_permissions_claim
+    # Off unless the tenant says so.
+    spa = load_tenant().applications["spa-demo"]
+    assert spa.backchannel_logout_uri is None
+    assert not (spa.backchannel_logout_session_required or spa.id_token_permissions_claim)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://app.example/backchannel-logout",
+        "https://app.example:8443/logout?from=op",
+        "http://127.0.0.1:3001/backchannel-logout",
+        "http://[::1]:3001/backchannel-logout",
+    ],
+)
+def test_back_channel_logout_uris_accepted(tmp_path, uri):
+    path = tmp_path / "tenant.toml"
+    path.write_text(tenant_text((WEBAPP_URI, f'backchannel_logout_uri = "{uri}"')))
+    assert load_tenant(path).applications["webapp-demo"].backchannel_logout_uri == uri
+
+
+@pytest.mark.parametrize(
+    ("replacements", "message"),
+    [
+        (
+            [(WEBAPP_URI, 'backchannel_logout_uri = "https://app.example/logout#end"')],
+            "absolute http(s) URL without a fragment",
+        ),
+        (
+            [(WEBAPP_URI, 'backchannel_logout_uri = "ftp://app.example/logout"')],
+            "absolute http(s) URL without a fragment",
+        ),
+        (
+            [(WEBAPP_URI, 'backchannel_logout_uri = "/backchannel-logout"')],
+            "absolute http(s) URL without a fragment",
+        ),
+        (
+            [(WEBAPP_URI, 'backchannel_logout_uri = "https://app.example/ logout"')],
+            "white space",
+        ),
+        (
+            [(WEBAPP_URI, 'backchannel_logout_uri = "http://app.example/logout"')],
+            "must use https",
+        ),
+        (
+            [(WEBAPP_URI, 'backchannel_logout_uri = "http://localhost.app.example/logout"')],
+            "must use https",
+        ),
+        (
+            [(WEBAPP_URI, "backchannel_logout_uri = true")],
+            "'backchannel_logout_uri' must be a string",
+        ),
+        (
+            # An SPA is a public client: http:// is for confidential applications only.
+            [
+                (
+                    'allowed_logout_urls = ["http://localhost:3000/"]',
+                    'allowed_logout_urls = ["http://localhost:3000/"]\n'
+                    'backchannel_logout_uri = "http://localhost:3000/logout"',
+                )
+            ],
+            "must use https",
+        ),
+        (
+            [(WEBAPP_URI, "")],
+            "'backchannel_logout_session_required' needs a backchannel_logout_uri",
+        ),
+        (
+            [
+                (
+                    "backchannel_logout_session_required = true",
+                    'backchannel_logout_session_required = "yes"',
+                )
+            ],
+            "'backchannel_logout_session_required' must be true or false",
+        ),
+        (
+            [("id_token_permissions_claim = true", "id_token_permissions_claim = 1")],
+            "'id_token_permissions_claim' must be true or false",
+        ),
+    ],
+)
+def test_bad_back_channel_logout_and_claim_options_are_refused(tmp_path, replacements, message):
+    path = tmp_path / "tenant.toml"
+    path.write_text(tenant_text(*replacements))
+    with pytest.raises(TenantError) as raised:
+        load_tenant(path)
+    assert message in str(raised.value)
+    assert str(raised.value).startswith("applications[")
