@@ -3,9 +3,9 @@
 Both parts start exactly as a learner starts them (``tests.support.processes``: a clean
 environment, a temporary folder for their databases and logs, free ports on 127.0.0.1): the
 authorization server with a fresh database, the API trusting it as its issuer (keys found by
-discovery). wrk (Debian's, ``scripts/ensure-bench-tools``) drives four cases, interleaved in
-rounds (A B C D A B C D ...) so that machine noise hits each alike; the median round of each is
-reported:
+discovery). wrk (Debian's, ``scripts/ensure-bench-tools``) drives six cases, interleaved in
+rounds (A B C D E F A B C D E F ...) so that machine noise hits each alike; the median round of
+each is reported:
 
 - ``public``: ``GET /api/public``;
 - ``private``: ``GET /api/private`` with one valid token on every request (a client reusing it);
@@ -13,10 +13,22 @@ reported:
   authorization server's own client-credentials token re-signed with its current key (read from
   its database) with a new ``jti`` each, minted fresh for every round (more than the round can
   use), so that no cache ever saw one before;
-- ``grants``: ``POST /oauth/token`` client-credentials grants of the local ``m2m-demo`` client.
+- ``grants``: ``POST /oauth/token`` client-credentials grants of the local ``m2m-demo`` client;
+- ``refresh``: ``POST /oauth/token`` refresh-token grants of the local ``native-demo`` app (a
+  public client: no secret), a distinct valid refresh token on every request (they rotate: each
+  may be used once);
+- ``code``: ``POST /oauth/token`` authorization-code redemptions of ``native-demo``, a distinct
+  unused code with its PKCE ``code_verifier`` on every request.
 
-All API cases go through the same Lua script (one ``request()`` call per request), so the load
-generator costs each alike. A round that got any error or non-2xx answer is reported.
+The refresh tokens and codes are what a login of Alice in the native demo (its default scope,
+with ``openid`` and ``offline_access``: each answer carries an ID token too) leaves in the
+server's database, each under a grant of its own, stored there by the server's own storage
+functions (:class:`CredentialMinter`) before every round, more than the round can use: a login
+through the browser pages per credential would take far longer than the round.
+
+All API cases go through one Lua script and all grant cases through another (one ``request()``
+call per request), so the load generator costs each alike. A round that got any error or non-2xx
+answer is reported.
 """
 
 from __future__ import annotations
@@ -26,10 +38,12 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,16 +54,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from m2m_demo.daemon import CLIENT_ID, LOCAL_CLIENT_SECRET
+from native_demo.authorization_code import DEFAULT_SCOPE
+from native_demo.pkce import code_challenge_s256, new_code_verifier
 from tests.support.processes import Service, free_port, service_environment
 
 API_AUDIENCE = "https://api.flowlab.local"
-CASES = ("public", "private", "distinct", "grants")
+CASES = ("public", "private", "distinct", "grants", "refresh", "code")
+#: The cases of ``POST /oauth/token``; each request of ``refresh`` and ``code`` uses up a credential.
+GRANT_CASES = ("grants", "refresh", "code")
+#: The public client whose refresh tokens and codes ``refresh`` and ``code`` use, and its user.
+NATIVE_CLIENT_ID = "native-demo"
+NATIVE_USER_EMAIL = "alice@flowlab.test"
 #: wrk threads and connections: one thread (the machine's other core serves), eight connections
 #: (as many as the request threads of either part).
 WRK_THREADS = 1
 WRK_CONNECTIONS = 8
 #: Distinct tokens minted per round: the highest API rate seen so far times the duration, times
-#: this margin.
+#: this margin. Refresh tokens and codes likewise, from the highest grant rate seen so far.
 TOKEN_MARGIN = 1.25
 RESULT_LINE = re.compile(r"^BENCH (.*)$", re.MULTILINE)
 
@@ -77,9 +98,24 @@ function request()
 end
 """
 GRANT_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.body = os.getenv("BENCH_GRANT_BODY")
+local bodies = {}
+local index = 0
+local step = 1
+local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+function setup(thread)
+  thread:set("id", setup_count or 0)
+  setup_count = (setup_count or 0) + 1
+end
+function init(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+  step = tonumber(args[2] or "1")
+  index = id or 0
+end
+function request()
+  local body = bodies[(index % #bodies) + 1]
+  index = index + step
+  return wrk.format("POST", nil, headers, body)
+end
 """
 DONE = """
 function done(summary, latency, requests)
@@ -108,7 +144,8 @@ class HttpFigures:
     rounds: int
     duration: float
     runs: dict[str, list[Run]] = field(default_factory=dict)
-    tokens_reused: bool = False
+    #: The cases whose runs used more distinct credentials than were minted (some were reused).
+    ran_out: set[str] = field(default_factory=set)
     wrk_version: str = ""
 
     def rate(self, case: str) -> float:
@@ -188,6 +225,111 @@ class TokenMinter:
         self.pool.shutdown()
 
 
+class CredentialMinter:
+    """Refresh tokens and authorization codes of ``native-demo`` for Alice, as her logins leave
+    them: each under a grant of its own, stored with the server's own storage functions (as
+    digests), in one transaction per batch (between runs, never while one is measured)."""
+
+    def __init__(self, database: Path, redirect_uri: str) -> None:
+        from authserver.storage import Storage
+        from authserver.tenant import load_tenant
+
+        self.database = database
+        self.redirect_uri = redirect_uri
+        self.tenant = load_tenant()
+        storage = Storage.open(database)
+        try:
+            self.user, _ = storage.find_credentials(NATIVE_USER_EMAIL)
+        finally:
+            storage.close()
+        # What the server grants Alice out of the native demo's default scope for the API.
+        permissions = self.user.permissions_for(API_AUDIENCE)
+        api_scopes = self.tenant.find_api(API_AUDIENCE).scopes
+        self.scope = " ".join(
+            value for value in DEFAULT_SCOPE if value not in api_scopes or value in permissions
+        )
+
+    def _minted(self, count: int, store) -> list[str]:
+        from authserver.storage import Storage
+
+        storage = Storage.open(self.database)
+        try:
+            with storage.transaction():
+                now = int(time.time())
+                return [store(storage, now) for _ in range(count)]
+        finally:
+            storage.close()
+
+    def _grant(self, storage, now: int, nonce: str | None) -> str:
+        return storage.create_grant(NATIVE_CLIENT_ID, self.user.id, nonce, now)
+
+    def refresh_bodies(self, count: int) -> list[str]:
+        """Token requests of ``count`` distinct valid refresh tokens."""
+        return self._minted(count, self._refresh_body)
+
+    def _refresh_body(self, storage, now: int) -> str:
+        from authserver.models import RefreshToken
+        from authserver.storage import secret_hash
+
+        token = secrets.token_urlsafe(32)
+        source = RefreshToken(
+            token_hash=secret_hash(token),
+            grant_id=self._grant(storage, now, None),
+            client_id=NATIVE_CLIENT_ID,
+            user_id=self.user.id,
+            scope=self.scope,
+            audience=API_AUDIENCE,
+            auth_time=now,
+            expires_at=now + self.tenant.refresh_token_lifetime,
+            used=False,
+            grant_revoked=False,
+        )
+        storage.save_refresh_token(token, source, source.expires_at)
+        return urlencode(
+            {"grant_type": "refresh_token", "client_id": NATIVE_CLIENT_ID, "refresh_token": token}
+        )
+
+    def code_bodies(self, count: int) -> list[str]:
+        """Token requests of ``count`` distinct unused authorization codes, with their verifiers."""
+        return self._minted(count, self._code_body)
+
+    def _code_body(self, storage, now: int) -> str:
+        from authserver.models import AuthorizationCode
+        from authserver.storage import secret_hash
+
+        code, verifier, nonce = (
+            secrets.token_urlsafe(32),
+            new_code_verifier(),
+            secrets.token_urlsafe(),
+        )
+        storage.save_authorization_code(
+            AuthorizationCode(
+                code_hash=secret_hash(code),
+                grant_id=self._grant(storage, now, nonce),
+                client_id=NATIVE_CLIENT_ID,
+                user_id=self.user.id,
+                redirect_uri=self.redirect_uri,
+                scope=self.scope,
+                audience=API_AUDIENCE,
+                nonce=nonce,
+                code_challenge=code_challenge_s256(verifier),
+                code_challenge_method="S256",
+                auth_time=now,
+                expires_at=now + self.tenant.authorization_code_lifetime,
+                used=False,
+            )
+        )
+        return urlencode(
+            {
+                "grant_type": "authorization_code",
+                "client_id": NATIVE_CLIENT_ID,
+                "code": code,
+                "code_verifier": verifier,
+                "redirect_uri": self.redirect_uri,
+            }
+        )
+
+
 class Bench:
     def __init__(self, folder: Path, wrk: str, duration: float) -> None:
         self.folder = folder
@@ -229,6 +371,9 @@ class Bench:
                 "audience": API_AUDIENCE,
             }
         )
+        (folder / "grant-body.txt").write_text(self.grant_body + "\n")
+        # A loopback redirect URI of the native demo (RFC 8252 §7.3: any port).
+        self.redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
         (folder / "api.lua").write_text(API_SCRIPT + DONE)
         (folder / "grant.lua").write_text(GRANT_SCRIPT + DONE)
 
@@ -245,6 +390,7 @@ class Bench:
         self.token = answer.json()["access_token"]
         (self.folder / "one-token.txt").write_text(self.token + "\n")
         self.minter = TokenMinter(self.token, self.folder / "authserver.sqlite3")
+        self.credentials = CredentialMinter(self.folder / "authserver.sqlite3", self.redirect_uri)
         checked = requests.get(
             self.api_url + "/api/private",
             headers={"Authorization": f"Bearer {self.minter.mint(1)[0]}"},
@@ -280,7 +426,7 @@ class Bench:
             text=True,
             timeout=seconds + 30,
             check=True,
-            env=service_environment(BENCH_GRANT_BODY=self.grant_body),
+            env=service_environment(),
         )
         match = RESULT_LINE.search(result.stdout)
         if match is None:
@@ -288,27 +434,53 @@ class Bench:
         count, micros, errors, non_2xx, p99 = (int(value) for value in match.group(1).split())
         return Run(count, micros / 1e6, errors, non_2xx, p99 / 1000)
 
-    def case(self, name: str, top_rate: float) -> tuple[Run, bool]:
-        """One run of a case; and, for ``distinct``, whether it used more tokens than it had."""
+    def enough_for(self, rate: float, duration: float | None = None) -> int:
+        """How many distinct credentials a run at up to ``rate`` requests per second may use."""
+        seconds = max(1, round(duration or self.duration))
+        return math.ceil(rate * seconds * TOKEN_MARGIN) + 100
+
+    def grant_run(self, bodies: list[str], duration: float | None = None) -> Run:
+        """A run of token requests, each body in turn (each thread its share)."""
+        path = self.folder / "grant-bodies.txt"
+        path.write_text("\n".join(bodies) + "\n")
+        return self.wrk_run(
+            "grant.lua", self.issuer + "oauth/token", str(path), str(WRK_THREADS), duration=duration
+        )
+
+    def credential_bodies(self, name: str, count: int) -> list[str]:
+        """``count`` token requests of the ``refresh`` or the ``code`` case."""
+        if name == "refresh":
+            return self.credentials.refresh_bodies(count)
+        return self.credentials.code_bodies(count)
+
+    def case(self, name: str, top_rate: float, top_grant_rate: float) -> tuple[Run, bool]:
+        """One run of a case; and, for the cases of distinct credentials, whether it used more
+        than it had."""
         if name == "public":
             return self.wrk_run("api.lua", self.api_url, "/api/public"), False
         if name == "private":
             tokens = str(self.folder / "one-token.txt")
             return self.wrk_run("api.lua", self.api_url, "/api/private", tokens), False
         if name == "distinct":
-            count = math.ceil(top_rate * max(1, round(self.duration)) * TOKEN_MARGIN) + 100
+            count = self.enough_for(top_rate)
             path = self.folder / "distinct-tokens.txt"
             path.write_text("\n".join(self.minter.mint(count)) + "\n")
             run = self.wrk_run("api.lua", self.api_url, "/api/private", str(path), str(WRK_THREADS))
             return run, run.requests > count
-        return self.wrk_run("grant.lua", self.issuer + "oauth/token"), False
+        if name == "grants":
+            return self.grant_run([self.grant_body]), False
+        count = self.enough_for(top_grant_rate)
+        run = self.grant_run(self.credential_bodies(name, count))
+        return run, run.requests > count
 
 
-def measure(rounds: int = 5, duration: float = 5, warmup: float = 1) -> HttpFigures:
+def measure(
+    rounds: int = 5, duration: float = 5, warmup: float = 1, cases: tuple[str, ...] = CASES
+) -> HttpFigures:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is missing: run scripts/ensure-bench-tools (make bench does)")
-    figures = HttpFigures(rounds, duration, {case: [] for case in CASES})
+    figures = HttpFigures(rounds, duration, {case: [] for case in cases})
     figures.wrk_version = wrk_version(wrk)
     with tempfile.TemporaryDirectory(prefix="flowlab-bench-") as folder:
         bench = Bench(Path(folder), wrk, duration)
@@ -325,15 +497,22 @@ def measure(rounds: int = 5, duration: float = 5, warmup: float = 1) -> HttpFigu
                     duration=warmup,
                 ),
             ]
-            # The highest API rate seen so far bounds how many distinct tokens a run can use.
+            # The highest API rate seen so far bounds how many distinct tokens a run can use;
+            # the highest grant rate, how many refresh tokens or codes.
             top_rate = max(run.rate for run in warm)
-            bench.wrk_run("grant.lua", bench.issuer + "oauth/token", duration=warmup)
+            top_grant_rate = bench.grant_run([bench.grant_body], duration=warmup).rate
+            for name in ("refresh", "code"):
+                bodies = bench.credential_bodies(name, bench.enough_for(top_rate, warmup))
+                top_grant_rate = max(top_grant_rate, bench.grant_run(bodies, warmup).rate)
             for _ in range(rounds):
-                for case in CASES:
-                    run, reused = bench.case(case, top_rate)
+                for case in cases:
+                    run, ran_out = bench.case(case, top_rate, top_grant_rate)
                     figures.runs[case].append(run)
-                    figures.tokens_reused |= reused
-                    if case != "grants":
+                    if ran_out:
+                        figures.ran_out.add(case)
+                    if case in GRANT_CASES:
+                        top_grant_rate = max(top_grant_rate, run.rate)
+                    else:
                         top_rate = max(top_rate, run.rate)
         finally:
             bench.stop()

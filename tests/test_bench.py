@@ -32,7 +32,11 @@ def test_quick_bench_writes_the_table_and_the_chart(tmp_path):
         "p99 latency",
         "client-credentials grants/s",
         "RSA-2048 signing rate",
+        "refresh-token grants/s",
+        "authorization-code redemptions/s",
     ):
         assert figure in results
     assert "cores" in results and "PyJWT 2." in results
+    # Every request of every case was answered 2xx: the minted refresh tokens and codes worked.
+    assert "failed or got a non-2xx answer" not in results
     assert (tmp_path / "throughput.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

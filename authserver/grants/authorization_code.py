@@ -27,9 +27,9 @@ At the token endpoint (``grant_type=authorization_code``):
    ``redirect_uri`` comparison; ``[ext]`` :meth:`S256CodeChallenge.validate_code_verifier`; then
    the grant id and the API of the code.
 2. ``create_token_response``: :meth:`AuthorizationCodeGrant.authenticate_user`,
-   ``generate_token``, ``save_token``, then
-   :meth:`AuthorizationCodeGrant.delete_authorization_code` (the atomic single-use claim: it
-   relies on ``save_token`` having run, see :class:`~.base.SingleUseMixin`); ``[ext]``
+   ``generate_token``, :meth:`~.base.SingleUseMixin.save_token` (the atomic single-use claim,
+   in one transaction with the new tokens), then
+   :meth:`AuthorizationCodeGrant.delete_authorization_code` (nothing left to do); ``[ext]``
    OpenIDCode adds the ``id_token`` once the response is made (not for a refused replay).
 """
 
@@ -120,9 +120,11 @@ class AuthorizationCodeGrant(
             return None
         return user.signed_in_at(authorization_code.auth_time)
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def used_credential(self) -> AuthorizationCode:
         # RFC 6749 §4.1.2: "The client MUST NOT use the authorization code more than once."
-        # Redeeming is atomic: of two concurrent redemptions one wins, and the tokens of the
-        # other, already stored under the same grant (save_token runs before this hook), are
-        # revoked with it.
-        self.claim(authorization_code)
+        # save_token marks it redeemed atomically with the tokens it stores: of two concurrent
+        # redemptions one wins, and the other revokes the grant and gets nothing.
+        return self.request.authorization_code
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Nothing: save_token marked the code redeemed (it stays stored, so a replay revokes)."""

@@ -15,6 +15,7 @@ The order in which authlib calls each grant's hooks is in the docstring of the g
 """
 
 import logging
+from functools import partial
 
 from authlib.oauth2.rfc6749 import (
     AccessDeniedError,
@@ -34,6 +35,7 @@ from .. import web_message
 from ..clock import now
 from ..models import AuthorizationCode, RefreshToken, User
 from ..tenant import OIDC_SCOPES, ResourceServer
+from .group_commit import group_commit
 
 log = logging.getLogger(__name__)
 
@@ -226,25 +228,31 @@ class SingleUseMixin:
     use). Using one twice revokes its grant, and with it every token issued from it
     (:meth:`~authserver.storage.Storage.revoke_grant`).
 
-    authlib calls two hooks of the grant where it matters, and each calls one method here:
+    Two hooks of the grant matter, and each calls one method here:
 
     1. The hook that finds the credential (``query_authorization_code``,
        ``authenticate_refresh_token``), first thing after the client is authenticated and before
        anything else about the request is checked, calls :meth:`replayed`: a credential used
        before revokes its grant, even when the replay would fail a later check (an intercepted
        code without its verifier, a refresh token from the wrong client).
-    2. The hook authlib calls last (``delete_authorization_code``, ``revoke_old_credential``)
-       calls :meth:`claim`, which marks the credential used in one atomic step. Concurrent
-       requests that all passed :meth:`replayed` race here, and one wins. authlib calls
-       ``save_token`` *before* this hook, so when a loser gets here its own tokens are already
-       stored under the grant: revoking the grant revokes them with the winner's, and the loser
-       answers ``invalid_grant`` without them.
+    2. :meth:`save_token`, which authlib calls once the new tokens are made (and signed), marks
+       the credential used and stores the new tokens atomically, in one transaction (with the
+       writes of the concurrent requests: :mod:`.group_commit`). Concurrent requests that all
+       passed :meth:`replayed` race there, and the first wins: its credential is marked used and
+       its tokens stored together. A loser finds the credential used: it revokes the grant (and
+       with it the winner's tokens), stores nothing, and answers ``invalid_grant``. The hook
+       authlib calls last (``delete_authorization_code``, ``revoke_old_credential``) then has
+       nothing left to do.
     """
 
     #: What the log calls the credential.
     CREDENTIAL = "credential"
     #: The ``error_description`` of a replay: what authlib answers for an unknown credential.
     REPLAY_DESCRIPTION: str | None = None
+
+    def used_credential(self) -> AuthorizationCode | RefreshToken:
+        """The credential this request uses (found by the grant's first hook)."""
+        raise NotImplementedError
 
     def replayed(self, credential: AuthorizationCode | RefreshToken) -> bool:
         """Whether ``credential`` was used before; if it was, its grant is revoked now."""
@@ -253,18 +261,34 @@ class SingleUseMixin:
         log.warning(
             "%s of grant %s used again: grant revoked", self.CREDENTIAL, credential.grant_id
         )
-        self.server.storage().revoke_grant(credential.grant_id, now())
+        revoke = partial(_revoke_grant, credential.grant_id, now())
+        group_commit().run(self.server.storage(), revoke)
         return True
 
-    def claim(self, credential: AuthorizationCode | RefreshToken) -> None:
-        """Mark ``credential`` used; if another request did first, revoke the grant and refuse."""
-        storage = self.server.storage()
-        if storage.use_once(credential, now()):
+    def save_token(self, token: dict) -> None:
+        """Mark the credential used and store ``token``, atomically; if another request used the
+        credential first, revoke the grant, store nothing and refuse."""
+        credential = self.used_credential()
+        work = partial(self._use_once, credential, token, self.request)
+        if group_commit().run(self.server.storage(), work):
             return
         log.warning(
             "%s of grant %s used by two requests at once: grant revoked",
             self.CREDENTIAL,
             credential.grant_id,
         )
-        storage.revoke_grant(credential.grant_id, now())
         raise InvalidGrantError(self.REPLAY_DESCRIPTION)
+
+    def _use_once(self, credential, token: dict, request, storage) -> bool:
+        """In the transaction: whether this request used ``credential`` first (then ``token`` is
+        stored); if it did not, the grant is revoked."""
+        if storage.use_once(credential, now()):
+            # The server stores it on this thread's connection: ``storage``, in the transaction.
+            self.server.save_token(token, request)
+            return True
+        storage.revoke_grant(credential.grant_id, now())
+        return False
+
+
+def _revoke_grant(grant_id: str, revoked_at: int, storage) -> None:
+    storage.revoke_grant(grant_id, revoked_at)

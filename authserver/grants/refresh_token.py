@@ -8,9 +8,9 @@ The order in which authlib calls the hooks, at the token endpoint (``grant_type=
    token's ``check_client``, the requested ``scope`` (no more than the token's); then the user
    (not blocked), the grant id and the API of the token.
 2. ``create_token_response``: :meth:`RefreshTokenGrant.authenticate_user`, ``issue_token``
-   (``generate_token``, with a new refresh token), ``save_token``, then
-   :meth:`RefreshTokenGrant.revoke_old_credential` (the atomic single-use claim: it relies on
-   ``save_token`` having run, see :class:`~.base.SingleUseMixin`); ``[ext]``
+   (``generate_token``, with a new refresh token), :meth:`~.base.SingleUseMixin.save_token`
+   (the atomic single-use claim, in one transaction with the new tokens), then
+   :meth:`RefreshTokenGrant.revoke_old_credential` (nothing left to do); ``[ext]``
    OpenIDRefreshToken adds an ``id_token`` with ``openid`` once the response is made.
 """
 
@@ -59,8 +59,11 @@ class RefreshTokenGrant(Auth0GrantMixin, SingleUseMixin, grants.RefreshTokenGran
         # The user validate_token_request found and checked for this refresh token.
         return self.request.user
 
+    def used_credential(self) -> RefreshToken:
+        # Rotation: save_token invalidates the used refresh token atomically with storing its
+        # successor. If another request used it first, this request is a replay and the family
+        # is revoked (RFC 9700 §4.14.2 above).
+        return self.request.refresh_token
+
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        # Rotation: the used refresh token is invalidated atomically. If another request used it
-        # first, this request is a replay and the family is revoked (RFC 9700 §4.14.2 above);
-        # its new tokens are already stored under that family (save_token runs before this hook).
-        self.claim(refresh_token)
+        """Nothing: save_token rotated the refresh token (it stays stored, so a replay revokes)."""
