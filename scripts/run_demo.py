@@ -1,7 +1,7 @@
 """`make demo`: every part of Flowlab on the local defaults, in one terminal.
 
-Starts the authorization server, the protected API, the SPA server and the machine-to-machine
-daemon as `python -m <part>` processes, prefixes each line they print with the part's name,
+Starts the authorization server, the protected API, the SPA server, the web app (regular web
+app + BFF) and the machine-to-machine daemon as `python -m <part>` processes, prefixes each line they print with the part's name,
 and stops them all on Ctrl-C. State lives in `.data/` of the project folder, so a restart keeps
 users, keys and imported data. Before it starts anything it checks that the ports it needs are
 free, and names the process that holds one (a second `make demo`, say): otherwise the readiness
@@ -30,15 +30,17 @@ PARTS = [
     ("authserver", ["authserver"], f"{ISSUER}.well-known/openid-configuration"),
     ("api", ["api"], "http://localhost:3010/healthz"),
     ("spa", ["spa_demo"], "http://localhost:3000/"),
+    ("webapp", ["webapp_demo"], "http://localhost:3001/"),
     ("m2m", ["m2m_demo", "--interval", str(M2M_INTERVAL_SECONDS)], None),
 ]
-PORTS = (9000, 3010, 3000)
+PORTS = (9000, 3010, 3000, 3001)
 LISTEN = "0A"  # the TCP state "listening" in /proc/net/tcp
 
 WELCOME = """
 Flowlab is running (Ctrl-C stops everything).
 
   SPA demo (implicit grant beside code + PKCE)  http://localhost:3000
+  Web app demo (SSO, tokens on the server: BFF) http://localhost:3001
   Protected API                                 http://localhost:3010/api/public
   Authorization server (issuer)                 http://localhost:9000/
   Machine-to-machine daemon (lines marked m2m): every {interval} s it reads {feed}

@@ -61,7 +61,7 @@ def compose_config():
 
 
 def test_compose_file_defines_every_part(compose_config):
-    assert set(compose_config["services"]) == {"authserver", "api", "spa", "m2m"}
+    assert set(compose_config["services"]) == {"authserver", "api", "spa", "webapp", "m2m"}
 
 
 def test_one_image_is_built_once_and_run_by_every_service(compose_config):
@@ -134,10 +134,15 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
             env[port_variable] = str(local_ports[name])
         return env
 
-    ready_paths = {"authserver": "/.well-known/openid-configuration", "api": "/healthz", "spa": "/"}
+    ready_paths = {
+        "authserver": "/.well-known/openid-configuration",
+        "api": "/healthz",
+        "spa": "/",
+        "webapp": "/",
+    }
     started = []
     try:
-        for name in ("authserver", "api", "spa"):
+        for name in ("authserver", "api", "spa", "webapp"):
             command = services[name]["command"]
             assert command[:2] == ["python", "-m"]
             service = Service(
@@ -187,6 +192,9 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
         )
         assert m2m_env["AUTH_ISSUER"].startswith("http://localhost:")
         assert environment("api")["AUTH_JWKS_URL"].startswith("http://127.0.0.1:")
+        assert_the_web_app_sends_the_browser_to_the_browser_facing_issuer(
+            environment("webapp"), m2m_env["AUTH_ISSUER"]
+        )
 
         assert_the_native_cli_logs_in_from_the_host(
             service_environment(
@@ -197,6 +205,15 @@ def test_every_service_runs_with_its_compose_command_and_environment(compose_con
     finally:
         for service in reversed(started):
             service.stop()
+
+
+def assert_the_web_app_sends_the_browser_to_the_browser_facing_issuer(env, issuer):
+    """The web app read discovery at the container-facing address, yet its login sends the
+    browser to the issuer's own /authorize."""
+    login = requests.get(f"{env['WEBAPP_BASE_URL']}/login", allow_redirects=False, timeout=10)
+    assert login.status_code == 302, login.text
+    assert login.headers["Location"].startswith(f"{issuer}authorize?")
+    assert env["AUTH_TOKEN_URL"].startswith("http://127.0.0.1:")
 
 
 def assert_healthcheck_passes_unlogged(service, compose_service, localize):

@@ -58,6 +58,15 @@ def test_the_banner_says_what_the_m2m_daemon_really_does(monkeypatch):
     assert "POST /api/imports" in banner and "client-credentials token" in banner
 
 
+def test_make_demo_starts_the_web_app_on_its_port_and_names_it_in_the_banner():
+    (webapp,) = [(arguments, url) for name, arguments, url in run_demo.PARTS if name == "webapp"]
+    assert webapp == (["webapp_demo"], "http://localhost:3001/")
+    assert 3001 in run_demo.PORTS
+    assert "Web app demo (SSO, tokens on the server: BFF) http://localhost:3001" in (
+        run_demo.welcome()
+    )
+
+
 def test_the_daemon_logs_the_nothing_new_line_the_banner_quotes(caplog):
     daemon = ImportDaemon(None, None, 1, None, Narrator(logging.getLogger("tests.banner")), None)
     with caplog.at_level(logging.INFO, "tests.banner"):

@@ -1,0 +1,193 @@
+"""The web app's tests: the real authorization server and API as processes, the web app itself
+on a threaded werkzeug server in the test process, so that its clock is a FakeClock the test
+moves (sessions' lifetimes, the access token's expiry) instead of sleeping.
+
+The authorization server runs the packaged tenant with the web app's address
+(`http://localhost:3001`) replaced by the test server's, so its callback and back-channel
+logout URI point at it.
+"""
+
+import re
+import socket
+import threading
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from tests.authserver.helpers import FakeClock, forms
+from tests.support.processes import PROJECT_ROOT, Service, free_port, service_environment
+from webapp_demo import create_app
+
+AUDIENCE = "https://api.flowlab.local"
+PACKAGED_WEBAPP_ORIGIN = "http://localhost:3001"
+USERS = {
+    "alice": ("alice@flowlab.test", "alice-password"),
+    "bob": ("bob@flowlab.test", "bob-password"),
+}
+
+
+def webapp_tenant(webapp_origin):
+    return (
+        (PROJECT_ROOT / "authserver" / "tenant.toml")
+        .read_text()
+        .replace(PACKAGED_WEBAPP_ORIGIN, webapp_origin)
+    )
+
+
+class Parts:
+    """The authorization server and the API of one test session, as processes."""
+
+    def __init__(self, tmp_path, webapp_port):
+        self.webapp_url = f"http://localhost:{webapp_port}"
+        authserver_port, api_port = free_port(), free_port()
+        self.issuer = f"http://localhost:{authserver_port}/"
+        self.api_url = f"http://localhost:{api_port}"
+        tenant = tmp_path / "tenant.toml"
+        tenant.write_text(webapp_tenant(self.webapp_url))
+        base_env = service_environment()
+        self.authserver = Service(
+            "authserver",
+            "authserver",
+            base_env
+            | {
+                "AUTHSERVER_PORT": str(authserver_port),
+                "AUTHSERVER_ISSUER": self.issuer,
+                "AUTHSERVER_TENANT": str(tenant),
+                "AUTHSERVER_DB": str(tmp_path / "authserver.sqlite3"),
+            },
+            f"{self.issuer}.well-known/openid-configuration",
+            tmp_path / "authserver.log",
+        )
+        self.api = Service(
+            "api",
+            "api",
+            base_env
+            | {
+                "API_PORT": str(api_port),
+                "AUTH_ISSUER": self.issuer,
+                "AUTH_AUDIENCE": AUDIENCE,
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
+            },
+            f"{self.api_url}/healthz",
+            tmp_path / "api.log",
+        )
+
+
+class WebApp:
+    """The web app on 127.0.0.1:``port`` (werkzeug, threaded), on ``clock``."""
+
+    def __init__(self, parts, port, database, clock):
+        self.clock = clock
+        self.url = parts.webapp_url
+        self.app = create_app(
+            {
+                "AUTH_ISSUER": parts.issuer,
+                "AUTH_AUDIENCE": AUDIENCE,
+                "API_URL": parts.api_url,
+                "WEBAPP_BASE_URL": self.url,
+                "WEBAPP_DB": str(database),
+            },
+            clock=clock,
+        )
+        self.store = self.app.session_interface.store
+        self._socket = socket.create_server(("127.0.0.1", port))
+        self._server = make_server(
+            "127.0.0.1", port, self.app, threaded=True, fd=self._socket.fileno()
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._socket.close()
+
+
+@pytest.fixture(scope="session")
+def webapp_port():
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def parts(tmp_path_factory, webapp_port):
+    running = Parts(tmp_path_factory.mktemp("webapp-parts"), webapp_port)
+    running.authserver.start()
+    running.api.start()
+    yield running
+    running.api.stop()
+    running.authserver.stop()
+
+
+@pytest.fixture
+def webapp(parts, webapp_port, tmp_path):
+    running = WebApp(parts, webapp_port, tmp_path / "webapp.sqlite3", FakeClock())
+    yield running
+    running.stop()
+
+
+class Visitor:
+    """A browser's cookie jar and redirects, scripted: follows every redirect between the web
+    app and the authorization server, and fills the login form when one is shown."""
+
+    def __init__(self, webapp):
+        self.webapp = webapp
+        self.http = requests.Session()
+        self.saw_login_page = False
+
+    def follow(self, response, credentials=None, stop_at=None):
+        """Follow ``response`` to its end; with ``stop_at``, up to the redirect to that URL."""
+        while True:
+            if response.is_redirect:
+                location = requests.compat.urljoin(response.url, response.headers["Location"])
+                if stop_at is not None and location.startswith(stop_at):
+                    return location
+                response = self.http.get(location, allow_redirects=False, timeout=10)
+                continue
+            page_forms = (
+                forms(response.text)
+                if "text/html" in response.headers.get("Content-Type", "")
+                else []
+            )
+            login_forms = [f for f in page_forms if "password" in f["inputs"]]
+            if not login_forms or credentials is None:
+                return response
+            self.saw_login_page = True
+            (form,) = login_forms
+            data = {
+                name: attrs.get("value", "")
+                for name, attrs in form["inputs"].items()
+                if attrs.get("type") == "hidden"
+            }
+            data |= {"username": credentials[0], "password": credentials[1]}
+            response = self.http.post(
+                requests.compat.urljoin(response.url, form["action"] or response.url),
+                data=data,
+                allow_redirects=False,
+                timeout=10,
+            )
+
+    def get(self, path, **kwargs):
+        return self.http.get(self.webapp.url + path, allow_redirects=False, timeout=10, **kwargs)
+
+    def login(self, user="alice"):
+        self.saw_login_page = False
+        return self.follow(self.get("/login"), USERS[user])
+
+    def session(self):
+        return self.get("/session").json()
+
+    def bff(self, method, path, **kwargs):
+        headers = {"X-Flowlab-CSRF": "1"} | kwargs.pop("headers", {})
+        return self.http.request(
+            method, f"{self.webapp.url}/bff/api/{path}", headers=headers, timeout=10, **kwargs
+        )
+
+    def csrf_token(self):
+        page = self.get("/")
+        return re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
+
+
+@pytest.fixture
+def visitor(webapp):
+    return Visitor(webapp)

@@ -1,0 +1,140 @@
+"""Login, SSO, the session cookie, the session's lifetimes and the logout of the web app,
+against the real authorization server."""
+
+import sqlite3
+import time
+
+import pytest
+import requests
+
+from tests.authserver.helpers import ALICE_SUB, forms
+from webapp_demo import create_app
+from webapp_demo.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, id_hash
+
+BACKCHANNEL_WAIT = 15.0
+
+
+def subjects(webapp):
+    with sqlite3.connect(webapp.store.path) as db:
+        return [row[0] for row in db.execute("SELECT subject FROM sessions")]
+
+
+def wait_until(condition, what):
+    deadline = time.monotonic() + BACKCHANNEL_WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {BACKCHANNEL_WAIT:g} s: {what}"
+        time.sleep(0.05)
+
+
+def test_alice_signs_in_with_her_password_and_the_page_says_who_she_is(visitor):
+    page = visitor.login("alice")
+    assert page.status_code == 200
+    assert visitor.saw_login_page
+    assert "Signed in as <strong>Alice Example</strong>" in page.text
+    assert "existing session" not in page.text
+    state = visitor.session()
+    assert state["signedIn"] is True
+    assert state["user"]["email"] == "alice@flowlab.test"
+    assert state["user"]["sso"] is False
+    steps = [event["name"] for event in state["events"]]
+    assert steps == ["request", "authentication", "callback", "token_request", "id_token"]
+    assert subjects(visitor.webapp) == [ALICE_SUB]
+
+
+def test_a_second_login_uses_the_sso_session_without_a_password(visitor, webapp):
+    visitor.login("alice")
+    webapp.clock.advance(5)  # auth_time has whole seconds: the next login starts later
+    page = visitor.login("alice")
+    assert not visitor.saw_login_page
+    assert "Signed in through your existing session at the authorization server" in page.text
+    assert visitor.session()["user"]["sso"] is True
+
+
+def test_the_session_cookie_is_an_opaque_http_only_lax_cookie_renewed_at_login(visitor, webapp):
+    visitor.get("/login")
+    before = visitor.http.cookies[COOKIE_NAME]
+    visitor.follow(visitor.get("/login"), ("alice@flowlab.test", "alice-password"))
+    after = visitor.http.cookies[COOKIE_NAME]
+    assert before != after
+    assert len(after) >= 43 and "." not in after  # 256 random bits, no JWT, no signed data
+    (cookie,) = [c for c in visitor.http.cookies if c.name == COOKIE_NAME]
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    assert not cookie.secure
+    set_cookie = visitor.get("/").headers["Set-Cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Path=/" in set_cookie
+    # Session fixation: the id from before the login opens nothing.
+    planted = requests.get(f"{webapp.url}/session", cookies={COOKIE_NAME: before}, timeout=10)
+    assert planted.json()["signedIn"] is False
+
+
+def test_over_https_the_cookie_is_secure_with_the_host_prefix(tmp_path):
+    app = create_app(
+        {"WEBAPP_BASE_URL": "https://app.example.com", "WEBAPP_DB": str(tmp_path / "w.sqlite3")}
+    )
+    interface = app.session_interface
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["user"] = {"sub": "auth0|x"}
+        response = app.response_class()
+        interface.save_session(app, session, response)
+    header = response.headers["Set-Cookie"]
+    assert header.startswith(f"{SECURE_COOKIE_NAME}=")
+    assert "Secure" in header and "HttpOnly" in header and "Path=/" in header
+    assert "Domain" not in header
+
+
+@pytest.mark.parametrize(
+    ("idle", "absolute_steps"), [(1801, []), (1000, [1000] * 28)], ids=["idle", "absolute"]
+)
+def test_a_session_ends_after_its_idle_or_absolute_lifetime(visitor, webapp, idle, absolute_steps):
+    visitor.login("alice")
+    for step in absolute_steps:  # active every 1000 s: never idle, but 8 hours go by
+        webapp.clock.advance(step)
+        assert visitor.session()["signedIn"] is True
+    webapp.clock.advance(idle)
+    assert visitor.session()["signedIn"] is False
+    assert subjects(webapp) == []
+
+
+def test_logout_needs_the_csrf_token(visitor):
+    visitor.login("alice")
+    refused = visitor.http.post(f"{visitor.webapp.url}/logout", data={}, timeout=10)
+    assert refused.status_code == 403
+    wrong = visitor.http.post(
+        f"{visitor.webapp.url}/logout", data={"csrf_token": "é" * 43}, timeout=10
+    )
+    assert wrong.status_code == 403
+    assert visitor.session()["signedIn"] is True
+
+
+def test_logout_ends_the_local_and_the_sso_session(visitor, webapp):
+    visitor.login("alice")
+    page = visitor.http.post(
+        f"{webapp.url}/logout", data={"csrf_token": visitor.csrf_token()}, timeout=10
+    )
+    assert page.status_code == 200
+    assert visitor.session()["signedIn"] is False
+    (form,) = forms(page.text)
+    assert form["action"].endswith("/oidc/logout") and form["method"] == "post"
+    fields = {name: attrs["value"] for name, attrs in form["inputs"].items()}
+    assert fields["post_logout_redirect_uri"] == f"{webapp.url}/"
+    back = visitor.follow(
+        visitor.http.post(form["action"], data=fields, allow_redirects=False, timeout=10)
+    )
+    assert back.url == f"{webapp.url}/"
+    visitor.login("alice")
+    assert visitor.saw_login_page  # the SSO session is over too
+    steps = [event["name"] for event in visitor.session()["events"]]
+    assert "logout" in steps
+
+
+def test_a_logout_elsewhere_ends_the_web_apps_session_by_back_channel(visitor, webapp, parts):
+    visitor.login("alice")
+    key = id_hash(visitor.http.cookies[COOKIE_NAME])
+    assert webapp.store.tokens(key) is not None
+    # The user logs out of the authorization server directly (from another app, say).
+    visitor.http.get(f"{parts.issuer}v2/logout", timeout=10)
+    wait_until(lambda: subjects(webapp) == [], "the back-channel logout")
+    assert webapp.store.tokens(key) is None
+    assert visitor.session()["signedIn"] is False

@@ -1,0 +1,292 @@
+"""Server-side sessions: the browser holds an opaque random id, the server everything else.
+
+OWASP's Session Management Cheat Sheet: "The session ID content (or value) must be meaningless
+to prevent information disclosure attacks", with "at least 64 bits of entropy"; the id here is
+256 random bits (`secrets.token_urlsafe(32)`). The SQLite store (`WEBAPP_DB`) keys each session
+by the SHA-256 of its id, so a copy of the database opens no session. Beside the session's own
+data (the user, the CSRF token, authlib's state of a login under way) it keeps the tokens and
+the narration in tables of their own, which only the requests that change them write: two BFF
+calls of one browser at the same time never overwrite each other's refreshed tokens.
+
+A session ends when it has been idle for `idle_lifetime` seconds or has lasted
+`absolute_lifetime` seconds since login, whichever comes first (both read the app's `CLOCK`).
+OWASP: "the session ID must be renewed by the web application after any privilege level change
+within the associated user session": :meth:`SessionInterface.renew` gives the session a new id
+at login, so an id planted before login (session fixation) opens nothing after it.
+
+The cookie is HttpOnly (no script reads it) and SameSite=Lax (not sent with a cross-site POST);
+over https it is also Secure and named with the `__Host-` prefix (RFC 6265bis 4.1.3.2: sent only
+to this host, over https, with Path=/).
+"""
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface as FlaskSessionInterface
+from flask.sessions import SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+COOKIE_NAME = "webapp_session"
+SECURE_COOKIE_NAME = "__Host-webapp_session"
+SESSION_ID_BYTES = 32
+
+SCHEMA = """
+PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    subject TEXT,
+    oidc_sid TEXT,
+    created INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (subject);
+CREATE INDEX IF NOT EXISTS sessions_oidc_sid ON sessions (oidc_sid);
+CREATE TABLE IF NOT EXISTS tokens (
+    id_hash TEXT PRIMARY KEY REFERENCES sessions (id_hash) ON DELETE CASCADE,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id_hash TEXT NOT NULL REFERENCES sessions (id_hash) ON DELETE CASCADE,
+    event TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_session ON events (id_hash);
+CREATE TABLE IF NOT EXISTS used_logout_tokens (
+    jti TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL
+);
+"""
+
+
+def id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    """Flask's session, kept on the server: ``session_id`` is None until it is first saved."""
+
+    def __init__(
+        self, data: dict | None = None, session_id: str | None = None, created: int | None = None
+    ):
+        def on_update(_):
+            self.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.session_id = session_id
+        self.created = created
+        self.modified = False
+        #: Ended in this request (logout): the browser's cookie is deleted unless a new
+        #: session replaces it.
+        self.ended = False
+
+    @property
+    def key(self) -> str | None:
+        """The store's key of this session (the hash of its id)."""
+        return None if self.session_id is None else id_hash(self.session_id)
+
+
+class SessionStore:
+    """The SQLite file of the sessions, their tokens and narration, and the used logout tokens."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with self.connection() as db:
+            db.executescript(SCHEMA)
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.execute("PRAGMA foreign_keys = ON")
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def load(self, key: str) -> tuple[dict, int, int] | None:
+        """(data, created, last_seen) of the session, or None."""
+        with self.connection() as db:
+            row = db.execute(
+                "SELECT data, created, last_seen FROM sessions WHERE id_hash = ?", (key,)
+            ).fetchone()
+        return None if row is None else (json.loads(row[0]), row[1], row[2])
+
+    def create(self, key: str, now: int) -> None:
+        with self.connection() as db:
+            db.execute(
+                "INSERT INTO sessions (id_hash, data, created, last_seen) VALUES (?, '{}', ?, ?)",
+                (key, now, now),
+            )
+
+    def purge(self, idle_since: int, created_before: int) -> None:
+        """Delete the sessions idle since ``idle_since`` or created before ``created_before``."""
+        with self.connection() as db:
+            db.execute(
+                "DELETE FROM sessions WHERE last_seen <= ? OR created <= ?",
+                (idle_since, created_before),
+            )
+
+    def save(self, key: str, data: dict, now: int) -> None:
+        user = data.get("user") or {}
+        with self.connection() as db:
+            db.execute(
+                "UPDATE sessions SET data = ?, subject = ?, oidc_sid = ?, last_seen = ? "
+                "WHERE id_hash = ?",
+                (json.dumps(data), user.get("sub"), user.get("sid"), now, key),
+            )
+
+    def touch(self, key: str, now: int) -> None:
+        with self.connection() as db:
+            db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", (now, key))
+
+    def delete(self, key: str) -> None:
+        with self.connection() as db:
+            db.execute("DELETE FROM sessions WHERE id_hash = ?", (key,))
+
+    def move_events(self, old_key: str, new_key: str) -> None:
+        with self.connection() as db:
+            db.execute("UPDATE events SET id_hash = ? WHERE id_hash = ?", (new_key, old_key))
+
+    def end_sessions(self, *, subject: str | None, oidc_sid: str | None) -> int:
+        """Delete the sessions of that authorization-server session (``sid``), or else of that
+        user (``sub``); the number deleted."""
+        with self.connection() as db:
+            if oidc_sid is not None:
+                cursor = db.execute("DELETE FROM sessions WHERE oidc_sid = ?", (oidc_sid,))
+            else:
+                cursor = db.execute("DELETE FROM sessions WHERE subject = ?", (subject,))
+            return cursor.rowcount
+
+    def tokens(self, key: str) -> dict | None:
+        with self.connection() as db:
+            row = db.execute("SELECT data FROM tokens WHERE id_hash = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def save_tokens(self, key: str, tokens: dict) -> None:
+        with self.connection() as db:
+            db.execute(
+                "INSERT INTO tokens (id_hash, data) VALUES (?, ?) "
+                "ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data",
+                (key, json.dumps(tokens)),
+            )
+
+    def add_event(self, key: str, event: dict) -> None:
+        with self.connection() as db:
+            db.execute(
+                "INSERT INTO events (id_hash, event) VALUES (?, ?)", (key, json.dumps(event))
+            )
+
+    def events(self, key: str) -> list[dict]:
+        with self.connection() as db:
+            rows = db.execute(
+                "SELECT event FROM events WHERE id_hash = ? ORDER BY seq", (key,)
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def use_logout_token(self, jti: str, expires: int, now: int) -> bool:
+        """Record ``jti`` as used until ``expires``; False when it was used already."""
+        with self.connection() as db:
+            db.execute("DELETE FROM used_logout_tokens WHERE expires < ?", (now,))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO used_logout_tokens (jti, expires) VALUES (?, ?)",
+                (jti, expires),
+            )
+            return cursor.rowcount == 1
+
+
+class SessionInterface(FlaskSessionInterface):
+    """Flask's session in :class:`SessionStore`, with idle and absolute lifetimes by ``clock``."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        clock: Callable[[], float],
+        idle_lifetime: int,
+        absolute_lifetime: int,
+        secure: bool,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.idle_lifetime = idle_lifetime
+        self.absolute_lifetime = absolute_lifetime
+        self.secure = secure
+        self.cookie_name = SECURE_COOKIE_NAME if secure else COOKIE_NAME
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        session_id = request.cookies.get(self.cookie_name)
+        if not session_id:
+            return ServerSession()
+        key = id_hash(session_id)
+        found = self.store.load(key)
+        if found is None:
+            return ServerSession()
+        data, created, last_seen = found
+        now = self.now()
+        if now - last_seen >= self.idle_lifetime or now - created >= self.absolute_lifetime:
+            self.store.delete(key)
+            return ServerSession()
+        return ServerSession(data, session_id, created)
+
+    def renew(self, session: ServerSession) -> None:
+        """A new id for ``session`` (at login): the old one opens nothing any more."""
+        old_key = session.key
+        session.session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        session.created = self.now()
+        # Expired sessions go when a new one comes, so the store does not grow for ever.
+        self.store.purge(
+            session.created - self.idle_lifetime, session.created - self.absolute_lifetime
+        )
+        self.store.create(session.key, session.created)
+        if old_key is not None:
+            self.store.move_events(old_key, session.key)
+            self.store.delete(old_key)
+        session.modified = True
+
+    def end(self, session: ServerSession) -> None:
+        """Delete ``session`` from the store (logout); its cookie is deleted in the answer."""
+        if session.key is not None:
+            self.store.delete(session.key)
+        session.clear()
+        session.session_id = None
+        session.ended = True
+
+    def ensure_saved(self, session: ServerSession) -> str:
+        """The store key of ``session``, creating its row first if it has none yet."""
+        if session.session_id is None:
+            self.renew(session)
+        return session.key
+
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+        if not session:
+            if session.session_id is not None:
+                self.store.delete(session.key)
+            if session.session_id is not None or session.ended:
+                response.delete_cookie(self.cookie_name, path="/", secure=self.secure)
+            return
+        self.ensure_saved(session)
+        if session.modified:
+            self.store.save(session.key, dict(session), self.now())
+        else:
+            self.store.touch(session.key, self.now())
+        response.set_cookie(
+            self.cookie_name,
+            session.session_id,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure,
+        )
