@@ -26,8 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MERMAID_JS = PROJECT_ROOT / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
 NOT_THE_PROJECTS = {".git", ".venv", "node_modules", ".data", "flowlab.egg-info", ".pytest_cache"}
@@ -91,24 +89,17 @@ def anchors_of(markdown):
 
 
 @pytest.fixture(scope="module")
-def mermaid_page():
-    from playwright.sync_api import sync_playwright
-
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
+def mermaid_page(browser):
     if not MERMAID_JS.is_file():
         pytest.fail(f"{MERMAID_JS} is missing: `make` installs package-lock.json with npm ci")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
-        page.route("**/*", lambda route: route.abort())
-        page.set_content("<!doctype html><title>diagrams</title><body></body>")
-        page.add_script_tag(path=str(MERMAID_JS))
-        page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
-        yield page
-        browser.close()
+    context = browser.new_context()
+    page = context.new_page()
+    page.route("**/*", lambda route: route.abort())
+    page.set_content("<!doctype html><title>diagrams</title><body></body>")
+    page.add_script_tag(path=str(MERMAID_JS))
+    page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
+    yield page
+    context.close()
 
 
 def test_the_readmes_are_found():

@@ -8,10 +8,9 @@ folder. The authorization server gets a copy of the packaged tenant whose SPA or
 Browser tests drive Debian's Chromium through Playwright; no browser is downloaded.
 """
 
-import os
-
 import pytest
 
+from tests.support.browser import BROWSER_WAIT_MS
 from tests.support.processes import (
     PROJECT_ROOT,
     Service,
@@ -21,14 +20,6 @@ from tests.support.processes import (
 
 AUDIENCE = "https://api.flowlab.local"
 PACKAGED_SPA_ORIGIN = "http://localhost:3000"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class Stack:
@@ -125,29 +116,6 @@ def stack(tmp_path_factory):
         yield running
     finally:
         running.stop()
-
-
-# Generous: CI runs the whole suite on two busy cores; a wait that succeeds returns at once.
-BROWSER_WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import expect, sync_playwright
-
-    # `expect(...)` assertions retry until this timeout (Playwright's default is 5 s).
-    expect.set_options(timeout=BROWSER_WAIT_MS)
-
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: run `make test` (it installs Debian's chromium) or set CHROMIUM_PATH"
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

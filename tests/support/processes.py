@@ -18,7 +18,16 @@ import time
 import requests
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
-FLOWLAB_SETTING_PREFIXES = ("AUTH_", "AUTH0_", "AUTHSERVER_", "API_", "SPA_", "CORS_", "DATABASE_")
+FLOWLAB_SETTING_PREFIXES = (
+    "AUTH_",
+    "AUTH0_",
+    "AUTHSERVER_",
+    "API_",
+    "SPA_",
+    "WEBAPP_",
+    "CORS_",
+    "DATABASE_",
+)
 STARTUP_TIMEOUT = 30.0
 # gunicorn's own line once it is bound: the port a part started with port 0 got.
 LISTENING_AT = re.compile(r"Listening at: (http://[^ ]+:(\d+)) ")
