@@ -23,7 +23,7 @@ test-tools:
 bench-tools:
 	@scripts/ensure-bench-tools
 
-# ruff (lint and format check) for Python; eslint, prettier and tsc for the SPA's modules.
+# ruff (lint and format check) for Python; eslint and prettier for the pages' modules, tsc for the SPA's.
 lint: $(STAMP) $(NODE_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

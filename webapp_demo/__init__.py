@@ -26,7 +26,8 @@ each narrated on the page's "what happened" panel and drawn on the SPA's live se
      the server adds the access token and forwards the API's status and body.
   7. Refresh: when the access token nears its expiry, the server renews it with the refresh
      token (rotated on every use).
-  8. Logout: the local session and its tokens are deleted, and the browser goes to the
+  8. Logout: the local session and its tokens are deleted, the refresh token is revoked at
+     the revocation endpoint (RFC 7009, best effort), and the browser goes to the
      authorization server's end_session_endpoint to end the SSO session too.
   9. Back-channel logout: when the user logs out elsewhere, the authorization server POSTs a
      signed logout token to /backchannel-logout, and the web app ends that user's sessions.
@@ -78,6 +79,10 @@ def create_app(
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     config = WebAppConfig.from_env(os.environ if test_config is None else test_config)
     app.config["CLOCK"] = clock
+    # Every request body, with a Content-Length or chunked. Werkzeug answers a declared length
+    # over it with 413, but reads a chunked body only up to it, without an error: one byte
+    # more than the BFF accepts, so that a body reaching it is known to be too large (bff.py).
+    app.config["MAX_CONTENT_LENGTH"] = bff.MAX_BODY_BYTES + 1
     app.extensions[login.CONFIG_EXTENSION] = config
     app.extensions[login.OIDC_EXTENSION] = OidcClient(app, config, clock)
     app.session_interface = SessionInterface(

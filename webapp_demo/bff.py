@@ -9,9 +9,18 @@ forwards the API's status, body and ``WWW-Authenticate`` as they are. An access 
 :data:`REFRESH_MARGIN` seconds of its expiry is first renewed with the refresh token; the
 authorization server rotates it (a new refresh token each time), and one lock makes sure a
 refresh token is used once, however many calls arrive together.
+
+What reaches the API is only ever one of its own paths: the path after ``/bff/api/`` must be
+segments of letters, digits, ``_`` and ``-`` once Flask has decoded it (so ``%252e%252e``,
+``%2e%2e``, ``%3F``, ``%23``, ``%00``, a backslash or a Unicode dot is a 404), each segment is
+percent-encoded again on the way out, and no query string is forwarded (the page sends none).
+The body of a POST is at most :data:`MAX_BODY_BYTES`, however it is sent: the app's
+``MAX_CONTENT_LENGTH`` bounds what is read, a chunked upload too.
 """
 
 import logging
+import re
+from urllib.parse import quote
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -30,6 +39,8 @@ REFRESH_MARGIN = 60
 API_TIMEOUT = 10
 MAX_BODY_BYTES = 64 * 1024
 FORWARDED_RESPONSE_HEADERS = ("Content-Type", "WWW-Authenticate", "Retry-After")
+# The API's paths under /api/ (messages, me, admin/stats, ...): a few plain segments.
+API_PATH = re.compile(r"[A-Za-z0-9_-]{1,64}(?:/[A-Za-z0-9_-]{1,64}){0,3}")
 
 
 def error(status: int, code: str, description: str) -> Response:
@@ -96,16 +107,20 @@ def refreshed(key: str, tokens: dict) -> dict | None:
     return tokens
 
 
-def forward(path: str, access_token: str) -> requests.Response:
+def api_url(path: str) -> str:
+    """The API's URL of ``path`` (already checked against :data:`API_PATH`), each segment
+    percent-encoded again: what was decoded here is not decoded into something else there."""
+    encoded = "/".join(quote(segment, safe="") for segment in path.split("/"))
+    return f"{config().api_url}/api/{encoded}"
+
+
+def forward(path: str, body: bytes | None, access_token: str) -> requests.Response:
     headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-    body = None
-    if request.method == "POST":
-        body = request.get_data()
+    if body is not None:
         headers["Content-Type"] = request.headers.get("Content-Type", "application/json")
     return requests.request(
         request.method,
-        f"{config().api_url}/api/{path}",
-        params=request.args,
+        api_url(path),
         data=body,
         headers=headers,
         timeout=API_TIMEOUT,
@@ -119,18 +134,26 @@ def api(path: str):
     if refusal is not None:
         log.info("BFF call refused: %s", escaped(refusal))
         return error(403, "forbidden", "BFF calls must come from this app's own page.")
-    # RFC 3986 5.2.4: dot segments would climb out of /api/ on the way to the API.
-    if any(segment in ("", ".", "..") for segment in path.split("/")):
+    # RFC 3986 5.2.4: dot segments would climb out of /api/ on the way to the API, and a path
+    # decoded once here is decoded again there (%252e%252e arrives as %2e%2e, then is "..").
+    # So only plain segments pass, and nothing that a second decoding could turn into one.
+    if not API_PATH.fullmatch(path):
+        log.info("BFF path refused: %s", escaped(path))
         return error(404, "not_found", "No such API path.")
+    # RFC 3986 3.4: the query is part of the URI the API reads; the page sends none.
+    if request.query_string:
+        return error(400, "invalid_request", "The BFF forwards no query string.")
     if "user" not in session:
         return error(401, "not_signed_in", "Sign in first.")
-    if request.content_length and request.content_length > MAX_BODY_BYTES:
+    # Read before any token is used, at most MAX_BODY_BYTES + 1 bytes (MAX_CONTENT_LENGTH).
+    body = request.get_data() if request.method == "POST" else None
+    if body is not None and len(body) > MAX_BODY_BYTES:
         return error(413, "request_entity_too_large", "The request body is too large.")
     tokens = fresh_tokens(session.key)
     if tokens is None:
         return error(401, "not_signed_in", "The session has ended. Sign in again.")
     try:
-        answer = forward(path, tokens["access_token"])
+        answer = forward(path, body, tokens["access_token"])
     except requests.RequestException as failure:
         log.info("API unreachable: %s", escaped(str(failure)))
         return error(502, "bad_gateway", "The API did not answer.")

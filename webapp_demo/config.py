@@ -5,8 +5,8 @@ The same variables as the API and the other demos: `AUTH_ISSUER` (or `AUTH0_DOMA
 confidential client, like the m2m daemon), `API_URL` (where the BFF forwards `/bff/api/...`).
 `AUTH_DISCOVERY_URL` reads the issuer's discovery document from another address (a container
 reaching the authorization server by its service name); the endpoints it names stay as the
-issuer publishes them, but for `AUTH_TOKEN_URL` and `AUTH_JWKS_URL`, which the server (never the
-browser) calls, when they are set. `WEBAPP_PORT` (3001) and `WEBAPP_HOST` (127.0.0.1) say where
+issuer publishes them, but for `AUTH_TOKEN_URL`, `AUTH_REVOCATION_URL` and `AUTH_JWKS_URL`, which
+the server (never the browser) calls, when they are set. `WEBAPP_PORT` (3001) and `WEBAPP_HOST` (127.0.0.1) say where
 `python -m webapp_demo` listens, `WEBAPP_BASE_URL` (http://localhost:3001) where the browser
 reaches it: the callback, the logout return address and the cookies' flags follow from it
 (https: `Secure` and the `__Host-` prefix). `WEBAPP_DB` is the SQLite file of the server-side
@@ -59,6 +59,7 @@ class WebAppConfig:
     absolute_lifetime: int
     discovery_url: str
     token_url: str | None = None
+    revocation_url: str | None = None
     jwks_url: str | None = None
 
     @classmethod
@@ -101,6 +102,7 @@ class WebAppConfig:
                 "AUTH_DISCOVERY_URL", f"{issuer.rstrip('/')}/.well-known/openid-configuration"
             ),
             token_url=env.http_url("AUTH_TOKEN_URL"),
+            revocation_url=env.http_url("AUTH_REVOCATION_URL"),
             jwks_url=env.http_url("AUTH_JWKS_URL"),
         )
 

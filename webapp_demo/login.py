@@ -190,6 +190,40 @@ def sign_in(tokens: dict, claims: dict, login_started: float | None) -> None:
     )
 
 
+# What became of the session's refresh token at logout: narration and diagram arrows.
+REVOCATION_STEPS = {
+    "revoked": (
+        "revoked its refresh token at the revocation endpoint (RFC 7009: the authorization "
+        "server refuses it from now on)",
+        [
+            arrow("browser", "issuer", "POST /oauth/revoke (refresh_token)"),
+            arrow("issuer", "browser", "200: revoked", "response"),
+        ],
+    ),
+    "failed": (
+        "could not revoke its refresh token at the revocation endpoint (no answer in time, or "
+        "an error: it stays usable until it expires)",
+        [
+            arrow("browser", "issuer", "POST /oauth/revoke (refresh_token)"),
+            arrow("issuer", "browser", "✗ not revoked", "error"),
+        ],
+    ),
+    "none": ("had no refresh token to revoke", []),
+}
+
+
+def revoke(refresh_token: str | None) -> str:
+    """Revoke the session's refresh token, best effort: a key of :data:`REVOCATION_STEPS`."""
+    if not refresh_token:
+        return "none"
+    try:
+        oidc().revoke(refresh_token)
+    except (requests.RequestException, KeyError) as error:
+        log.warning("refresh token not revoked: %s", escaped(str(error)))
+        return "failed"
+    return "revoked"
+
+
 @bp.post("/logout")
 def logout():
     if not csrf.form_token_matches(session):
@@ -199,14 +233,15 @@ def logout():
     tokens = interface.store.tokens(session.key) or {}
     interface.end(session)
     session["signed_out"] = True
+    revocation, revocation_arrows = REVOCATION_STEPS[revoke(tokens.get("refresh_token"))]
     metadata = oidc().metadata()
     record(
         session,
         "logout",
-        "The web app deleted its session (and the tokens in it), then sends the browser to the "
-        "authorization server's end_session_endpoint to end the SSO session; the ID token goes "
-        "as id_token_hint in a POST body, never in a URL.",
-        [arrow("browser", "issuer", "POST /oidc/logout (id_token_hint)")],
+        f"The web app deleted its session (and the tokens in it), {revocation}, then sends the "
+        "browser to the authorization server's end_session_endpoint to end the SSO session; "
+        "the ID token goes as id_token_hint in a POST body, never in a URL.",
+        [*revocation_arrows, arrow("browser", "issuer", "POST /oidc/logout (id_token_hint)")],
         starts_flow=True,
     )
     config = current_app.extensions[CONFIG_EXTENSION]

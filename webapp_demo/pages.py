@@ -3,7 +3,9 @@
 ``/`` is rendered on the server (a Jinja template): signed in or not, the SSO note, the CSRF
 token of the logout form, the admin panel when the ID token's permissions claim has
 ``read:stats``. ``/session`` is what the page's script reads: who is signed in, the admin hint
-and the narration; never a token, a secret or the session id. The live sequence diagram is the
+and the narration; never a token, a secret or the session id. The page polls it every 3 s, so
+it is no activity of the user (sessions.py): an open page does not keep an idle session alive,
+and the answer says when the session has just expired (``expired``: ``idle`` or ``absolute``). The live sequence diagram is the
 SPA's own module, served from spa_demo/static as it is (``/spa-static/``), with its stylesheet.
 """
 
@@ -45,8 +47,14 @@ def page():
 
 @bp.get("/session")
 def session_json():
+    session.activity = False
     response = jsonify(
-        {"signedIn": "user" in session, "user": user_view(), "events": events(session)}
+        {
+            "signedIn": "user" in session,
+            "user": user_view(),
+            "events": events(session),
+            "expired": session.expired,
+        }
     )
     response.headers["Cache-Control"] = "no-store"
     return response

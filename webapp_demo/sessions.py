@@ -3,13 +3,20 @@
 OWASP's Session Management Cheat Sheet: "The session ID content (or value) must be meaningless
 to prevent information disclosure attacks", with "at least 64 bits of entropy"; the id here is
 256 random bits (`secrets.token_urlsafe(32)`). The SQLite store (`WEBAPP_DB`) keys each session
-by the SHA-256 of its id, so a copy of the database opens no session. Beside the session's own
-data (the user, the CSRF token, authlib's state of a login under way) it keeps the tokens and
-the narration in tables of their own, which only the requests that change them write: two BFF
-calls of one browser at the same time never overwrite each other's refreshed tokens.
+by the SHA-256 of its id, so a copy of the database holds no cookie value: it opens no session
+here. It does hold the session's access, refresh and ID tokens as they are, which work without
+any cookie (the refresh token until it is revoked or expires), so the file is created
+owner-only (0600, its folder 0700): only this user (and root) can read them. Beside the
+session's own data (the user, the CSRF token, authlib's state of a login under way) it keeps
+the tokens and the narration in tables of their own, which only the requests that change them
+write: two BFF calls of one browser at the same time never overwrite each other's refreshed
+tokens.
 
 A session ends when it has been idle for `idle_lifetime` seconds or has lasted
 `absolute_lifetime` seconds since login, whichever comes first (both read the app's `CLOCK`).
+Idle means no action of the user: a request whose view sets ``session.activity = False`` (the
+page's `/session` polling, every 3 s while it is open) leaves the session's last activity as it
+was.
 OWASP: "the session ID must be renewed by the web application after any privilege level change
 within the associated user session": :meth:`SessionInterface.renew` gives the session a new id
 at login, so an id planted before login (session fixation) opens nothing after it.
@@ -21,11 +28,12 @@ to this host, over https, with Path=/).
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from flask import Flask, Request, Response
@@ -86,6 +94,11 @@ class ServerSession(CallbackDict, SessionMixin):
         #: Ended in this request (logout): the browser's cookie is deleted unless a new
         #: session replaces it.
         self.ended = False
+        #: Whether this request is an action of the user (False: it does not keep the
+        #: session from its idle timeout).
+        self.activity = True
+        #: "idle" or "absolute" when the browser's session expired at this request.
+        self.expired: str | None = None
 
     @property
     def key(self) -> str | None:
@@ -97,8 +110,17 @@ class SessionStore:
     """The SQLite file of the sessions, their tokens and narration, and the used logout tokens."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # The file itself, not a symbolic link to it: a link to a file not there yet would make
+        # the exclusive create below fail and SQLite create the file with the umask's mode.
+        resolved = Path(path).resolve()
+        resolved.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Created owner-only before SQLite opens it (its WAL and shared-memory files take the
+        # same mode): it holds every session's tokens. Only when absent, as authserver's
+        # Storage.open does: an open and close of a file SQLite has open elsewhere in this
+        # process would drop that connection's POSIX locks.
+        with suppress(FileExistsError):
+            os.close(os.open(resolved, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+        self.path = str(resolved)
         with self.connection() as db:
             db.executescript(SCHEMA)
         self.lock = threading.Lock()
@@ -236,9 +258,18 @@ class SessionInterface(FlaskSessionInterface):
             return ServerSession()
         data, created, last_seen = found
         now = self.now()
-        if now - last_seen >= self.idle_lifetime or now - created >= self.absolute_lifetime:
+        expired = (
+            "absolute"
+            if now - created >= self.absolute_lifetime
+            else "idle"
+            if now - last_seen >= self.idle_lifetime
+            else None
+        )
+        if expired is not None:
             self.store.delete(key)
-            return ServerSession()
+            session = ServerSession()
+            session.expired = expired
+            return session
         return ServerSession(data, session_id, created)
 
     def renew(self, session: ServerSession) -> None:
@@ -280,7 +311,7 @@ class SessionInterface(FlaskSessionInterface):
         self.ensure_saved(session)
         if session.modified:
             self.store.save(session.key, dict(session), self.now())
-        else:
+        elif session.activity:
             self.store.touch(session.key, self.now())
         response.set_cookie(
             self.cookie_name,

@@ -75,10 +75,12 @@ class Parts:
 
 
 class WebApp:
-    """The web app on 127.0.0.1:``port`` (werkzeug, threaded), on ``clock``."""
+    """The web app on 127.0.0.1:``port`` (werkzeug, threaded), on ``clock``; ``settings``
+    add to or replace the environment built from ``parts``."""
 
-    def __init__(self, parts, port, database, clock):
+    def __init__(self, parts, port, database, clock, settings=None):
         self.clock = clock
+        self.port = port
         self.url = parts.webapp_url
         self.app = create_app(
             {
@@ -87,7 +89,8 @@ class WebApp:
                 "API_URL": parts.api_url,
                 "WEBAPP_BASE_URL": self.url,
                 "WEBAPP_DB": str(database),
-            },
+            }
+            | (settings or {}),
             clock=clock,
         )
         self.store = self.app.session_interface.store

@@ -3,7 +3,9 @@ RS256 tokens, the issuer's keys from a real JWKS server, the web app on a FakeCl
 
 import pytest
 
+from shared.token_validation import MAX_TOKEN_BYTES
 from tests.authserver.helpers import FakeClock
+from tests.support.keys import SigningKey
 from webapp_demo import create_app
 from webapp_demo.backchannel import LOGOUT_EVENT
 from webapp_demo.sessions import id_hash
@@ -40,7 +42,7 @@ def signed_in(app, clock):
     return store
 
 
-def logout_token(token_factory, clock, *, claims=None, header=None, drop=()):
+def logout_token(token_factory, clock, *, claims=None, header=None, drop=(), key=None):
     now = int(clock())
     payload = {
         "iss": token_factory.issuer,
@@ -57,7 +59,7 @@ def logout_token(token_factory, clock, *, claims=None, header=None, drop=()):
     full_header = {"alg": "RS256", "typ": "logout+jwt", "kid": token_factory.key.kid} | (
         header or {}
     )
-    return token_factory.raw(full_header, payload)
+    return token_factory.raw(full_header, payload, key=key)
 
 
 def post(app, token):
@@ -164,4 +166,85 @@ def test_a_logout_token_signed_by_another_key_is_refused(
 def test_a_missing_or_malformed_logout_token_is_refused(app, signed_in, body):
     answer = app.test_client().post("/backchannel-logout", data=body)
     assert answer.status_code == 400
+    assert remaining(signed_in) == 2
+
+
+@pytest.mark.parametrize("typ", ["logout+jwt", "application/logout+jwt", "Logout+JWT"])
+def test_both_forms_of_the_logout_token_type_are_accepted(
+    app, signed_in, token_factory, clock, typ
+):
+    answer = post(app, logout_token(token_factory, clock, header={"typ": typ}))
+    assert answer.status_code == 200
+    assert remaining(signed_in) == 1
+
+
+@pytest.mark.parametrize("typ", ["application/jwt", "at+jwt", "text/logout+jwt", 1])
+def test_another_media_type_is_refused(app, signed_in, token_factory, clock, typ):
+    assert post(app, logout_token(token_factory, clock, header={"typ": typ})).status_code == 400
+    assert remaining(signed_in) == 2
+
+
+def test_a_logout_token_over_the_validators_size_limit_is_refused(
+    app, signed_in, token_factory, clock
+):
+    token = logout_token(token_factory, clock, claims={"padding": "x" * MAX_TOKEN_BYTES})
+    assert len(token) > MAX_TOKEN_BYTES
+    assert post(app, token).status_code == 400
+    assert remaining(signed_in) == 2
+
+
+def test_a_logout_token_just_within_the_size_limit_is_accepted(
+    app, signed_in, token_factory, clock
+):
+    short = logout_token(token_factory, clock)
+    padding = (MAX_TOKEN_BYTES - len(short)) * 3 // 4 - len(',"padding":""')
+    token = logout_token(token_factory, clock, claims={"padding": "x" * padding})
+    assert MAX_TOKEN_BYTES - 8 < len(token) <= MAX_TOKEN_BYTES
+    assert post(app, token).status_code == 200
+
+
+def test_a_key_published_for_another_algorithm_verifies_no_logout_token(
+    app, signed_in, token_factory, clock, jwks_server, rsa_key, ec_key
+):
+    # The issuer's own RSA key material, published for PS256 only (RFC 8725 3.1: one key, one
+    # algorithm): an RS256 signature with it is no signature of this issuer's.
+    pss_only = SigningKey("rsa-pss-only", "PS256", rsa_key.private_key)
+    jwks_server.publish(rsa_key, ec_key, pss_only)
+    signer = SigningKey("rsa-pss-only", "RS256", rsa_key.private_key)
+    token = logout_token(token_factory, clock, header={"kid": "rsa-pss-only"}, key=signer)
+    assert post(app, token).status_code == 400
+    # An RS256 header naming the EC key: no RSA key at all.
+    token = logout_token(token_factory, clock, header={"kid": ec_key.kid})
+    assert post(app, token).status_code == 400
+    assert remaining(signed_in) == 2
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sid": 123},
+        {"sid": ["a" * 64]},
+        {"sid": {"$ne": ""}},
+        {"sid": None},
+        {"sid": ""},
+        {"sub": 42},
+        {"sub": ""},
+        {"sub": None},
+        {"jti": ""},
+        {"jti": ["jti-1"]},
+    ],
+    ids=repr,
+)
+def test_sid_sub_and_jti_must_be_non_empty_strings(app, signed_in, token_factory, clock, claims):
+    answer = post(app, logout_token(token_factory, clock, claims=claims))
+    assert answer.status_code == 400
+    assert answer.json["error"] == "invalid_request"
+    assert remaining(signed_in) == 2
+
+
+def test_a_logout_token_without_sub_and_an_empty_sid_is_refused(
+    app, signed_in, token_factory, clock
+):
+    token = logout_token(token_factory, clock, claims={"sid": ""}, drop=("sub",))
+    assert post(app, token).status_code == 400
     assert remaining(signed_in) == 2

@@ -7,8 +7,11 @@ import time
 import pytest
 import requests
 
-from tests.authserver.helpers import ALICE_SUB, forms
+from tests.authserver.helpers import ALICE_SUB, FakeClock, forms
+from tests.support.processes import free_port
+from tests.webapp.conftest import Visitor, WebApp
 from webapp_demo import create_app
+from webapp_demo.config import LOCAL_CLIENT_SECRET
 from webapp_demo.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, id_hash
 
 BACKCHANNEL_WAIT = 15.0
@@ -89,11 +92,29 @@ def test_over_https_the_cookie_is_secure_with_the_host_prefix(tmp_path):
 )
 def test_a_session_ends_after_its_idle_or_absolute_lifetime(visitor, webapp, idle, absolute_steps):
     visitor.login("alice")
-    for step in absolute_steps:  # active every 1000 s: never idle, but 8 hours go by
+    for step in absolute_steps:  # a page load every 1000 s: never idle, but 8 hours go by
         webapp.clock.advance(step)
-        assert visitor.session()["signedIn"] is True
+        assert "Signed in as" in visitor.get("/").text
     webapp.clock.advance(idle)
-    assert visitor.session()["signedIn"] is False
+    state = visitor.session()
+    assert state["signedIn"] is False
+    assert state["expired"] == ("absolute" if absolute_steps else "idle")
+    assert subjects(webapp) == []
+
+
+def test_an_open_page_polling_its_state_does_not_keep_the_session_from_idling(visitor, webapp):
+    visitor.login("alice")
+    for _ in range(5):  # the page's /session polling, for 25 of the 30 idle minutes
+        webapp.clock.advance(300)
+        assert visitor.session()["signedIn"] is True
+    visitor.bff("GET", "messages")  # an action of the user: the idle time starts again
+    for _ in range(5):
+        webapp.clock.advance(300)
+        assert visitor.session()["signedIn"] is True
+    webapp.clock.advance(300)
+    state = visitor.session()
+    assert state["signedIn"] is False
+    assert state["expired"] == "idle"
     assert subjects(webapp) == []
 
 
@@ -127,6 +148,60 @@ def test_logout_ends_the_local_and_the_sso_session(visitor, webapp):
     assert visitor.saw_login_page  # the SSO session is over too
     steps = [event["name"] for event in visitor.session()["events"]]
     assert "logout" in steps
+
+
+def refresh_grant(parts, refresh_token):
+    return requests.post(
+        f"{parts.issuer}oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": "webapp-demo",
+            "client_secret": LOCAL_CLIENT_SECRET,
+        },
+        timeout=10,
+    )
+
+
+def test_logout_revokes_the_refresh_token_at_the_authorization_server(visitor, webapp, parts):
+    visitor.login("alice")
+    refresh_token = webapp.store.tokens(id_hash(visitor.http.cookies[COOKIE_NAME]))["refresh_token"]
+    visitor.http.post(f"{webapp.url}/logout", data={"csrf_token": visitor.csrf_token()}, timeout=10)
+    refused = refresh_grant(parts, refresh_token)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "invalid_grant"
+    (logout,) = [e for e in visitor.session()["events"] if e["name"] == "logout"]
+    assert "revoked its refresh token" in logout["detail"]
+    assert [a["label"] for a in logout["arrows"]][:2] == [
+        "POST /oauth/revoke (refresh_token)",
+        "200: revoked",
+    ]
+
+
+def test_logout_without_a_reachable_revocation_endpoint_still_ends_the_session(
+    parts, webapp_port, tmp_path
+):
+    unreachable = f"http://127.0.0.1:{free_port()}/oauth/revoke"
+    webapp = WebApp(
+        parts,
+        webapp_port,
+        tmp_path / "webapp.sqlite3",
+        FakeClock(),
+        {"AUTH_REVOCATION_URL": unreachable},
+    )
+    try:
+        visitor = Visitor(webapp)
+        visitor.login("alice")
+        page = visitor.http.post(
+            f"{webapp.url}/logout", data={"csrf_token": visitor.csrf_token()}, timeout=10
+        )
+        assert page.status_code == 200
+        assert visitor.session()["signedIn"] is False
+        assert subjects(webapp) == [None]  # only the new session of the narration
+        (logout,) = [e for e in visitor.session()["events"] if e["name"] == "logout"]
+        assert "could not revoke its refresh token" in logout["detail"]
+    finally:
+        webapp.stop()
 
 
 def test_a_logout_elsewhere_ends_the_web_apps_session_by_back_channel(visitor, webapp, parts):

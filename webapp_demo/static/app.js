@@ -35,10 +35,18 @@ async function readSession() {
   return answer.json();
 }
 
-function showEndedElsewhere() {
+/** @type {Record<string, string>} */
+const EXPIRED = {
+  idle: "Signed out: the session was idle too long (polling this page is no activity).",
+  absolute: "Signed out: the session reached its absolute lifetime.",
+};
+
+/** @param {string | null} expired */
+function showEnded(expired) {
   const status = byId("status");
   status.dataset.state = "ended";
   status.textContent =
+    (expired && EXPIRED[expired]) ??
     "Signed out: your session here was ended by the authorization server (9. back-channel logout: you logged out elsewhere).";
   for (const button of document.querySelectorAll(
     "button[data-path], form[action='/logout'] button",
@@ -50,7 +58,7 @@ function showEndedElsewhere() {
 async function refresh() {
   const state = await readSession();
   showSteps(state.events);
-  if (byId("status").dataset.state === "signed-in" && !state.signedIn) showEndedElsewhere();
+  if (byId("status").dataset.state === "signed-in" && !state.signedIn) showEnded(state.expired);
 }
 
 /** @param {HTMLButtonElement} button */
