@@ -4,19 +4,29 @@ When an SSO session ends (``/v2/logout``, ``/oidc/logout``), every application w
 ``backchannel_logout_uri`` that got an ID token in the session (:mod:`authserver.oidc` keeps
 the list) is sent a logout token: a JWT signed with the current key, ``typ: logout+jwt``,
 naming the user (``sub``) and the session (``sid``), with no ``nonce``. It is POSTed as
-``logout_token=...`` to the application's URI from a small pool of threads, after the logout's
-own response: a slow or unreachable application neither fails nor delays the user's logout. Each
-POST waits :data:`TIMEOUT_SECONDS` at most (``BACKCHANNEL_LOGOUT_TIMEOUT``), follows no
-redirect, is tried once, and its outcome is logged.
+``logout_token=...`` to the application's URI after the logout's own response, from a thread
+of that application's own (:class:`Senders`): a slow or unreachable application neither fails
+nor delays the user's logout, nor anybody's logout at another application.
+
+Each POST takes :data:`TIMEOUT_SECONDS` at most in all (``BACKCHANNEL_LOGOUT_TIMEOUT``), connecting,
+sending and waiting for the answer together (not per read of the socket), goes to the URI
+directly (no proxy, no redirect followed), is tried once, and its outcome is logged. At most
+:data:`QUEUE_SIZE` logout tokens wait for one application (more are dropped, logged); each is
+minted when it is sent, and one that waited longer than :data:`LOGOUT_TOKEN_LIFETIME` since its
+logout is not sent at all (logged).
 """
 
 import http.client
 import logging
+import math
+import queue
 import secrets
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from joserfc import jwt
@@ -40,10 +50,12 @@ BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TYPE = "logout+jwt"  # noqa: S105 (a JOSE type, not a credential)
 #: How long a logout token is valid: two minutes, enough for one delivery.
 LOGOUT_TOKEN_LIFETIME = 120
-#: How long one POST to an application may take, connecting included.
+#: How long one POST to an application may take in all, connecting included.
 TIMEOUT_SECONDS = 5
-#: The threads that send logout tokens, per app.
-SENDERS = 4
+#: How many logout tokens may wait for one application (``BACKCHANNEL_LOGOUT_QUEUE_SIZE``); more
+#: are dropped. They are sent one after the other: of an unreachable application's queue, no more
+#: than this many are tried within :data:`LOGOUT_TOKEN_LIFETIME` of their logout.
+QUEUE_SIZE = LOGOUT_TOKEN_LIFETIME // TIMEOUT_SECONDS
 EXTENSION_NAME = "authserver_backchannel_logout"
 
 
@@ -73,36 +85,109 @@ def logout_token(
     return jwt.encode(header, claims, key, algorithms=[keys.ALGORITHM])
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer of the application, logged as a failure, never followed (the
+def _remaining(deadline: float) -> float:
+    """The seconds left until ``deadline`` (a :func:`time.monotonic` time); once it has passed,
+    :class:`TimeoutError`."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
+
+
+class _DeadlineSocket(socket.socket):
+    """A connected socket whose waits all end at one :attr:`deadline`.
+
+    A socket's timeout bounds each wait, not a request: an application answering one byte at a
+    time, each just within the timeout, would hold the sender for as long as it likes. Before
+    each wait the timeout is set to what is left until the deadline.
+    """
+
+    deadline = math.inf
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        self.settimeout(_remaining(self.deadline))
+        return super().recv_into(buffer, nbytes, flags)
+
+    def sendall(self, data, flags=0):
+        self.settimeout(_remaining(self.deadline))
+        return super().sendall(data, flags)
+
+
+class _DeadlineTLSSocket(ssl.SSLSocket):
+    """:class:`_DeadlineSocket` once TLS is on (the TLS handshake waits at most the socket's
+    timeout in all, which is what was left after connecting)."""
+
+    deadline = math.inf
+
+    def recv_into(self, buffer, nbytes=None, flags=0):
+        self.settimeout(_remaining(self.deadline))
+        return super().recv_into(buffer, nbytes, flags)
+
+    def sendall(self, data, flags=0):
+        self.settimeout(_remaining(self.deadline))
+        return super().sendall(data, flags)
+
+
+_TLS = ssl.create_default_context()
+_TLS.sslsocket_class = _DeadlineTLSSocket
+
+
+class _Connection(http.client.HTTPConnection):
+    """Straight to the application (no proxy), every wait ending at ``deadline``. http.client
+    follows no redirect: a redirect is an answer of the application, logged as a refusal (the
     logout token goes to the registered URI only)."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+    def __init__(self, host: str, port: int | None, deadline: float) -> None:
+        super().__init__(host, port)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        plain = socket.create_connection((self.host, self.port), _remaining(self.deadline))
+        self.sock = _DeadlineSocket(fileno=plain.detach())
+        self.sock.deadline = self.deadline
 
 
-#: Straight to the application: no proxy from the environment, no redirects.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
+class _TLSConnection(_Connection):
+    default_port = http.client.HTTPS_PORT
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(_remaining(self.deadline))
+        self.sock = _TLS.wrap_socket(self.sock, server_hostname=self.host)
+        self.sock.deadline = self.deadline
+
+
+def _post(uri: str, body: bytes, timeout: float) -> int:
+    """POST ``body`` to ``uri``: the status of the answer. Connecting, sending and reading the
+    answer's status line and headers end ``timeout`` seconds from now, all together."""
+    deadline = time.monotonic() + timeout
+    parts = urlsplit(uri)
+    connection_class = _TLSConnection if parts.scheme == "https" else _Connection
+    connection = connection_class(parts.hostname, parts.port, deadline)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request(
+            "POST",
+            target,
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        with connection.getresponse() as response:
+            return response.status
+    finally:
+        connection.close()
 
 
 def deliver(client_id: str, uri: str, token: str, timeout: float) -> None:
-    """POST one logout token; never raises: the outcome is logged."""
+    """POST one logout token, giving up after ``timeout`` seconds in all; never raises: the
+    outcome is logged."""
     # Back-Channel Logout §2.5: "The OP uses an HTTP POST to the registered back-channel logout
     # URI to trigger the logout actions by the RP. The POST body uses the
     # application/x-www-form-urlencoded encoding and must include a logout_token parameter".
-    body = urlencode({"logout_token": token}).encode()
     # The URI is the tenant's, checked to be http(s) when the tenant file was read.
-    request = urllib.request.Request(  # noqa: S310
-        uri,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    body = urlencode({"logout_token": token}).encode()
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
+        status = _post(uri, body, timeout)
     except (OSError, http.client.HTTPException, ValueError) as error:
         log.warning(
             "back-channel logout of %s at %s failed: %s",
@@ -126,50 +211,142 @@ def deliver(client_id: str, uri: str, token: str, timeout: float) -> None:
         )
 
 
-def logout_requests(
-    storage: Storage, tenant: Tenant, issuer: str, sid: str, issued_at: int
-) -> list[tuple[str, str, str]]:
-    """(client id, back-channel logout URI, logout token) for each application that got an ID
-    token in the session ``sid`` and still has a back-channel logout URI."""
-    key = keys.signing_key(storage)
-    requests = []
+@dataclass(frozen=True)
+class LogoutJob:
+    """A logout token to send: to which application, about which session, queued when."""
+
+    client_id: str
+    uri: str
+    subject: str
+    sid: str
+    queued_at: int
+
+    def token(self, issuer: str, key: KeySet, issued_at: int) -> str:
+        return logout_token(issuer, key, self.client_id, self.subject, self.sid, issued_at)
+
+
+def logout_jobs(storage: Storage, tenant: Tenant, sid: str, queued_at: int) -> list[LogoutJob]:
+    """A job for each application that got an ID token in the session ``sid`` and still has a
+    back-channel logout URI."""
+    jobs = []
     for row in storage.session_clients(sid):
         application = tenant.find_application(row["client_id"])
         if application is None or not application.backchannel_logout_uri:
             continue
         subject = f"{USER_SUBJECT_PREFIX}{row['user_id']}"
-        token = logout_token(issuer, key, application.client_id, subject, sid, issued_at)
-        requests.append((application.client_id, application.backchannel_logout_uri, token))
-    return requests
+        uri = application.backchannel_logout_uri
+        jobs.append(LogoutJob(application.client_id, uri, subject, sid, queued_at))
+    return jobs
+
+
+def _send(job: LogoutJob) -> None:
+    """In the app's context: mint ``job``'s logout token now and POST it, unless it waited so
+    long that a token made when it was queued would have expired."""
+    sent_at = now()
+    if sent_at - job.queued_at > LOGOUT_TOKEN_LIFETIME:
+        log.warning(
+            "back-channel logout of %s at %s skipped: queued %ds ago",
+            escaped(job.client_id),
+            escaped(job.uri),
+            sent_at - job.queued_at,
+        )
+        return
+    server = current_server()
+    token = job.token(server.issuer, keys.signing_key(server.storage()), sent_at)
+    timeout = current_app.config.get("BACKCHANNEL_LOGOUT_TIMEOUT", TIMEOUT_SECONDS)
+    deliver(job.client_id, job.uri, token, timeout)
+
+
+class _Outbox:
+    """One application's waiting logout tokens (at most ``size``), and the thread sending them."""
+
+    def __init__(self, app, client_id: str, size: int) -> None:
+        self._app = app
+        self._jobs: queue.Queue[LogoutJob | None] = queue.Queue(maxsize=size)
+        self._thread = threading.Thread(
+            target=self._send_all, name=f"backchannel-logout {client_id}", daemon=True
+        )
+        self._thread.start()
+
+    def offer(self, job: LogoutJob) -> bool:
+        """Queue ``job``; False when the outbox is full."""
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Send what waits, then stop."""
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _send_all(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            with self._app.app_context():
+                try:
+                    _send(job)
+                except Exception:
+                    log.exception(
+                        "back-channel logout of %s at %s failed",
+                        escaped(job.client_id),
+                        escaped(job.uri),
+                    )
+
+
+class Senders:
+    """The app's outboxes, one per application, made with its first logout token: a slow or
+    unreachable application delays only its own logout tokens."""
+
+    def __init__(self, app) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._outboxes: dict[str, _Outbox] = {}
+
+    def submit(self, job: LogoutJob) -> None:
+        """Queue ``job`` in its application's outbox; when that is full, drop it (logged)."""
+        size = self._app.config.get("BACKCHANNEL_LOGOUT_QUEUE_SIZE", QUEUE_SIZE)
+        with self._lock:
+            outbox = self._outboxes.get(job.client_id)
+            if outbox is None:
+                outbox = self._outboxes[job.client_id] = _Outbox(self._app, job.client_id, size)
+        if not outbox.offer(job):
+            log.warning(
+                "back-channel logout of %s at %s dropped: %d logout tokens wait already",
+                escaped(job.client_id),
+                escaped(job.uri),
+                size,
+            )
+
+    def shutdown(self) -> None:
+        """Send every logout token that waits, then stop the threads (returns once they did)."""
+        with self._lock:
+            outboxes, self._outboxes = list(self._outboxes.values()), {}
+        for outbox in outboxes:
+            outbox.close()
 
 
 def session_ended(sid: str) -> None:
-    """Send a logout token to each application signed in through the session that just ended.
+    """Queue a logout token for each application signed in through the session that just ended.
 
-    The tokens are made here, in the logout request (they need its storage and signing key);
-    the pool sends them once the request has gone on.
+    Each is minted when its application's thread sends it, after the logout has answered.
     """
     server = current_server()
-    timeout = current_app.config.get("BACKCHANNEL_LOGOUT_TIMEOUT", TIMEOUT_SECONDS)
     senders = current_app.extensions[EXTENSION_NAME]
-    for request in logout_requests(server.storage(), server.tenant, server.issuer, sid, now()):
-        senders.submit(deliver, *request, timeout)
+    for job in logout_jobs(server.storage(), server.tenant, sid, now()):
+        senders.submit(job)
 
 
 def sessions_ended(storage: Storage, tenant: Tenant, issuer: str, sids, issued_at: int) -> int:
     """Send the logout tokens of sessions an admin command ended, one after the other (the
-    command waits for them); the number of logout tokens sent."""
-    requests = [
-        request
-        for sid in sids
-        for request in logout_requests(storage, tenant, issuer, sid, issued_at)
-    ]
-    for request in requests:
-        deliver(*request, TIMEOUT_SECONDS)
-    return len(requests)
+    command waits for them), each minted just before it is sent (issued at the command's time,
+    which it reads once); the number sent."""
+    jobs = [job for sid in sids for job in logout_jobs(storage, tenant, sid, issued_at)]
+    key = keys.signing_key(storage)
+    for job in jobs:
+        deliver(job.client_id, job.uri, job.token(issuer, key, issued_at), TIMEOUT_SECONDS)
+    return len(jobs)
 
 
 def init_app(app) -> None:
-    app.extensions[EXTENSION_NAME] = ThreadPoolExecutor(
-        max_workers=SENDERS, thread_name_prefix="backchannel-logout"
-    )
+    app.extensions[EXTENSION_NAME] = Senders(app)

@@ -104,17 +104,17 @@ def add_user(storage: Storage, tenant: Tenant, args, now: int, settings: Setting
 
 def block_user(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     email = args.email.strip().lower()
-    ending = storage.live_sessions(email, now)
-    if not storage.set_blocked(email, True, now):
+    ended = storage.set_blocked(email, True, now)
+    if ended is None:
         raise CommandError(f"no user has the email address {email}")
-    sent = backchannel_logout.sessions_ended(storage, tenant, settings.issuer, ending, now)
+    sent = backchannel_logout.sessions_ended(storage, tenant, settings.issuer, ended, now)
     blocked = f"blocked {email}: no more logins, SSO sessions or refreshed tokens"
     return f"{blocked} ({sent} back-channel logout token(s) sent)" if sent else blocked
 
 
 def unblock_user(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     email = args.email.strip().lower()
-    found = storage.set_blocked(email, False, now)
+    found = storage.set_blocked(email, False, now) is not None
     lifted = storage.unblock_logins(email)
     if not found and not lifted:
         raise CommandError(f"no user has the email address {email}, and it is not blocked anywhere")

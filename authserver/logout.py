@@ -3,9 +3,16 @@
 
 ``/v2/logout`` is kept exactly as Auth0 has it, because Auth0's SDKs call it: a plain GET ends the
 SSO session. That is a known risk (logout CSRF): any page can end the user's session with an
-``<img src=".../v2/logout">``; nothing worse, since ``returnTo`` must be one of the application's
-(``client_id``) "Allowed Logout URLs", compared exactly, or the request is refused on an error
-page and the session is left as it was. Without ``returnTo`` a "You are logged out" page is shown.
+``<img src=".../v2/logout">``, and since the end of a session is sent to the applications signed
+in through it (:mod:`.backchannel_logout`), such a page also ends the user's session at every one
+of them with a back-channel logout URI (webapp-demo): the user is logged out everywhere and must
+sign in again. Auth0's ``/v2/logout`` is a GET too, with the same effect once back-channel logout
+is configured. No more than that: the request discloses nothing, and ``returnTo`` must be one of
+the application's (``client_id``) "Allowed Logout URLs", compared exactly, or the request is
+refused on an error page and the session is left as it was (no redirect to the attacker's page).
+Without ``returnTo`` a "You are logged out" page is shown. An application that wants a logout no
+other page can force uses ``/oidc/logout`` with ``id_token_hint``: without a valid one that
+endpoint asks the user to confirm first.
 
 ``/oidc/logout`` (the ``end_session_endpoint`` of the discovery document) accepts GET and POST
 with ``id_token_hint``, ``client_id``, ``post_logout_redirect_uri`` and ``state`` (``logout_hint``

@@ -13,6 +13,7 @@ this server's database, before anything is written to it: a corrupt file, or ano
 SQLite database, which the server must not change. The error names the file.
 """
 
+import enum
 import hashlib
 import json
 import os
@@ -150,6 +151,17 @@ _SINGLE_USE = {
     AuthorizationCode: ("authorization_codes", "code_hash", "redeemed_at"),
     RefreshToken: ("refresh_tokens", "token_hash", "rotated_at"),
 }
+
+
+class Claim(enum.Enum):
+    """What :meth:`Storage.use_once` did with a code or a refresh token."""
+
+    #: Marked used by this call: the request may store its new tokens.
+    USED = "used"
+    #: Used already, by another request.
+    TAKEN = "taken"
+    #: Not used: its grant is revoked or its user blocked (perhaps since the request checked).
+    REFUSED = "refused"
 
 
 class UnusableDatabase(sqlite3.DatabaseError):
@@ -322,22 +334,29 @@ class Storage:
         except sqlite3.IntegrityError as error:
             raise UserExists(user.email) from error
 
-    def set_blocked(self, email: str, blocked: bool, now: int) -> bool:
-        """Block (ending their sessions) or unblock a user; False when no user has that address."""
+    def set_blocked(self, email: str, blocked: bool, now: int) -> list[str] | None:
+        """Block (ending their sessions) or unblock a user: the digests of the live sessions this
+        ended (the ones to send logout tokens for), in the same transaction; None when no user
+        has that address."""
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE users SET blocked = ?, updated_at = ? WHERE email = ?",
                 (blocked, now, email),
             )
-            if blocked:
-                self.db.execute(
-                    """
-                    UPDATE sessions SET ended_at = ?
-                    WHERE ended_at IS NULL AND user_id = (SELECT id FROM users WHERE email = ?)
-                    """,
-                    (now, email),
-                )
-        return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return None
+            if not blocked:
+                return []
+            # RETURNING needs SQLite 3.35 or later (sqlite3.sqlite_version).
+            ended = self.db.execute(
+                """
+                UPDATE sessions SET ended_at = ?
+                WHERE ended_at IS NULL AND user_id = (SELECT id FROM users WHERE email = ?)
+                RETURNING id_hash, expires_at
+                """,
+                (now, email),
+            ).fetchall()
+        return [row["id_hash"] for row in ended if row["expires_at"] > now]
 
     def find_user(self, user_id: str) -> User | None:
         row = self._one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", user_id)
@@ -458,17 +477,6 @@ class Storage:
             (now, secret_hash(session_id)),
         )
         return cursor.rowcount == 1
-
-    def live_sessions(self, email: str, now: int) -> list[str]:
-        """The digests of the user's sessions that have not ended or expired."""
-        rows = self.db.execute(
-            """
-            SELECT id_hash FROM sessions JOIN users ON users.id = user_id
-            WHERE email = ? AND ended_at IS NULL AND expires_at > ?
-            """,
-            (email, now),
-        )
-        return [row["id_hash"] for row in rows]
 
     def link_grant_to_session(self, grant_id: str, session_hash: str) -> None:
         self.db.execute(
@@ -618,17 +626,31 @@ class Storage:
 
     # -- single use -----------------------------------------------------------------------
 
-    def use_once(self, credential: AuthorizationCode | RefreshToken, now: int) -> bool:
-        """Mark a code redeemed or a refresh token rotated; False when another request did first.
+    def use_once(self, credential: AuthorizationCode | RefreshToken, now: int) -> Claim:
+        """Mark a code redeemed or a refresh token rotated, if it is unused, its grant not revoked
+        and its user not blocked (:attr:`Claim.USED`); else why not.
 
-        One conditional UPDATE, so of concurrent uses exactly one gets True.
+        One conditional UPDATE, so of concurrent uses exactly one gets USED, and none once a
+        concurrent replay revoked the grant or an admin blocked the user (each in a transaction
+        of its own, before or after this one).
         """
         table, digest, used_at = _SINGLE_USE[type(credential)]
+        value = getattr(credential, digest)
         cursor = self.db.execute(
-            f"UPDATE {table} SET {used_at} = ? WHERE {digest} = ? AND {used_at} IS NULL",
-            (now, getattr(credential, digest)),
+            f"""
+            UPDATE {table} SET {used_at} = ?
+            WHERE {digest} = ? AND {used_at} IS NULL AND EXISTS (
+                SELECT 1 FROM grants JOIN users ON users.id = grants.user_id
+                WHERE grants.id = {table}.grant_id AND grants.revoked_at IS NULL
+                  AND NOT users.blocked
+            )
+            """,
+            (now, value),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount == 1:
+            return Claim.USED
+        row = self._one(f"SELECT {used_at} FROM {table} WHERE {digest} = ?", value)
+        return Claim.TAKEN if row is not None and row[used_at] is not None else Claim.REFUSED
 
     # -- consents -------------------------------------------------------------------------
 

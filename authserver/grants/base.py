@@ -34,6 +34,7 @@ from shared.log_safety import escaped
 from .. import web_message
 from ..clock import now
 from ..models import AuthorizationCode, RefreshToken, User
+from ..storage import Claim
 from ..tenant import OIDC_SCOPES, ResourceServer
 from .group_commit import group_commit
 
@@ -240,7 +241,9 @@ class SingleUseMixin:
        writes of the concurrent requests: :mod:`.group_commit`). Concurrent requests that all
        passed :meth:`replayed` race there, and the first wins: its credential is marked used and
        its tokens stored together. A loser finds the credential used: it revokes the grant (and
-       with it the winner's tokens), stores nothing, and answers ``invalid_grant``. The hook
+       with it the winner's tokens), stores nothing, and answers ``invalid_grant``. So does a
+       request whose grant a replay revoked, or whose user an admin blocked, after its checks
+       (without revoking anything). The hook
        authlib calls last (``delete_authorization_code``, ``revoke_old_credential``) then has
        nothing left to do.
     """
@@ -267,27 +270,37 @@ class SingleUseMixin:
 
     def save_token(self, token: dict) -> None:
         """Mark the credential used and store ``token``, atomically; if another request used the
-        credential first, revoke the grant, store nothing and refuse."""
+        credential first, revoke the grant, store nothing and refuse; if the grant was revoked
+        or the user blocked since the checks, store nothing and refuse."""
         credential = self.used_credential()
         work = partial(self._use_once, credential, token, self.request)
-        if group_commit().run(self.server.storage(), work):
+        claim = group_commit().run(self.server.storage(), work)
+        if claim is Claim.USED:
             return
-        log.warning(
-            "%s of grant %s used by two requests at once: grant revoked",
-            self.CREDENTIAL,
-            credential.grant_id,
-        )
+        if claim is Claim.TAKEN:
+            log.warning(
+                "%s of grant %s used by two requests at once: grant revoked",
+                self.CREDENTIAL,
+                credential.grant_id,
+            )
+        else:
+            log.warning(
+                "%s of grant %s not used: the grant was revoked or the user blocked meanwhile",
+                self.CREDENTIAL,
+                credential.grant_id,
+            )
         raise InvalidGrantError(self.REPLAY_DESCRIPTION)
 
-    def _use_once(self, credential, token: dict, request, storage) -> bool:
-        """In the transaction: whether this request used ``credential`` first (then ``token`` is
-        stored); if it did not, the grant is revoked."""
-        if storage.use_once(credential, now()):
+    def _use_once(self, credential, token: dict, request, storage) -> Claim:
+        """In the transaction: whether this request used ``credential`` (then ``token`` is
+        stored); if another request used it first, the grant is revoked."""
+        claim = storage.use_once(credential, now())
+        if claim is Claim.USED:
             # The server stores it on this thread's connection: ``storage``, in the transaction.
             self.server.save_token(token, request)
-            return True
-        storage.revoke_grant(credential.grant_id, now())
-        return False
+        elif claim is Claim.TAKEN:
+            storage.revoke_grant(credential.grant_id, now())
+        return claim
 
 
 def _revoke_grant(grant_id: str, revoked_at: int, storage) -> None:

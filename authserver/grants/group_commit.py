@@ -37,6 +37,7 @@ EXTENSION_NAME = "authserver_group_commit"
 class _Write:
     work: Callable[[Storage], Any]
     done: bool = False
+    committed: bool = False
     result: Any = None
     error: BaseException | None = None
 
@@ -78,8 +79,11 @@ class GroupCommit:
                 for write in batch:
                     _commit_alone(storage, write)
         except BaseException as error:
+            # Interrupted (KeyboardInterrupt, SystemExit...), perhaps halfway through the writes
+            # one by one: those committed already stand, and their requests get their results.
             for write in batch:
-                write.result, write.error = None, error
+                if not write.committed:
+                    write.result, write.error = None, error
             raise
         finally:
             for write in batch:
@@ -90,6 +94,8 @@ def _commit(storage: Storage, batch: list[_Write]) -> None:
     with storage.transaction():
         for write in batch:
             write.result = write.work(storage)
+    for write in batch:
+        write.committed = True
 
 
 def _commit_alone(storage: Storage, write: _Write) -> None:

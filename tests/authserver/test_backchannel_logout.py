@@ -2,31 +2,47 @@
 
 A real receiver (an HTTP server on 127.0.0.1, ephemeral port) is webapp-demo's registered
 ``backchannel_logout_uri`` in the test's tenant; the tests wait for every delivery by shutting the
-server's sender pool down (``shutdown(wait=True)``), so nothing sleeps and nothing is missed.
+server's senders down (``shutdown()`` returns once every queued logout token was sent or given
+up), so nothing sleeps and nothing is missed. Slow applications are real sockets too: a
+:class:`Trickler` answers one byte every 0.4 s, a :class:`Blackhole` accepts and never answers.
 """
 
+import ipaddress
+import itertools
 import logging
 import re
+import socket
+import ssl
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import jwt
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from authserver import backchannel_logout
+from authserver.storage import Storage
 from tests.authserver.helpers import (
     ALICE,
     ALICE_SUB,
     BOB,
     PKCE,
+    TEST_TENANT,
     WEBAPP_CALLBACK,
     WEBAPP_SECRET,
     AuthServer,
+    FakeClock,
     UserAgent,
     code_request,
+    forms,
     redirect_parameters,
     run_code_flow,
     tenant_text,
@@ -40,6 +56,10 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "sub", "sid", "events"}
 #: How long a slow receiver holds a request at most (it is released as soon as the test is done).
 HOLD_SECONDS = 60
+#: How often a trickling receiver sends the next byte of its answer.
+TRICKLE_SECONDS = 0.4
+#: How long a test waits for what should take a moment (generous: the machine may be busy).
+PROMPT_SECONDS = 20
 
 
 @dataclass
@@ -52,7 +72,8 @@ class Receiver:
     requests: list = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> str:
+    def start(self, tls: ssl.SSLContext | None = None) -> str:
+        """Serve (HTTPS with ``tls``, a server context); the back-channel logout URI."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,8 +98,11 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_port}/backchannel-logout"
+        scheme = "http" if tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.server.server_port}/backchannel-logout"
 
     def stop(self) -> None:
         self.release.set()
@@ -87,6 +111,108 @@ class Receiver:
 
     def logout_tokens(self) -> list[str]:
         return [parse_qs(body)["logout_token"][0] for _, _, body in self.requests]
+
+
+class SlowReceiver:
+    """A TCP server on 127.0.0.1 that accepts every connection and answers it its way
+    (:meth:`answer`) until :meth:`stop`, which closes them all."""
+
+    scheme = "http"
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stopped = threading.Event()
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.listener.getsockname()[1]}/backchannel-logout"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.stopped.is_set():
+                connection.close()
+                return
+            self.connections.append(connection)
+            threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+
+    def answer(self, connection: socket.socket) -> None:
+        """Never a byte."""
+
+    def stop(self) -> None:
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        # Closing alone would not end the accept() waiting in the other thread (nor the listening).
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+class Blackhole(SlowReceiver):
+    """Accepts, and never answers."""
+
+
+class Trickler(SlowReceiver):
+    """Answers one byte every :data:`TRICKLE_SECONDS`: a status line, then headers without end."""
+
+    def answer(self, connection: socket.socket) -> None:
+        answer = itertools.chain(b"HTTP/1.1 200 OK\r\n", itertools.cycle(b"X-Slow: yes\r\n"))
+        for byte in answer:
+            if self.stopped.wait(TRICKLE_SECONDS):
+                return
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return
+
+
+class TLSTrickler(Trickler):
+    """:class:`Trickler` over TLS (the handshake done at once, with the server context)."""
+
+    scheme = "https"
+
+    def __init__(self, tls: ssl.SSLContext) -> None:
+        self.tls = tls
+        super().__init__()
+
+    def answer(self, connection: socket.socket) -> None:
+        try:
+            secured = self.tls.wrap_socket(connection, server_side=True)
+        except OSError:
+            return
+        self.connections.append(secured)
+        super().answer(secured)
+
+
+@pytest.fixture
+def slow_receivers():
+    started: list[SlowReceiver] = []
+
+    def start(kind: type[SlowReceiver], *args) -> SlowReceiver:
+        started.append(kind(*args))
+        return started[-1]
+
+    yield start
+    for receiver in started:
+        receiver.stop()
+
+
+def wait_until(condition, seconds: float = PROMPT_SECONDS) -> bool:
+    """Whether ``condition()`` held within ``seconds`` (checked every 50 ms)."""
+    waited = threading.Event()
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        waited.wait(0.05)
+    return True
 
 
 @pytest.fixture
@@ -107,7 +233,7 @@ def server(start_authserver, receiver) -> AuthServer:
 
 def wait_for_deliveries(server: AuthServer) -> None:
     """Every logout token the server was sending has been delivered, or has failed."""
-    server.app.extensions[backchannel_logout.EXTENSION_NAME].shutdown(wait=True)
+    server.app.extensions[backchannel_logout.EXTENSION_NAME].shutdown()
 
 
 def id_token_sid(server: AuthServer, id_token: str, client_id: str) -> str:
@@ -289,3 +415,218 @@ def test_blocking_a_user_sends_the_logout_tokens_of_their_sessions(server, recei
     # Blocked again: no session left to end, no token sent.
     assert "sent" not in run_cli(server, "users", "block", ALICE[0]).stdout
     assert len(receiver.requests) == 2
+
+
+def test_blocking_sends_the_logout_tokens_of_exactly_the_sessions_it_ended(
+    server, receiver, run_cli, monkeypatch
+):
+    webapp_login(UserAgent(server))
+    late_login = {}
+    set_blocked = Storage.set_blocked
+
+    def set_blocked_after_a_login(storage, *args):
+        # A login that lands while the command runs, just before the user is blocked.
+        late_login.update(webapp_login(UserAgent(server)))
+        return set_blocked(storage, *args)
+
+    monkeypatch.setattr(Storage, "set_blocked", set_blocked_after_a_login)
+    result = run_cli(server, "users", "block", ALICE[0])
+    assert "(2 back-channel logout token(s) sent)" in result.stdout
+    sids = {verified_claims(server, t, "webapp-demo")[1]["sid"] for t in receiver.logout_tokens()}
+    assert id_token_sid(server, late_login["id_token"], "webapp-demo") in sids
+
+
+@pytest.mark.parametrize("kind", [Trickler, Blackhole])
+def test_a_post_gives_up_at_its_deadline_however_the_receiver_stalls(kind, slow_receivers, caplog):
+    caplog.set_level(logging.INFO, logger=backchannel_logout.__name__)
+    receiver = slow_receivers(kind)
+    delivery = threading.Thread(
+        target=backchannel_logout.deliver, args=("webapp-demo", receiver.uri, "token", 1.0)
+    )
+    started = time.monotonic()
+    delivery.start()
+    # A trickling receiver sends a byte well within every read's timeout: only a deadline for
+    # the whole POST ends it (it would trickle until stopped, after the test).
+    delivery.join(PROMPT_SECONDS)
+    assert not delivery.is_alive(), f"still waiting after {time.monotonic() - started:.1f} s"
+    assert "back-channel logout of webapp-demo at http://127.0.0.1:" in caplog.text
+    assert "failed: timed out" in caplog.text
+
+
+def regular_web_app(client_id: str, uri: str) -> str:
+    """A tenant file entry like webapp-demo's, for ``client_id``, with ``uri`` as back-channel
+    logout URI."""
+    entry = re.search(
+        r'\[\[applications\]\]\nclient_id = "webapp-demo".*?(?=\n\[\[)', TEST_TENANT, re.DOTALL
+    ).group(0)
+    return entry.replace('"webapp-demo"', f'"{client_id}"').replace(
+        PACKAGED_URI, f'backchannel_logout_uri = "{uri}"'
+    )
+
+
+def regular_web_login(user_agent: UserAgent, client_id: str) -> dict:
+    """:func:`webapp_login`, for a copy of webapp-demo (:func:`regular_web_app`)."""
+    pkce = PKCE.new()
+    request = code_request(client_id, WEBAPP_CALLBACK, pkce)
+    response = user_agent.authorize(**request)
+    if response.status_code == 200 and "username" in forms(response.text)[0]["inputs"]:
+        response = user_agent.sign_in(response)
+    tokens = user_agent.server.token(
+        {
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "client_secret": WEBAPP_SECRET,
+            "code": redirect_parameters(response)["code"],
+            "redirect_uri": WEBAPP_CALLBACK,
+            "code_verifier": pkce.verifier,
+        }
+    )
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+def test_slow_applications_do_not_hold_up_another_applications_logout_tokens(
+    start_authserver, receiver, slow_receivers, caplog
+):
+    caplog.set_level(logging.INFO, logger=backchannel_logout.__name__)
+    slow = {"blackholed-app": slow_receivers(Blackhole), "trickling-app": slow_receivers(Trickler)}
+    tenant = tenant_text(
+        (PACKAGED_URI, f'backchannel_logout_uri = "{receiver.start()}"'),
+        append="".join(f"\n{regular_web_app(name, r.uri)}\n" for name, r in slow.items()),
+    )
+    server = start_authserver(tenant)
+    # The slow applications would hold each POST for a minute: they are never given up on here.
+    server.app.config["BACKCHANNEL_LOGOUT_TIMEOUT"] = HOLD_SECONDS
+    user_agents = [UserAgent(server), UserAgent(server)]
+    for user_agent in user_agents:
+        for client_id in slow:
+            regular_web_login(user_agent, client_id)
+        webapp_login(user_agent)
+    for user_agent in user_agents:
+        assert log_v2_out(user_agent).status_code == 200
+    # Each logout queues the slow applications' logout tokens before webapp-demo's (client ids
+    # in order): webapp-demo gets both of its own all the same, while the others still wait.
+    assert wait_until(lambda: len(receiver.requests) == 2)
+    assert "logout of blackholed-app" not in caplog.text
+    assert "logout of trickling-app" not in caplog.text
+    for slow_receiver in slow.values():
+        slow_receiver.stop()
+    wait_for_deliveries(server)
+    assert "back-channel logout of blackholed-app at " in caplog.text
+    assert "back-channel logout of trickling-app at " in caplog.text
+
+
+def test_a_logout_token_is_minted_when_sent_and_an_old_one_is_not_sent(
+    start_authserver, receiver, caplog
+):
+    caplog.set_level(logging.INFO, logger=backchannel_logout.__name__)
+    clock = FakeClock()
+    server = start_authserver(
+        tenant_text((PACKAGED_URI, f'backchannel_logout_uri = "{receiver.start()}"')), clock
+    )
+    server.app.config["BACKCHANNEL_LOGOUT_TIMEOUT"] = HOLD_SECONDS
+    receiver.hold = True
+    first, old, recent = (UserAgent(server) for _ in range(3))
+    for user_agent in (first, old, recent):
+        webapp_login(user_agent)
+    log_v2_out(first)
+    # The first logout token is being sent (the receiver holds it): the others wait behind it.
+    assert wait_until(lambda: len(receiver.requests) == 1)
+    old_logout = clock()
+    log_v2_out(old)
+    clock.advance(100)
+    log_v2_out(recent)
+    clock.advance(30)
+    receiver.release.set()
+    wait_for_deliveries(server)
+    # The old one waited 130 s, longer than a logout token lives: not sent (logged). The recent
+    # one was minted when it was sent, 30 s after its logout.
+    assert len(receiver.requests) == 2
+    assert "back-channel logout of webapp-demo at " in caplog.text
+    assert "skipped: queued 130s ago" in caplog.text
+    claims = jwt.decode(receiver.logout_tokens()[1], options={"verify_signature": False})
+    assert claims["iat"] == int(old_logout) + 130
+
+
+def test_a_full_outbox_drops_a_logout_token_and_logs_it(start_authserver, receiver, caplog):
+    caplog.set_level(logging.INFO, logger=backchannel_logout.__name__)
+    server = server_for(start_authserver, receiver.start())
+    server.app.config["BACKCHANNEL_LOGOUT_TIMEOUT"] = HOLD_SECONDS
+    server.app.config["BACKCHANNEL_LOGOUT_QUEUE_SIZE"] = 1
+    receiver.hold = True
+    user_agents = [UserAgent(server) for _ in range(3)]
+    for user_agent in user_agents:
+        webapp_login(user_agent)
+    log_v2_out(user_agents[0])
+    assert wait_until(lambda: len(receiver.requests) == 1)
+    # One being sent, one waiting (the outbox holds one): the third is dropped.
+    for user_agent in user_agents[1:]:
+        assert log_v2_out(user_agent).status_code == 200
+    assert "back-channel logout of webapp-demo at http://127.0.0.1:" in caplog.text
+    assert "dropped: 1 logout tokens wait already" in caplog.text
+    receiver.release.set()
+    wait_for_deliveries(server)
+    assert len(receiver.requests) == 2
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory) -> ssl.SSLContext:
+    """A server TLS context with a self-signed certificate for 127.0.0.1 (its PEM file is
+    ``certificate.pem`` in the context's directory, kept as the ``cafile`` attribute)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    issued = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(issued - timedelta(minutes=5))
+        .not_valid_after(issued + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    (directory / "certificate.pem").write_bytes(
+        certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(directory / "certificate.pem", directory / "key.pem")
+    context.cafile = directory / "certificate.pem"
+    return context
+
+
+def test_an_https_post_checks_the_certificate_and_keeps_its_deadline(
+    tls_server, receiver, slow_receivers, monkeypatch, caplog
+):
+    caplog.set_level(logging.INFO, logger=backchannel_logout.__name__)
+    uri = receiver.start(tls_server)
+    # The certificate is not one the system trusts: refused.
+    backchannel_logout.deliver("webapp-demo", uri, "token", PROMPT_SECONDS)
+    assert "CERTIFICATE_VERIFY_FAILED" in caplog.text and receiver.requests == []
+    # Trusted, with the certificate as the one CA (how the sender checks it is unchanged).
+    trusted = ssl.create_default_context(cafile=tls_server.cafile)
+    trusted.sslsocket_class = backchannel_logout._TLS.sslsocket_class
+    monkeypatch.setattr(backchannel_logout, "_TLS", trusted)
+    backchannel_logout.deliver("webapp-demo", uri, "token", PROMPT_SECONDS)
+    assert "done (200)" in caplog.text and receiver.logout_tokens() == ["token"]
+    trickler = slow_receivers(TLSTrickler, tls_server)
+    delivery = threading.Thread(
+        target=backchannel_logout.deliver, args=("webapp-demo", trickler.uri, "token", 1.0)
+    )
+    delivery.start()
+    delivery.join(PROMPT_SECONDS)
+    assert not delivery.is_alive()
+    assert "timed out" in caplog.text.splitlines()[-1]

@@ -1,20 +1,25 @@
 """The database work of the token endpoint: a refresh and a code redemption each write in one
 transaction, shared with the concurrent ones (authserver.grants.group_commit), so that one wait
 for the disk serves several requests while every rule of single use holds
-(tests/authserver/test_refresh_tokens.py and test_security_rules.py race them); a request reads
-its signing key once; access tokens' ids are 128 random bits."""
+(tests/authserver/test_refresh_tokens.py and test_security_rules.py race them), also against a
+grant revoked or a user blocked after a request's checks; a request reads its signing key once;
+access tokens' ids are 128 random bits."""
 
 import base64
 import json
 import string
 import threading
+import time
 
 import pytest
 
 from authserver import db
+from authserver.grants.authorization_code import AuthorizationCodeGrant
 from authserver.grants.group_commit import GroupCommit
+from authserver.grants.refresh_token import RefreshTokenGrant
 from authserver.storage import Storage
 from tests.authserver.helpers import (
+    ALICE,
     API_AUDIENCE,
     NATIVE_CALLBACK,
     PKCE,
@@ -126,10 +131,19 @@ def _fail(storage: Storage) -> None:
     raise ValueError("this write fails")
 
 
+class Interrupted(BaseException):
+    """What stops a thread whatever it does (as KeyboardInterrupt or SystemExit would)."""
+
+
+def _interrupt(storage: Storage) -> None:
+    """Interrupts the thread that runs it: the one that commits the queued writes."""
+    raise Interrupted(threading.current_thread().name)
+
+
 def _run(group: GroupCommit, storage: Storage, work, outcomes: dict, key: str) -> None:
     try:
         outcomes[key] = group.run(storage, work)
-    except ValueError as error:
+    except (ValueError, Interrupted) as error:
         outcomes[key] = error
 
 
@@ -144,7 +158,8 @@ def _wait_until(condition) -> None:
 
 def queued_behind_a_commit(path, queued: dict) -> tuple[dict, int, set[str]]:
     """Run a first write that waits in its open transaction until the ``queued`` writes have
-    queued, then let it go: each write's outcome, the number of commits, the names stored."""
+    queued (in their order, each from a thread named by its key), then let it go: each write's
+    outcome, the number of commits, the names stored."""
     setup = Storage.open(path)
     setup.initialize()
     setup.close()
@@ -165,14 +180,16 @@ def queued_behind_a_commit(path, queued: dict) -> tuple[dict, int, set[str]]:
     outcomes: dict = {}
     works = {"first": first, **queued}
     threads = {
-        key: threading.Thread(target=_run, args=(group, storage, works[key], outcomes, key))
+        key: threading.Thread(
+            target=_run, args=(group, storage, works[key], outcomes, key), name=key
+        )
         for key, storage in zip(works, connections, strict=True)
     }
     threads["first"].start()
     assert inside.wait(WAIT_SECONDS)
-    for key in queued:
+    for count, key in enumerate(queued, 1):
         threads[key].start()
-    _wait_until(lambda: len(group) == len(queued))
+        _wait_until(lambda count=count: len(group) == count)
     release.set()
     for thread in threads.values():
         thread.join(WAIT_SECONDS)
@@ -197,3 +214,110 @@ def test_a_failing_write_fails_alone(tmp_path):
     assert outcomes["first"] == "first" and outcomes["second"] == "second"
     assert isinstance(outcomes["failing"], ValueError)
     assert {"first", "second"} <= stored and "failed" not in stored
+
+
+def test_an_interruption_while_retrying_one_by_one_fails_only_the_writes_not_committed(tmp_path):
+    queued = {
+        "second": _insert("second"),
+        "third": _insert("third"),
+        "failing": _fail,
+        "interrupted": _interrupt,
+    }
+    outcomes, _, stored = queued_behind_a_commit(tmp_path / "a.sqlite3", queued)
+    # The four share a transaction, which _fail fails; one by one, second and third commit,
+    # failing fails, and interrupted stops the thread committing them (it raises the
+    # interruption, whichever write is its own).
+    (leader,) = outcomes["interrupted"].args
+    assert {"second", "third"} <= stored and "failed" not in stored
+    for key in ("second", "third"):
+        assert outcomes[key] == key or key == leader, outcomes
+    assert isinstance(outcomes["interrupted"], Interrupted)
+
+
+def revoke_the_grant(storage: Storage, grant) -> None:
+    """What a replay of an older refresh token of the family does, in a parallel request."""
+    storage.revoke_grant(grant.request.grant_id, int(time.time()))
+
+
+def block_the_user(storage: Storage, grant) -> None:
+    """What ``users block`` does, in the admin's terminal."""
+    storage.set_blocked(ALICE[0], True, int(time.time()))
+
+
+def meanwhile(monkeypatch, server, hook: tuple[type, str], action) -> None:
+    """``action(storage, grant)`` on a connection of its own, right after the grant's ``hook``:
+    after authlib's checks of the request, before the grant's save_token."""
+    grant_class, name = hook
+    original = getattr(grant_class, name)
+
+    def hooked(grant, *args):
+        result = original(grant, *args)
+        storage = Storage.open(server.database)
+        try:
+            action(storage, grant)
+        finally:
+            storage.close()
+        return result
+
+    monkeypatch.setattr(grant_class, name, hooked)
+
+
+def stored_rows(server) -> dict[str, int]:
+    storage = Storage.open(server.database)
+    try:
+        return {
+            table: storage.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("access_tokens", "refresh_tokens")
+        } | {
+            "used": storage.db.execute(
+                "SELECT (SELECT count(*) FROM refresh_tokens WHERE rotated_at IS NOT NULL)"
+                " + (SELECT count(*) FROM authorization_codes WHERE redeemed_at IS NOT NULL)"
+            ).fetchone()[0]
+        }
+    finally:
+        storage.close()
+
+
+REFRESH_CHECKED = (RefreshTokenGrant, "validate_token_request")
+CODE_CHECKED = (AuthorizationCodeGrant, "authenticate_user")
+
+
+@pytest.mark.parametrize(
+    ("hook", "action"),
+    [
+        (REFRESH_CHECKED, revoke_the_grant),
+        (REFRESH_CHECKED, block_the_user),
+        (CODE_CHECKED, revoke_the_grant),
+        (CODE_CHECKED, block_the_user),
+    ],
+    ids=[
+        "refresh-grant-revoked",
+        "refresh-user-blocked",
+        "code-grant-revoked",
+        "code-user-blocked",
+    ],
+)
+def test_a_grant_revoked_or_a_user_blocked_after_the_checks_gets_no_tokens(
+    user_agent, authserver, monkeypatch, hook, action
+):
+    pkce = PKCE.new()
+    code = native_code(user_agent, pkce)
+    tokens = None
+    if hook is REFRESH_CHECKED:
+        tokens = exchange_code(authserver, code, "native-demo", NATIVE_CALLBACK, pkce.verifier)
+        assert tokens.status_code == 200
+    before = stored_rows(authserver)
+    meanwhile(monkeypatch, authserver, hook, action)
+    if hook is REFRESH_CHECKED:
+        response = authserver.token(
+            {
+                "grant_type": "refresh_token",
+                "client_id": "native-demo",
+                "refresh_token": tokens.json()["refresh_token"],
+            }
+        )
+    else:
+        response = exchange_code(authserver, code, "native-demo", NATIVE_CALLBACK, pkce.verifier)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    # Nothing stored, nothing marked used.
+    assert stored_rows(authserver) == before
