@@ -115,6 +115,9 @@ def _links(fd_folder):
 def port_in_use(port):
     """None when ``port`` is free on 127.0.0.1; else a sentence naming who holds it."""
     with socket.socket() as probe:
+        # As the servers bind (gunicorn sets SO_REUSEADDR): connections of a run that just
+        # ended, left in TIME_WAIT, do not hold the port; only a listening socket does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
             return None

@@ -22,6 +22,18 @@ def test_a_free_port_is_free():
     assert run_demo.port_in_use(free_port()) is None
 
 
+def test_a_port_whose_last_connections_wait_in_time_wait_is_free():
+    # The state a port is in just after a `make demo` stopped: its server closed connections
+    # first, so they linger in TIME_WAIT; the next `make demo` must start all the same.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()
+            client.recv(1)
+    assert run_demo.port_in_use(port) is None
+
+
 def test_a_port_in_use_names_the_process_that_listens_on_it():
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
