@@ -20,16 +20,20 @@ Flowlab is needed. One validator per process, one decorator per protected view::
 What the decorator enforces, in this order:
 
 1. The token comes from the ``Authorization: Bearer <token>`` header (scheme case-insensitive).
-   A token in the query string or a malformed header: 400 ``invalid_request``; a word after
-   ``Bearer`` that is no b64token: 401 ``invalid_token``; no credentials at all (or another
-   scheme): 401 with a bare challenge.
+   A token in the query string or a form body, or a malformed header: 400 ``invalid_request``; a
+   word after ``Bearer`` that is no b64token: 401 ``invalid_token``; no credentials at all (or
+   another scheme): 401 with a bare challenge.
 2. ``TokenValidator.validate``: 401 ``invalid_token``, or 503 when no signing key can be had.
-3. ``scopes`` (the ``scope`` claim) and ``permissions`` (Auth0 RBAC claim): 403
+3. The kind of token: ``user_only`` refuses machine (client-credentials) tokens, ``machine_only``
+   refuses user tokens, both with 403.
+4. ``scopes`` (the ``scope`` claim) and ``permissions`` (Auth0 RBAC claim): 403
    ``insufficient_scope`` naming what is missing in ``scope="..."``.
 
-The RFC 6750 rules of steps 1 and 3 are the validator's, the same in every framework's adapter:
-``bearer_token`` (the header), ``authorize`` (scopes, permissions) and ``check_realm``; this file
-reads the request, refuses a token sent another way, and answers refusals.
+The RFC 6750 rules of steps 1, 3 and 4 are the validator's, the same in every framework's
+adapter: ``bearer_token`` (the header), ``authorize`` (kind, scopes, permissions) and
+``check_realm``; this file reads the request, refuses a token sent another way, and answers
+refusals. A form body is read only when its content type is a form's (``request.POST``, or for
+another method the same parse of ``request.body``); the view can read it again.
 
 On success the verified ``Claims`` are on ``request.claims``. Every refusal is a JSON body
 ``{"error", "error_description"}`` with the RFC 6750 section 3 ``WWW-Authenticate`` challenge; the
@@ -39,7 +43,8 @@ only its own ``django`` loggers, so that line is shown only with a ``LOGGING`` s
 the root logger a handler at INFO (the example's ``settings.py`` has it).
 
 Views are synchronous: ``validate`` may block on a JWKS download, which a WSGI worker thread may
-do. A protected view is exempt from CSRF checks: a bearer token is never attached by a browser on
+do; ``require`` refuses an ``async def`` view with a ``TypeError`` when it decorates it. A
+protected view is exempt from CSRF checks: a bearer token is never attached by a browser on
 its own, so a forged cross-site request carries none.
 """
 
@@ -48,9 +53,11 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable
+from io import BytesIO
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 
 from .token_validation import (
     AuthRequirements,
@@ -66,6 +73,7 @@ from .token_validation import (
 __all__ = ["BearerAuth"]
 
 View = Callable[..., HttpResponse]
+FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 class BearerAuth:
@@ -76,12 +84,27 @@ class BearerAuth:
         self.realm = check_realm(realm)
 
     def require(
-        self, scopes: Iterable[str] = (), permissions: Iterable[str] = ()
+        self,
+        scopes: Iterable[str] = (),
+        permissions: Iterable[str] = (),
+        *,
+        user_only: bool = False,
+        machine_only: bool = False,
     ) -> Callable[[View], View]:
         """Protect a view; see the module docstring for what is checked."""
-        requirements = AuthRequirements.of(scopes, permissions)
+        requirements = AuthRequirements.of(
+            scopes, permissions, user_only=user_only, machine_only=machine_only
+        )
 
         def decorator(view: View) -> View:
+            # The wrapper below is synchronous: around an async def view it would hand Django
+            # an unawaited coroutine instead of a response, a 500 at every request.
+            if iscoroutinefunction(view):
+                raise TypeError(
+                    f"{view.__qualname__} is a coroutine function: BearerAuth.require protects "
+                    "synchronous views only"
+                )
+
             @functools.wraps(view)
             def protected_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
                 try:
@@ -121,6 +144,17 @@ def request_token(request: HttpRequest) -> str:
     # refused, so the client learns to stop leaking it into logs and histories.
     if "access_token" in request.GET:
         raise InvalidRequest("access_token in the query string")
+    if request.content_type in FORM_MEDIA_TYPES and "access_token" in form_fields(request):
+        raise InvalidRequest("access_token in a form-encoded body")
     # Two Authorization headers reach a WSGI application joined by a comma: bearer_token
     # refuses them as malformed.
     return bearer_token(request.META.get("HTTP_AUTHORIZATION"))
+
+
+def form_fields(request: HttpRequest) -> QueryDict:
+    """The fields of the form body of ``request``: Django parses the body of a POST only."""
+    if request.method == "POST":
+        return request.POST
+    if request.content_type == "multipart/form-data":
+        return request.parse_file_upload(request.META, BytesIO(request.body))[0]
+    return QueryDict(request.body)

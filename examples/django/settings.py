@@ -1,7 +1,7 @@
 """Django settings of the example service: a token-protected JSON API and nothing else.
 
-Settings, as for every Flowlab part: ``AUTH_ISSUER`` (exactly as in the tokens' ``iss``),
-``AUTH_AUDIENCE`` (the API identifier), ``AUTH_JWKS_URL`` (only when the keys are fetched from
+Settings, as for every Flowlab part: ``AUTH_ISSUER`` (required, exactly as in the tokens'
+``iss``), ``AUTH_AUDIENCE`` (required, the API identifier), ``AUTH_JWKS_URL`` (only when the keys are fetched from
 another address than the discovery document's ``jwks_uri``); ``DJANGO_ALLOWED_HOSTS``
 (comma-separated, default ``localhost,127.0.0.1``).
 """
@@ -9,8 +9,21 @@ another address than the discovery document's ``jwks_uri``); ``DJANGO_ALLOWED_HO
 import os
 import secrets
 
-AUTH_ISSUER = os.environ.get("AUTH_ISSUER", "http://localhost:9000/")
-AUTH_AUDIENCE = os.environ.get("AUTH_AUDIENCE", "https://api.flowlab.local")
+from django.core.exceptions import ImproperlyConfigured
+
+
+def required_setting(name: str) -> str:
+    """The environment variable ``name``; the service does not start without it."""
+    value = os.environ.get(name)
+    if not value:
+        # No default: a service started without its settings would otherwise trust whatever
+        # issuer a default names (http://localhost:9000/ is anything listening on port 9000).
+        raise ImproperlyConfigured(f"{name} is not set: the service needs it to know whom to trust")
+    return value
+
+
+AUTH_ISSUER = required_setting("AUTH_ISSUER")
+AUTH_AUDIENCE = required_setting("AUTH_AUDIENCE")
 AUTH_JWKS_URL = os.environ.get("AUTH_JWKS_URL") or None
 
 # No sessions, no cookies, no signed data: nothing depends on a fixed key.

@@ -2,8 +2,8 @@
 
 It lives in one package with ``token_validation.py`` and ``flask_auth.py`` (both copied from
 Flowlab's ``shared/``); run it with ``gunicorn yourservice.app:app``. Settings, as for every
-Flowlab part: ``AUTH_ISSUER`` (exactly as in the tokens' ``iss``), ``AUTH_AUDIENCE`` (the API
-identifier), ``AUTH_JWKS_URL`` (only when the keys are fetched from another address than the
+Flowlab part: ``AUTH_ISSUER`` (required, exactly as in the tokens' ``iss``), ``AUTH_AUDIENCE``
+(required, the API identifier), ``AUTH_JWKS_URL`` (only when the keys are fetched from another address than the
 discovery document's ``jwks_uri``).
 """
 
@@ -19,8 +19,19 @@ from .token_validation import TokenValidator
 # Flask sets up no logging for it, so without this line those reasons are never shown.
 logging.basicConfig(level=logging.INFO)
 
-ISSUER = os.environ.get("AUTH_ISSUER", "http://localhost:9000/")
-AUDIENCE = os.environ.get("AUTH_AUDIENCE", "https://api.flowlab.local")
+
+def required_setting(name: str) -> str:
+    """The environment variable ``name``; the service does not start without it."""
+    value = os.environ.get(name)
+    if not value:
+        # No default: a service started without its settings would otherwise trust whatever
+        # issuer a default names (http://localhost:9000/ is anything listening on port 9000).
+        raise RuntimeError(f"{name} is not set: the service needs it to know whom to trust")
+    return value
+
+
+ISSUER = required_setting("AUTH_ISSUER")
+AUDIENCE = required_setting("AUTH_AUDIENCE")
 
 app = Flask(__name__)
 flask_auth.init_app(
@@ -44,7 +55,9 @@ def list_messages():
 
 
 @app.post("/api/imports")
-@flask_auth.require_auth(scopes=["import:data"])
+# A machine client's endpoint: with Auth0's RBAC off, a user is granted any scope the client
+# asks for, import:data too, so the scope alone would let a person in.
+@flask_auth.require_auth(scopes=["import:data"], machine_only=True)
 def import_data():
-    """Needs the ``import:data`` scope (a machine client's, by client credentials)."""
+    """Needs a machine token (by client credentials) with the ``import:data`` scope."""
     return {"imported_by": g.claims.client_id}, 201

@@ -6,6 +6,10 @@
 ``machine_token(scope=None)``
     A real access token for the Flowlab API from ``authserver``, by client credentials as
     ``m2m-demo`` (``import:data read:imports read:messages``, or only ``scope``).
+``user_token``
+    A real access token of a user (Alice, by code + PKCE as ``spa-demo``) for the Flowlab API with
+    the scopes ``import:data read:messages``: with RBAC off, as by Auth0's default, a user is
+    granted any scope the client asks for, a machine client's included.
 ``copy_package(directory, *files)``
     The package ``yourservice`` in ``directory``: an empty ``__init__.py`` and a copy of each
     file, exactly as a README here tells a learner to copy them.
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.authserver.helpers import API_AUDIENCE, ServerProcess
+from tests.authserver.helpers import API_AUDIENCE, ServerProcess, UserAgent, run_code_flow
 from tests.support.processes import FLOWLAB_SETTING_PREFIXES, PROJECT_ROOT, Service, free_port
 
 PACKAGE = "yourservice"
@@ -67,6 +71,14 @@ def machine_token(authserver):
         return response.json()["access_token"]
 
     return token
+
+
+@pytest.fixture(scope="package")
+def user_token(authserver):
+    flow = run_code_flow(
+        UserAgent(authserver), audience=API_AUDIENCE, scope="openid import:data read:messages"
+    )
+    return flow.tokens["access_token"]
 
 
 def copy_package(directory: Path, *files: Path) -> Path:
