@@ -221,8 +221,9 @@ ran interleaved (A B C A B C ...), so machine noise hit them alike.
 ## Machine and versions
 
 - {os.cpu_count()} cores, {cpu_model()}; {platform.platform()}
-- load average (1, 5, 15 min) before the run {_load(load_before)}, after it {_load(os.getloadavg())}:
-  whatever else ran on the machine shared its cores with the benchmark
+- load average (1, 5, 15 min) before the run {_load(load_before)}, after it {_load(os.getloadavg())}
+  (the figure after includes the benchmark's own processes; a high one before means something
+  else shared the cores)
 - Python {platform.python_version()}, {backend.openssl_version_text()}, {http.wrk_version}
 - {versions}
 - commit {_commit()}
