@@ -243,19 +243,17 @@ class SingleUseMixin:
        its tokens stored together. A loser finds the credential used: it revokes the grant (and
        with it the winner's tokens), stores nothing, and answers ``invalid_grant``. So does a
        request whose grant a replay revoked, or whose user an admin blocked, after its checks
-       (without revoking anything). The hook
-       authlib calls last (``delete_authorization_code``, ``revoke_old_credential``) then has
-       nothing left to do.
+       (without revoking anything). The hook authlib calls last (``delete_authorization_code``,
+       ``revoke_old_credential``) then has nothing left to do.
+
+    Each grant class using it says which credential its request uses: ``used_credential()``,
+    the one its first hook found.
     """
 
     #: What the log calls the credential.
     CREDENTIAL = "credential"
     #: The ``error_description`` of a replay: what authlib answers for an unknown credential.
     REPLAY_DESCRIPTION: str | None = None
-
-    def used_credential(self) -> AuthorizationCode | RefreshToken:
-        """The credential this request uses (found by the grant's first hook)."""
-        raise NotImplementedError
 
     def replayed(self, credential: AuthorizationCode | RefreshToken) -> bool:
         """Whether ``credential`` was used before; if it was, its grant is revoked now."""
