@@ -53,7 +53,6 @@ OpenAPI document is built from them).
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -64,12 +63,12 @@ from .token_validation import (
     AuthRequirements,
     Claims,
     InvalidRequest,
-    KeysUnavailable,
     TokenValidationError,
     TokenValidator,
     authorize,
     bearer_token,
     check_realm,
+    refusal_headers,
 )
 
 __all__ = ["AuthRequirements", "init_app", "require_auth"]
@@ -146,16 +145,5 @@ def bearer_error_response(error: TokenValidationError) -> Response:
     g.auth_refusal = error.reason
     response = jsonify(error.as_dict())
     response.status_code = error.status_code
-    # RFC 6750 3: "If the protected resource request does not include authentication
-    # credentials or does not contain an access token that enables access to the protected
-    # resource, the resource server MUST include the HTTP "WWW-Authenticate" response header
-    # field". KeysUnavailable is no fault of the credentials and sends no challenge.
-    challenge = error.www_authenticate(bearer_auth.realm)
-    if challenge is not None:
-        response.headers["WWW-Authenticate"] = challenge
-    if isinstance(error, KeysUnavailable):
-        # RFC 9110 10.2.3: "When sent with a 503 (Service Unavailable) response, Retry-After
-        # indicates how long the service is expected to be unavailable to the client." The
-        # validator retries its JWKS download after its cooldown.
-        response.headers["Retry-After"] = str(math.ceil(bearer_auth.validator.jwks.cooldown))
+    response.headers.update(refusal_headers(error, bearer_auth.realm, bearer_auth.validator))
     return response

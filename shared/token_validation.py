@@ -45,7 +45,10 @@ This one file is meant to be copied. To use it in your own service:
    malformed header or two of them joined by a comma, ``InvalidToken`` for a word that is no
    b64token); ``check_realm(realm)`` refuses a realm that would break the challenge header;
    ``authorize(claims, requirements)`` checks the ``AuthRequirements`` of an endpoint: the kind
-   of token (``WrongTokenKind``), its scopes and its permissions (``InsufficientScope``).
+   of token (``WrongTokenKind``), its scopes and its permissions (``InsufficientScope``);
+   ``refusal_headers(error, realm, validator)`` gives the headers of the RFC 6750 answer to a
+   refusal (the ``WWW-Authenticate`` challenge, ``Retry-After`` when keys are unavailable),
+   whose body is ``error.as_dict()`` and status ``error.status_code``.
 
 What is checked (each rule is quoted from its RFC next to the line enforcing it): at most 8 KiB,
 compact JWS with three canonical base64url segments, JSON objects without duplicate names or
@@ -188,6 +191,7 @@ __all__ = [
     "authorize",
     "bearer_token",
     "check_realm",
+    "refusal_headers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -517,6 +521,27 @@ def authorize(claims: Claims, requirements: AuthRequirements) -> Claims:
             f"token lacks required permissions {list(requirements.permissions)}",
         )
     return claims
+
+
+def refusal_headers(
+    error: TokenValidationError, realm: str, validator: TokenValidator
+) -> dict[str, str]:
+    """The response headers of the RFC 6750 section 3 answer to ``error`` (its body is
+    ``error.as_dict()``, its status ``error.status_code``)."""
+    headers = {}
+    # RFC 6750 3: "If the protected resource request does not include authentication
+    # credentials or does not contain an access token that enables access to the protected
+    # resource, the resource server MUST include the HTTP "WWW-Authenticate" response header
+    # field". KeysUnavailable is no fault of the credentials and sends no challenge.
+    challenge = error.www_authenticate(realm)
+    if challenge is not None:
+        headers["WWW-Authenticate"] = challenge
+    if isinstance(error, KeysUnavailable):
+        # RFC 9110 10.2.3: "When sent with a 503 (Service Unavailable) response, Retry-After
+        # indicates how long the service is expected to be unavailable to the client." The
+        # validator retries its JWKS download after its cooldown.
+        headers["Retry-After"] = str(math.ceil(validator.jwks.cooldown))
+    return headers
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,7 +51,6 @@ its own, so a forged cross-site request carries none.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterable
 from io import BytesIO
 from typing import Any
@@ -62,12 +61,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from .token_validation import (
     AuthRequirements,
     InvalidRequest,
-    KeysUnavailable,
     TokenValidationError,
     TokenValidator,
     authorize,
     bearer_token,
     check_realm,
+    refusal_headers,
 )
 
 __all__ = ["BearerAuth"]
@@ -123,17 +122,8 @@ class BearerAuth:
         """The RFC 6750 section 3 answer to a refused request: status, challenge, JSON body."""
         request.auth_refusal = error.reason  # type: ignore[attr-defined]
         response = JsonResponse(error.as_dict(), status=error.status_code)
-        # RFC 6750 3: "If the protected resource request does not include authentication
-        # credentials or does not contain an access token that enables access to the protected
-        # resource, the resource server MUST include the HTTP "WWW-Authenticate" response
-        # header field". KeysUnavailable is no fault of the credentials and sends no challenge.
-        challenge = error.www_authenticate(self.realm)
-        if challenge is not None:
-            response["WWW-Authenticate"] = challenge
-        if isinstance(error, KeysUnavailable):
-            # RFC 9110 10.2.3: "When sent with a 503 (Service Unavailable) response, Retry-After
-            # indicates how long the service is expected to be unavailable to the client."
-            response["Retry-After"] = str(math.ceil(self.validator.jwks.cooldown))
+        for name, value in refusal_headers(error, self.realm, self.validator).items():
+            response[name] = value
         return response
 
 

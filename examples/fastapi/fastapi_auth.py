@@ -54,7 +54,6 @@ line is shown only once the application sets up logging: ``logging.basicConfig(l
 from __future__ import annotations
 
 import importlib.util
-import math
 from collections.abc import Awaitable, Callable, Iterable
 
 from fastapi import FastAPI, Request
@@ -65,12 +64,12 @@ from .token_validation import (
     AuthRequirements,
     Claims,
     InvalidRequest,
-    KeysUnavailable,
     TokenValidationError,
     TokenValidator,
     authorize,
     bearer_token,
     check_realm,
+    refusal_headers,
 )
 
 __all__ = ["BearerAuth"]
@@ -119,18 +118,7 @@ class BearerAuth:
     async def error_response(self, request: Request, error: TokenValidationError) -> JSONResponse:
         """The RFC 6750 section 3 answer to a refused request: status, challenge, JSON body."""
         request.state.auth_refusal = error.reason
-        headers = {}
-        # RFC 6750 3: "If the protected resource request does not include authentication
-        # credentials or does not contain an access token that enables access to the protected
-        # resource, the resource server MUST include the HTTP "WWW-Authenticate" response
-        # header field". KeysUnavailable is no fault of the credentials and sends no challenge.
-        challenge = error.www_authenticate(self.realm)
-        if challenge is not None:
-            headers["WWW-Authenticate"] = challenge
-        if isinstance(error, KeysUnavailable):
-            # RFC 9110 10.2.3: "When sent with a 503 (Service Unavailable) response, Retry-After
-            # indicates how long the service is expected to be unavailable to the client."
-            headers["Retry-After"] = str(math.ceil(self.validator.jwks.cooldown))
+        headers = refusal_headers(error, self.realm, self.validator)
         return JSONResponse(error.as_dict(), status_code=error.status_code, headers=headers)
 
 
