@@ -427,10 +427,12 @@ class Claims(Mapping[str, Any]):
 # RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 #               credentials = "Bearer" 1*SP b64token
 # RFC 9110 11.1: "It uses a case-insensitive token to identify the authentication scheme".
-# _BEARER_CREDENTIALS takes the one word after the scheme; _B64TOKEN judges that word.
+# _BEARER_B64TOKEN is that grammar: a well-formed header in one match. Any other header goes
+# through _BEARER_SCHEME and _BEARER_CREDENTIALS (the one word after the scheme), which tell
+# what is wrong with it.
+_BEARER_B64TOKEN = re.compile(r"(?i:Bearer) +([A-Za-z0-9\-._~+/]+=*)")
 _BEARER_SCHEME = re.compile(r"Bearer\b", re.IGNORECASE)
 _BEARER_CREDENTIALS = re.compile(r"Bearer +([^\s,]+)", re.IGNORECASE)
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # RFC 6750 3: the quoted-string of a realm may not carry these unescaped.
 _UNSAFE_REALM_CHARACTERS = re.compile(r'["\\\x00-\x1f\x7f]')
 
@@ -451,23 +453,24 @@ def bearer_token(authorization: str | None) -> str:
     # answered without an error code (MissingCredentials).
     if authorization is None:
         raise MissingCredentials("no Authorization header")
+    well_formed = _BEARER_B64TOKEN.fullmatch(authorization)
+    if well_formed is not None:
+        return well_formed.group(1)
     if _BEARER_SCHEME.match(authorization) is None:
         raise MissingCredentials("Authorization header with another scheme than Bearer")
     # RFC 6750 3.1 invalid_request: the request "repeats the same parameter ... or is otherwise
     # malformed". No word, or more than one, after the scheme; two Authorization headers reach a
     # WSGI application joined by a comma, so they fail this match too.
-    match = _BEARER_CREDENTIALS.fullmatch(authorization)
-    if match is None:
+    credentials = _BEARER_CREDENTIALS.fullmatch(authorization)
+    if credentials is None:
         raise InvalidRequest("malformed Bearer credentials in the Authorization header")
-    token = match.group(1)
     # RFC 6750 3.1 invalid_token: "The access token provided is expired, revoked, malformed, or
     # invalid for other reasons." One word that is no b64token is a malformed token (401: the
     # client gets a new one), not a malformed request. The reason does not quote the token.
-    if _B64TOKEN.fullmatch(token) is None:
-        raise InvalidToken(
-            RefusalCode.MALFORMED, f"Bearer token of {len(token)} characters is not a b64token"
-        )
-    return token
+    raise InvalidToken(
+        RefusalCode.MALFORMED,
+        f"Bearer token of {len(credentials.group(1))} characters is not a b64token",
+    )
 
 
 @dataclass(frozen=True)
