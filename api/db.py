@@ -29,7 +29,7 @@ from flask import Flask, current_app, g
 from werkzeug.exceptions import ServiceUnavailable
 
 from shared.log_safety import escaped
-from shared.sqlite_files import check_application, stamp
+from shared.sqlite_files import check_application, is_storage_fault, stamp
 
 BUSY_TIMEOUT_SECONDS = 10
 # This API's SQLite files (shared.sqlite_files): "FlAP".
@@ -37,16 +37,6 @@ APPLICATION_ID = 0x466C4150
 # Every table any version of this API created: a database made before the application id was
 # set is recognised by having no other table.
 API_TABLES = frozenset({"users", "messages", "import_batches", "imported_records"})
-# The primary result codes (the low byte of an extended code) of a storage that refuses writes
-# for now: https://www.sqlite.org/rescode.html.
-STORAGE_FAULTS = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_READONLY,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_FULL,
-    }
-)
 RETRY_AFTER_SECONDS = 10
 
 logger = logging.getLogger(__name__)
@@ -183,7 +173,7 @@ def write_transaction() -> Iterator[sqlite3.Connection]:
         with transaction(get_db()) as connection:
             yield connection
     except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode & 0xFF not in STORAGE_FAULTS:
+        if not is_storage_fault(error):
             raise
         logger.warning(
             "the database %s refused a write (%s): %s",

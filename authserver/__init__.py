@@ -63,12 +63,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SECURE=issuer.startswith("https:"),
         PERMANENT_SESSION_LIFETIME=tenant.session_lifetime,
     )
-    # The throttle measures how long ago a window opened: time.monotonic, which no change of the
-    # system time moves, unless a clock was given (a test moving one clock moves them all).
-    throttle_clock = settings.get("CLOCK", time.monotonic)
-    app.extensions["authorization_server"] = AuthorizationServer(
-        tenant, issuer, throttle_clock=throttle_clock
-    )
+    # The throttle's windows are stored with the server's other times, by the same clock.
+    app.extensions["authorization_server"] = AuthorizationServer(tenant, issuer, clock=clock)
     db.init_app(app)
     backchannel_logout.init_app(app)
     web.init_app(app, tenant.allowed_web_origins)

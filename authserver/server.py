@@ -294,13 +294,13 @@ class IssuerParameterInResponseMode(IssuerParameter):
 
 
 class AuthorizationServer(flask_oauth2.AuthorizationServer):
-    def __init__(self, tenant: Tenant, issuer: str, *, throttle_clock: Clock):
+    def __init__(self, tenant: Tenant, issuer: str, *, clock: Clock):
         super().__init__()
         self.tenant = tenant
         self.issuer = issuer
         self.userinfo_api = tenant.userinfo_api(issuer)
         self.issuer_parameter = IssuerParameterInResponseMode(issuer)
-        self.throttle = ClientAuthenticationThrottle(clock=throttle_clock)
+        self.throttle = ClientAuthenticationThrottle(clock=clock)
         self.register_grant(
             AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)]
         )
@@ -345,7 +345,7 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
         throttled_as = (
             credentials.client_id if self.query_client(credentials.client_id) else UNKNOWN_CLIENT
         )
-        retry_after = self.throttle.retry_after(throttled_as, address)
+        retry_after = self.throttle.retry_after(self.storage(), throttled_as, address)
         if retry_after is not None:
             log.warning(
                 "client %s from %s: refused for %d s after too many failed authentications",
@@ -356,7 +356,7 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
             raise TooManyAttemptsError(retry_after)
         client, failure = self._check_credentials(credentials, methods, endpoint)
         if client is None:
-            self.throttle.record_failure(throttled_as, address)
+            self.throttle.record_failure(self.storage(), throttled_as, address)
             client_id = escaped(credentials.client_id)
             log.info(
                 "client %s from %s: authentication failed: %s", client_id, escaped(address), failure

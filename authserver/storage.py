@@ -1,4 +1,5 @@
-"""SQLite state: users, sessions, grants, codes, refresh tokens, consents and signing keys.
+"""SQLite state: users, sessions, grants, codes, refresh tokens, consents, signing keys and the
+counts of failed logins and client authentications.
 
 Everything the server must remember across a restart lives in one SQLite file (``AUTHSERVER_DB``,
 default ``.data/authserver.sqlite3``), created with owner-only permissions. Secrets the server
@@ -52,6 +53,15 @@ CREATE TABLE IF NOT EXISTS failed_logins (
     blocked_at INTEGER,
     last_attempt_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (email, source)
+);
+-- The windows of failed client authentications (authserver.throttle), shared by every worker
+-- process: counted_by names the limit ('client_and_address' or 'address'), key what it counts.
+CREATE TABLE IF NOT EXISTS client_authentication_failures (
+    counted_by TEXT NOT NULL,
+    key TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    closes_at INTEGER NOT NULL,
+    PRIMARY KEY (counted_by, key)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY,
@@ -256,7 +266,11 @@ class Storage:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # https://www.sqlite.org/lang_transaction.html: after SQLITE_FULL, SQLITE_IOERR and a
+            # few others "it might be necessary for SQLite to rollback and cancel the entire
+            # transaction"; a ROLLBACK then fails, and would hide the error.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -446,6 +460,78 @@ class Storage:
             "DELETE FROM failed_logins WHERE email = ? AND blocked_at IS NOT NULL", (email,)
         )
         return cursor.rowcount
+
+    def client_authentication_windows(
+        self, windows: Iterable[tuple[str, str]], now: float
+    ) -> list[sqlite3.Row]:
+        """The open windows (``counted_by``, ``key``, ``failures``, ``closes_at``) of the
+        ``(counted_by, key)`` pairs: one read of the primary key, nothing written."""
+        windows = list(windows)
+        pairs = " OR ".join(["(counted_by = ? AND key = ?)"] * len(windows))
+        return self.db.execute(
+            f"""
+            SELECT counted_by, key, failures, closes_at FROM client_authentication_failures
+            WHERE ({pairs}) AND closes_at > ?
+            """,
+            (*(value for window in windows for value in window), now),
+        ).fetchall()
+
+    def count_client_authentication_failure(
+        self, windows: Iterable[tuple[str, str, int, int]], now: float, max_keys: int
+    ) -> None:
+        """Count a failure in the window of each ``(counted_by, key, limit, closes_at)``, in one
+        transaction; a window opens at a key's first failure, and again at its first after the
+        window closed, until ``closes_at``. A failure that needs a new row when ``counted_by`` has
+        ``max_keys`` makes room: the closed windows go, then the oldest one still under its
+        ``limit``. A window at its limit is never dropped before it closes (that would lift the
+        limit)."""
+        with self.transaction():
+            for counted_by, key, limit, closes_at in windows:
+                stored = self._one(
+                    "SELECT 1 FROM client_authentication_failures WHERE counted_by = ? AND key = ?",
+                    counted_by,
+                    key,
+                )
+                if stored is None:
+                    self._make_room_for_a_window(counted_by, limit, now, max_keys)
+                # In an UPDATE, every column named on the right is the row's value before it.
+                self.db.execute(
+                    """
+                    INSERT INTO client_authentication_failures (counted_by, key, failures, closes_at)
+                    VALUES (:counted_by, :key, 1, :closes_at)
+                    ON CONFLICT (counted_by, key) DO UPDATE SET
+                        failures = iif(closes_at > :now, failures + 1, 1),
+                        closes_at = iif(closes_at > :now, closes_at, excluded.closes_at)
+                    """,
+                    {"counted_by": counted_by, "key": key, "now": now, "closes_at": closes_at},
+                )
+
+    def _make_room_for_a_window(
+        self, counted_by: str, limit: int, now: float, max_keys: int
+    ) -> None:
+        """At ``max_keys`` windows of ``counted_by``: the closed ones go, then the oldest ones still
+        under ``limit``, a tenth of ``max_keys`` at once, so the next new keys find room without
+        a sort each (a flood of new addresses then costs a count per failure)."""
+        (count,) = self._one(
+            "SELECT count(*) FROM client_authentication_failures WHERE counted_by = ?", counted_by
+        )
+        if count < max_keys:
+            return
+        self.db.execute(
+            "DELETE FROM client_authentication_failures WHERE counted_by = ? AND closes_at <= ?",
+            (counted_by, now),
+        )
+        self.db.execute(
+            """
+            DELETE FROM client_authentication_failures WHERE rowid IN (
+                SELECT rowid FROM client_authentication_failures
+                WHERE counted_by = :counted_by AND failures < :limit
+                ORDER BY closes_at, rowid
+                LIMIT max(0, (SELECT count(*) FROM client_authentication_failures
+                              WHERE counted_by = :counted_by) - :keep))
+            """,
+            {"counted_by": counted_by, "limit": limit, "keep": max_keys - max(1, max_keys // 10)},
+        )
 
     # -- SSO sessions ---------------------------------------------------------------------
 
@@ -712,8 +798,9 @@ class Storage:
     # -- housekeeping ---------------------------------------------------------------------
 
     def purge_expired(self, now: int, grant_lifetime: int) -> None:
-        """Forget what can no longer be used: expired codes, tokens, sessions, retired keys, and
-        failed logins that blocked nothing and saw no attempt for :data:`FAILED_LOGIN_MEMORY`."""
+        """Forget what can no longer be used: expired codes, tokens, sessions, retired keys,
+        failed logins that blocked nothing and saw no attempt for :data:`FAILED_LOGIN_MEMORY`,
+        and the closed windows of failed client authentications."""
         with self.transaction():
             self.db.execute("DELETE FROM authorization_codes WHERE expires_at <= ?", (now,))
             self.db.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", (now,))
@@ -724,6 +811,9 @@ class Storage:
             self.db.execute(
                 "DELETE FROM failed_logins WHERE blocked_at IS NULL AND last_attempt_at <= ?",
                 (now - FAILED_LOGIN_MEMORY,),
+            )
+            self.db.execute(
+                "DELETE FROM client_authentication_failures WHERE closes_at <= ?", (now,)
             )
             self.db.execute("DELETE FROM grants WHERE created_at <= ?", (now - grant_lifetime,))
             self.db.execute(

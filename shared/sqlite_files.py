@@ -6,10 +6,31 @@ integer so that utilities such as file(1) can determine the specific file type".
 keeps an SQLite file stamps its own id on it (:func:`stamp`) and, at start-up, refuses a file
 with another id, or with tables it never created (:func:`check_application`): a database made
 before the id was stamped (id 0) is recognised by having no other table.
+
+:func:`is_storage_fault` tells an error of a storage that refuses writes for now (each part
+answers it without a 500) from an error of the program.
 """
 
 import sqlite3
 from collections.abc import Set
+
+#: The primary result codes (the low byte of an extended code) of a storage that refuses writes
+#: for now (https://www.sqlite.org/rescode.html): the file read-only, the write lock not had in
+#: the busy timeout, an I/O error, the disk full.
+STORAGE_FAULTS = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL}
+)
+
+
+def is_storage_fault(error: sqlite3.Error) -> bool:
+    """Whether ``error`` comes from a storage that refuses writes for now (see STORAGE_FAULTS)."""
+    # An error the sqlite3 module raises by itself (not SQLite's) has no result code.
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.OperationalError)
+        and code is not None
+        and (code & 0xFF in STORAGE_FAULTS)
+    )
 
 
 class ForeignDatabaseError(sqlite3.DatabaseError):

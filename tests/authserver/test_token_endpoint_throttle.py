@@ -2,15 +2,17 @@
 
 Per client id and address (10 failures in 5 minutes) and per address (100), without checking
 any secret once at the limit; other addresses and clients go on. The clock is moved, not waited.
-Requests come through Flask's test client, which can give each one its own remote address.
+The windows are rows of a real SQLite database. Requests come through Flask's test client, which
+can give each one its own remote address.
 """
 
 import base64
 
 import pytest
 
+from authserver.storage import Storage
 from authserver.tenant import hash_client_secret
-from authserver.throttle import ClientAuthenticationThrottle, FailureLimit
+from authserver.throttle import ClientAuthenticationThrottle
 from tests.authserver.helpers import API_AUDIENCE, M2M_SECRET, tenant_text
 
 ATTACKER = "203.0.113.66"
@@ -31,54 +33,81 @@ scope = ["read:messages"]
 """
 
 
-def test_a_key_is_refused_from_the_limit_until_its_window_closes(clock):
-    limit = FailureLimit(3, 60, clock=clock)
+@pytest.fixture
+def storage(tmp_path):
+    storage = Storage.open(tmp_path / "authserver.sqlite3")
+    storage.initialize()
+    yield storage
+    storage.close()
+
+
+def open_windows(storage: Storage, counted_by: str, clock) -> int:
+    (count,) = storage.db.execute(
+        "SELECT count(*) FROM client_authentication_failures WHERE counted_by = ? AND closes_at > ?",
+        (counted_by, clock()),
+    ).fetchone()
+    return count
+
+
+def per_client(clock, limit: int, **options) -> ClientAuthenticationThrottle:
+    """A throttle whose limit per client id and address is ``limit`` in 60 s."""
+    return ClientAuthenticationThrottle(
+        per_client_and_address=limit, window=60, clock=clock, **options
+    )
+
+
+def test_a_key_is_refused_from_the_limit_until_its_window_closes(storage, clock):
+    throttle = per_client(clock, 3)
     for _ in range(2):
-        limit.record_failure("key")
-        assert limit.retry_after("key") is None
+        throttle.record_failure(storage, "key", ATTACKER)
+        assert throttle.retry_after(storage, "key", ATTACKER) is None
     clock.advance(10)
-    limit.record_failure("key")
+    throttle.record_failure(storage, "key", ATTACKER)
     # The window opened at the first failure: 50 of its 60 seconds are left.
-    assert limit.retry_after("key") == 50
+    assert throttle.retry_after(storage, "key", ATTACKER) == 50
     clock.advance(49.5)
-    assert limit.retry_after("key") == 1
+    assert throttle.retry_after(storage, "key", ATTACKER) == 1
     clock.advance(0.5)
-    assert limit.retry_after("key") is None
-    limit.record_failure("key")
-    assert limit.retry_after("key") is None, "a new window counts from zero"
+    assert throttle.retry_after(storage, "key", ATTACKER) is None
+    throttle.record_failure(storage, "key", ATTACKER)
+    assert throttle.retry_after(storage, "key", ATTACKER) is None, "a new window counts from zero"
 
 
-def test_keys_are_counted_apart(clock):
-    limit = FailureLimit(1, 60, clock=clock)
-    limit.record_failure("one")
-    assert limit.retry_after("one") == 60
-    assert limit.retry_after("two") is None
+def test_keys_are_counted_apart(storage, clock):
+    throttle = per_client(clock, 1)
+    throttle.record_failure(storage, "one", ATTACKER)
+    assert throttle.retry_after(storage, "one", ATTACKER) == 60
+    assert throttle.retry_after(storage, "two", ATTACKER) is None
+    assert throttle.retry_after(storage, "one", DAEMON) is None
 
 
-def test_memory_is_bounded(clock):
-    limit = FailureLimit(2, 60, max_keys=3, clock=clock)
+def test_memory_is_bounded(storage, clock):
+    throttle = per_client(clock, 2, max_keys=3)
     for key in range(5):
-        limit.record_failure(key)
+        throttle.record_failure(storage, str(key), ATTACKER)
         clock.advance(1)
-    assert len(limit) == 3
+    assert open_windows(storage, "client_and_address", clock) == 3
     # The oldest windows went: the next failure of key 0 opens a new window, key 4's is its second.
-    limit.record_failure(4)
-    assert limit.retry_after(4) is not None
-    limit.record_failure(0)
-    assert limit.retry_after(0) is None
+    throttle.record_failure(storage, "4", ATTACKER)
+    assert throttle.retry_after(storage, "4", ATTACKER) is not None
+    throttle.record_failure(storage, "0", ATTACKER)
+    assert throttle.retry_after(storage, "0", ATTACKER) is None
     clock.advance(60)
-    assert len(limit) == 0, "expired windows are dropped"
+    assert open_windows(storage, "client_and_address", clock) == 0
+    storage.purge_expired(int(clock()), grant_lifetime=10**9)
+    (rows,) = storage.db.execute("SELECT count(*) FROM client_authentication_failures").fetchone()
+    assert rows == 0, "closed windows are purged"
 
 
-def test_a_window_at_its_limit_is_never_dropped_to_make_room(clock):
-    limit = FailureLimit(1, 60, max_keys=3, clock=clock)
-    limit.record_failure("blocked")
+def test_a_window_at_its_limit_is_never_dropped_to_make_room(storage, clock):
+    throttle = per_client(clock, 1, max_keys=3)
+    throttle.record_failure(storage, "blocked", ATTACKER)
     for key in range(10):
-        limit.record_failure(key)
+        throttle.record_failure(storage, str(key), ATTACKER)
         clock.advance(1)
-    assert limit.retry_after("blocked") is not None
+    assert throttle.retry_after(storage, "blocked", ATTACKER) is not None
     clock.advance(60)
-    assert limit.retry_after("blocked") is None
+    assert throttle.retry_after(storage, "blocked", ATTACKER) is None
 
 
 def authorization(client_id: str, client_secret: str) -> dict:
@@ -179,11 +208,11 @@ def test_unknown_client_ids_count_as_one_client(clients, clock, digests):
     assert clients.token(ATTACKER, "m2m-demo", M2M_SECRET).status_code == 200
 
 
-def test_an_address_trying_many_client_ids_is_refused_for_all(clock):
+def test_an_address_trying_many_client_ids_is_refused_for_all(storage, clock):
     throttle = ClientAuthenticationThrottle(per_client_and_address=10, per_address=3, clock=clock)
     for client_id in ("m2m-demo", "spa-demo", "partner-app"):
-        throttle.record_failure(client_id, "203.0.113.66")
-    assert throttle.retry_after("m2m-other", "203.0.113.66") == 300
-    assert throttle.retry_after("m2m-other", "198.51.100.7") is None
+        throttle.record_failure(storage, client_id, ATTACKER)
+    assert throttle.retry_after(storage, "m2m-other", ATTACKER) == 300
+    assert throttle.retry_after(storage, "m2m-other", DAEMON) is None
     clock.advance(300)
-    assert throttle.retry_after("m2m-other", "203.0.113.66") is None
+    assert throttle.retry_after(storage, "m2m-other", ATTACKER) is None

@@ -1,6 +1,6 @@
-"""Concurrency at ``python -m authserver`` as shipped (gunicorn, one worker, its request threads,
-one SQLite file): a refresh token spent by 50 requests at once, and 200 client-credentials
-requests from 8 threads.
+"""Concurrency at ``python -m authserver`` as shipped (gunicorn, several worker processes and
+their request threads, one SQLite file): a refresh token spent by 50 requests at once, and 200
+client-credentials requests from 8 threads.
 
 RFC 9700 §4.14.2: "If a refresh token is compromised and subsequently used by both the attacker
 and the legitimate client, one of them will present an invalidated refresh token, which will
