@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench.http import WRK_CONNECTIONS, WRK_THREADS, HttpFigures
+from bench.http import MIN_BUSY, WRK_CONNECTIONS, WRK_THREADS, HttpFigures
 from bench.validators import LIBRARIES, OURS, ValidatorFigures
 
 PACKAGES = (
@@ -199,6 +199,16 @@ def markdown(
         + " |"
         for case in http.runs
     )
+    repeated = (
+        "Runs measured again because the cores were busy less than "
+        f"{MIN_BUSY:.0%} of the run (the host took a core away): "
+        + "; ".join(
+            f"{case} {run.rate:,.0f}/s ({run.busy:.0%} busy)" for case, run in http.repeated
+        )
+        + "."
+        if http.repeated
+        else f"No run was measured again (each kept the cores busy {MIN_BUSY:.0%} of the time or more)."
+    )
     failures = (
         f"\n\n**{http.failures} requests failed or got a non-2xx answer** (see the runs)."
         if http.failures
@@ -251,6 +261,8 @@ scope (`openid`: an ID token is signed too).
 | case | requests/s | p99 ms | rounds (requests/s) |
 |---|---|---|---|
 {http_rows}
+
+{repeated}
 """
 
 
