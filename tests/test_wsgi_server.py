@@ -5,13 +5,18 @@ own quick shutdown of a threaded worker can hang on a request thread that waits 
 the master SIGKILLs it after the graceful timeout; Flowlab's worker ends at once instead.
 """
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.support.processes import Service, free_port, service_environment
+from tests.support.processes import PROJECT_ROOT, Service, free_port, service_environment
 
 # Below the graceful timeout (10 s) after which gunicorn would SIGKILL a worker that hangs on.
 PROMPT_EXIT_SECONDS = 8
@@ -46,5 +51,51 @@ def test_ctrl_c_stops_the_server_while_a_client_holds_half_a_request(
     finally:
         service.stop()
     log = service.logs()
+    assert returncode == 0, log
+    assert "SIGKILL" not in log
+
+
+SLOW_BOOT = """
+import sys, time
+from shared.wsgi_server import serve
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+# A worker that takes its time between the fork and its own signal handlers, as one does on a
+# busy machine.
+serve(app, "127.0.0.1:0", post_fork=lambda arbiter, worker: time.sleep(3))
+"""
+
+
+def test_ctrl_c_stops_the_server_while_a_worker_is_still_booting(tmp_path):
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log_file:
+        server = subprocess.Popen(  # noqa: S603 (this interpreter, the script above)
+            [sys.executable, "-c", SLOW_BOOT],
+            cwd=PROJECT_ROOT,
+            env=service_environment(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 10
+        while "Booting worker" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        interrupted = time.monotonic()
+        os.killpg(server.pid, signal.SIGINT)
+        returncode = server.wait(timeout=15)
+        took = time.monotonic() - interrupted
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    log = log_path.read_text()
+    assert "Booting worker" in log
+    # gunicorn's quick shutdown would wait its graceful timeout (10 s) for a worker that lost the
+    # signal, then SIGKILL it.
+    assert took < 2, log
     assert returncode == 0, log
     assert "SIGKILL" not in log
