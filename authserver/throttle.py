@@ -27,9 +27,14 @@ every other time the server keeps; whole seconds, rounded up), the only clock th
 something after a reboot. A step of that clock makes the open windows last longer (a step back)
 or shorter (a step forward) by the step.
 
+A failure the database cannot store (locked past its busy timeout, read-only, disk full) is
+counted in the worker's memory instead, and both counts are added up at the next check: a
+storage fault lifts no limit (while it lasts, each worker allows a key its limit at most).
+
 The table is bounded: beyond ``max_keys`` windows of a limit, the closed ones go, then the oldest
-one still under its limit. A window at its limit is never dropped before it closes (dropping it
-would lift the limit); there can be no more of them than failures in a window allow.
+ones still under their limit, a tenth of ``max_keys`` at once. A window at its limit is never
+dropped before it closes (dropping it would lift the limit); there can be no more of them than
+failures in a window allow.
 """
 
 import json
