@@ -7,7 +7,6 @@ up), so nothing sleeps and nothing is missed. Slow applications are real sockets
 :class:`Trickler` answers one byte every 0.4 s, a :class:`Blackhole` accepts and never answers.
 """
 
-import ipaddress
 import itertools
 import logging
 import re
@@ -16,17 +15,12 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import jwt
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from authserver import backchannel_logout
 from authserver.storage import Storage
@@ -50,6 +44,7 @@ from tests.authserver.helpers import (
     webapp_login,
 )
 from tests.support.processes import free_port
+from tests.support.tls import self_signed_tls_files
 
 PACKAGED_URI = 'backchannel_logout_uri = "http://localhost:3001/backchannel-logout"'
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -571,40 +566,12 @@ def test_a_full_outbox_drops_a_logout_token_and_logs_it(start_authserver, receiv
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory) -> ssl.SSLContext:
-    """A server TLS context with a self-signed certificate for 127.0.0.1 (its PEM file is
-    ``certificate.pem`` in the context's directory, kept as the ``cafile`` attribute)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    issued = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(issued - timedelta(minutes=5))
-        .not_valid_after(issued + timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    directory = tmp_path_factory.mktemp("tls")
-    (directory / "certificate.pem").write_bytes(
-        certificate.public_bytes(serialization.Encoding.PEM)
-    )
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    """A server TLS context with a self-signed certificate for 127.0.0.1 (its PEM file is kept
+    as the context's ``cafile`` attribute)."""
+    certificate, key = self_signed_tls_files(tmp_path_factory.mktemp("tls"))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(directory / "certificate.pem", directory / "key.pem")
-    context.cafile = directory / "certificate.pem"
+    context.load_cert_chain(certificate, key)
+    context.cafile = certificate
     return context
 
 

@@ -9,21 +9,14 @@ machine."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from shared.token_validation import (
     InvalidToken,
@@ -35,6 +28,7 @@ from shared.token_validation import (
 from tests.support.fixtures import TokenFactory
 from tests.support.jwks_server import DISCOVERY_PATH, JWKS_PATH, JWKSServer
 from tests.support.keys import b64url
+from tests.support.tls import self_signed_tls_files
 
 TIMEOUT = 0.5  # the validators' http_timeout in these tests (tests/validator/conftest.py)
 COOLDOWN = 0.2  # and their jwks_cooldown
@@ -691,39 +685,6 @@ def test_discovery_without_usable_jwks_uri_is_refused(
         RefusalCode.JWKS_UNAVAILABLE,
         "has no usable jwks_uri",
     )
-
-
-def self_signed_tls_files(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that is its own CA, and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    moment = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(moment - datetime.timedelta(minutes=5))
-        .not_valid_after(moment + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    certificate_path, key_path = directory / "tls-certificate.pem", directory / "tls-key.pem"
-    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return certificate_path, key_path
 
 
 @pytest.fixture
