@@ -14,6 +14,8 @@ from tests.support.browser import BROWSER_WAIT_MS
 from tests.support.processes import (
     PROJECT_ROOT,
     Service,
+    api_service,
+    authserver_service,
     free_port,
     service_environment,
 )
@@ -39,32 +41,9 @@ class Stack:
 
         base_env = service_environment()
         self.services = {
-            "authserver": Service(
-                "authserver",
-                "authserver",
-                base_env
-                | {
-                    "AUTHSERVER_PORT": str(authserver_port),
-                    "AUTHSERVER_ISSUER": self.issuer,
-                    "AUTHSERVER_TENANT": str(tenant_path),
-                    "AUTHSERVER_DB": str(tmp_path / "authserver.sqlite3"),
-                },
-                f"{self.issuer}.well-known/openid-configuration",
-                tmp_path / "authserver.log",
-            ),
-            "api": Service(
-                "api",
-                "api",
-                base_env
-                | {
-                    "API_PORT": str(api_port),
-                    "AUTH_ISSUER": self.issuer,
-                    "AUTH_AUDIENCE": self.audience,
-                    "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
-                    "CORS_ORIGINS": self.spa_url,
-                },
-                f"{self.api_url}/healthz",
-                tmp_path / "api.log",
+            "authserver": authserver_service(tmp_path, authserver_port, self.issuer, tenant_path),
+            "api": api_service(
+                tmp_path, api_port, self.issuer, self.audience, CORS_ORIGINS=self.spa_url
             ),
             "spa": Service(
                 "spa",

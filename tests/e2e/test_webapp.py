@@ -18,7 +18,14 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import AUDIENCE, PACKAGED_SPA_ORIGIN
 from tests.e2e.helpers import USERS, login
-from tests.support.processes import PROJECT_ROOT, Service, free_port, service_environment
+from tests.support.processes import (
+    PROJECT_ROOT,
+    Service,
+    api_service,
+    authserver_service,
+    free_port,
+    service_environment,
+)
 
 PACKAGED_WEBAPP_ORIGIN = "http://localhost:3001"
 ATTACKER = "http://attacker.example"
@@ -45,33 +52,8 @@ class WebAppStack:
         env = service_environment()
         client = {"AUTH_ISSUER": self.issuer, "AUTH_AUDIENCE": AUDIENCE, "API_URL": self.api_url}
         self.services = [
-            Service(
-                "authserver",
-                "authserver",
-                env
-                | {
-                    "AUTHSERVER_PORT": str(ports["authserver"]),
-                    "AUTHSERVER_ISSUER": self.issuer,
-                    "AUTHSERVER_TENANT": str(tenant),
-                    "AUTHSERVER_DB": str(tmp_path / "authserver.sqlite3"),
-                },
-                f"{self.issuer}.well-known/openid-configuration",
-                tmp_path / "authserver.log",
-            ),
-            Service(
-                "api",
-                "api",
-                env
-                | {
-                    "API_PORT": str(ports["api"]),
-                    "AUTH_ISSUER": self.issuer,
-                    "AUTH_AUDIENCE": AUDIENCE,
-                    "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
-                    "CORS_ORIGINS": self.spa_url,
-                },
-                f"{self.api_url}/healthz",
-                tmp_path / "api.log",
-            ),
+            authserver_service(tmp_path, ports["authserver"], self.issuer, tenant),
+            api_service(tmp_path, ports["api"], self.issuer, AUDIENCE, CORS_ORIGINS=self.spa_url),
             Service(
                 "spa",
                 "spa_demo",

@@ -188,3 +188,42 @@ def service_environment(**settings):
     )
     environment["PYTHONUNBUFFERED"] = "1"
     return environment | settings
+
+
+def authserver_service(
+    folder: pathlib.Path, port: int, issuer: str, tenant: pathlib.Path
+) -> Service:
+    """``python -m authserver`` on ``port`` as ``issuer`` with the tenant file ``tenant``, its
+    database and log in ``folder``."""
+    return Service(
+        "authserver",
+        "authserver",
+        service_environment(
+            AUTHSERVER_PORT=str(port),
+            AUTHSERVER_ISSUER=issuer,
+            AUTHSERVER_TENANT=str(tenant),
+            AUTHSERVER_DB=str(folder / "authserver.sqlite3"),
+        ),
+        f"{issuer}.well-known/openid-configuration",
+        folder / "authserver.log",
+    )
+
+
+def api_service(
+    folder: pathlib.Path, port: int, issuer: str, audience: str, **settings: str
+) -> Service:
+    """``python -m api`` on ``port`` trusting ``issuer`` for ``audience``, its database and log in
+    ``folder``, with any other ``settings`` (``CORS_ORIGINS``, say)."""
+    return Service(
+        "api",
+        "api",
+        service_environment(
+            API_PORT=str(port),
+            AUTH_ISSUER=issuer,
+            AUTH_AUDIENCE=audience,
+            DATABASE_URL=f"sqlite:///{folder / 'api.sqlite3'}",
+            **settings,
+        ),
+        f"http://localhost:{port}/healthz",
+        folder / "api.log",
+    )

@@ -16,7 +16,12 @@ import requests
 from werkzeug.serving import make_server
 
 from tests.authserver.helpers import FakeClock, forms
-from tests.support.processes import PROJECT_ROOT, Service, free_port, service_environment
+from tests.support.processes import (
+    PROJECT_ROOT,
+    api_service,
+    authserver_service,
+    free_port,
+)
 from webapp_demo import create_app
 
 AUDIENCE = "https://api.flowlab.local"
@@ -45,33 +50,8 @@ class Parts:
         self.api_url = f"http://localhost:{api_port}"
         tenant = tmp_path / "tenant.toml"
         tenant.write_text(webapp_tenant(self.webapp_url))
-        base_env = service_environment()
-        self.authserver = Service(
-            "authserver",
-            "authserver",
-            base_env
-            | {
-                "AUTHSERVER_PORT": str(authserver_port),
-                "AUTHSERVER_ISSUER": self.issuer,
-                "AUTHSERVER_TENANT": str(tenant),
-                "AUTHSERVER_DB": str(tmp_path / "authserver.sqlite3"),
-            },
-            f"{self.issuer}.well-known/openid-configuration",
-            tmp_path / "authserver.log",
-        )
-        self.api = Service(
-            "api",
-            "api",
-            base_env
-            | {
-                "API_PORT": str(api_port),
-                "AUTH_ISSUER": self.issuer,
-                "AUTH_AUDIENCE": AUDIENCE,
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'api.sqlite3'}",
-            },
-            f"{self.api_url}/healthz",
-            tmp_path / "api.log",
-        )
+        self.authserver = authserver_service(tmp_path, authserver_port, self.issuer, tenant)
+        self.api = api_service(tmp_path, api_port, self.issuer, AUDIENCE)
 
 
 class WebApp:
