@@ -76,19 +76,23 @@ loopback address, for local development); when a refresh fails the known keys ke
 ``jwks_stale_if_error`` more seconds; with no key to be had, ``KeysUnavailable`` (HTTP 503) is
 raised.
 
-The verified-token cache follows Envoy's ``jwt_authn``: ``validate`` remembers each access token
+The verified-token cache follows Envoy's ``jwt_authn``: ``validate`` remembers access tokens
 that passed every check, keyed by the exact token string (issuer and audience are fixed per
-validator), with its claims and the key that verified it, so a client reusing its token costs
-no signature check. Its rules: on every hit ``exp``, ``nbf`` and ``iat`` are compared with
+validator), each with its claims and the key that verified it, so a client reusing its token
+costs no signature check. Its rules: on every hit ``exp``, ``nbf`` and ``iat`` are compared with
 ``clock()`` again, with the same ``leeway``, and a token out of its time window is refused (with
 the same code as a fresh validation) and dropped; when the key cache has installed a new key set,
 a hit is served only if the lookup of the token's ``kid`` (and ``alg``) in the new set finds the
 same key, else the entry is dropped and the token validated afresh (so a key that left the JWKS
 refuses its tokens, ``kid_unknown``); a hit still needs a usable key set (a stale one is
 refreshed in the background, as for any request) and otherwise takes the full path; a refused
-token is never cached; a hit takes no lock (one dict lookup), only inserting and dropping do; at
-most ``verified_cache_size`` entries (default 10,000: about 31 MiB with 1 KiB tokens), the
-oldest evicted first; ``verified_cache_size=0`` turns it off. ID tokens
+token is never cached; a validated token is cached only if an earlier validation noted its
+``hash()``, else its hash is noted (TinyLFU's "doorkeeper": a set of hashes, cleared whenever
+it holds ``verified_cache_size``), so a token is cached at its second validation, and tokens
+used once cost no entry and do not push out the ones that are reused (a hash that collides
+only caches a fully validated token early); a hit takes no lock (one dict lookup), only
+inserting and dropping do; at most ``verified_cache_size`` entries (default 10,000: about 31 MiB
+with 1 KiB tokens), the oldest evicted first; ``verified_cache_size=0`` turns it off. ID tokens
 (``validate_id_token``, ``validate_refreshed_id_token``) never use it. A cached token's
 ``Claims`` are the same object on every hit: treat them, and the lists in them, as read-only.
 
@@ -614,6 +618,10 @@ class TokenValidator:
             OrderedDict() if verified_cache_size else None
         )
         self._verified_lock = threading.Lock()
+        # The doorkeeper: hash() of the tokens validated since it was last cleared. Each set
+        # operation is atomic and a race only changes when a validated token is cached, so it
+        # takes no lock (threads racing at the bound may each add one before it is cleared).
+        self._seen_once: set[int] = set()
         self.jwks = JWKSCache(
             issuer,
             jwks_url,
@@ -627,8 +635,9 @@ class TokenValidator:
     def validate(self, token: Any) -> Claims:
         """Validate a JWT access token; return its claims or raise ``TokenValidationError``.
 
-        A token validated before is found in the verified-token cache (its time window and its
-        key still checked); the ``Claims`` returned for it are then the same object as before.
+        A token validated again is cached by its second validation, then found in the
+        verified-token cache (its time window and its key still checked); the ``Claims``
+        returned for it are then the same object as the validation that cached it returned.
         """
         cache = self._verified
         try:
@@ -649,8 +658,16 @@ class TokenValidator:
             raise
         claims = Claims(payload, header.fields)
         if cache is not None:
-            # Only here, after every check passed: a refused token is never cached.
-            self._remember(cache, token, _VerifiedToken(claims, header, key))
+            # Only here, after every check passed: a refused token is never cached; and only a
+            # token seen before: the first validation of a token notes its hash.
+            fingerprint = hash(token)
+            seen_once = self._seen_once
+            if fingerprint in seen_once:
+                self._remember(cache, token, _VerifiedToken(claims, header, key))
+            else:
+                if len(seen_once) >= self.verified_cache_size:
+                    seen_once.clear()
+                seen_once.add(fingerprint)
         return claims
 
     def _cached_claims(self, token: str, entry: _VerifiedToken) -> Claims | None:

@@ -59,23 +59,68 @@ def now(clock) -> int:
     return int(clock.time())
 
 
+def cached(validator: TokenValidator, token: str):
+    """Validate ``token`` twice, which caches it (a token enters the cache at its second
+    validation); the claims of the second."""
+    validator.validate(token)
+    claims = validator.validate(token)
+    assert token in validator._verified
+    return claims
+
+
 # -- hits ----------------------------------------------------------------------------------------
 
 
-def test_a_repeated_token_is_verified_once(token_factory, validator, verifications) -> None:
+def test_a_repeated_token_is_verified_twice_then_served_from_the_cache(
+    token_factory, validator, verifications
+) -> None:
     token = token_factory()
-    first = validator.validate(token)
+    validator.validate(token)
+    second = validator.validate(token)
     for _ in range(5):
-        assert validator.validate(token) is first
-    assert verifications == ["RS256"]
+        assert validator.validate(token) is second
+    assert verifications == ["RS256", "RS256"]
     assert validator.verified_cache_size == DEFAULT_VERIFIED_CACHE_SIZE == 10_000
 
 
 def test_distinct_tokens_are_distinct_entries(token_factory, validator, verifications) -> None:
     tokens = [token_factory({"jti": f"token-{index}"}) for index in range(3)]
-    for token in tokens + tokens:
+    for token in tokens + tokens + tokens:
         assert validator.validate(token)["jti"] == f"token-{tokens.index(token)}"
-    assert len(verifications) == 3
+    assert len(verifications) == 6
+    assert len(validator._verified) == 3
+
+
+# -- admission: the second validation ------------------------------------------------------------
+
+
+def test_a_token_validated_once_takes_no_entry(token_factory, validator, verifications) -> None:
+    token = token_factory()
+    validator.validate(token)
+    assert len(validator._verified) == 0
+    validator.validate(token)
+    assert list(validator._verified) == [token]
+    assert len(verifications) == 2
+
+
+def test_tokens_used_once_never_evict_a_reused_token(
+    token_factory, make_validator, verifications
+) -> None:
+    validator = make_validator(verified_cache_size=3)
+    reused = token_factory({"jti": "reused"})
+    claims = cached(validator, reused)
+    for index in range(10):
+        validator.validate(token_factory({"jti": f"once-{index}"}))
+    assert validator.validate(reused) is claims
+    assert list(validator._verified) == [reused]
+    assert len(verifications) == 2 + 10
+
+
+def test_the_tokens_seen_once_are_bounded_too(token_factory, make_validator) -> None:
+    validator = make_validator(verified_cache_size=3)
+    for index in range(10):
+        validator.validate(token_factory({"jti": f"once-{index}"}))
+        assert len(validator._seen_once) <= 3
 
 
 # -- time window on every hit ----------------------------------------------------------------------
@@ -85,35 +130,36 @@ def test_expiry_is_checked_on_every_hit_and_drops_the_entry(
     token_factory, validator, clock, verifications, assert_rejected
 ) -> None:
     token = token_factory({"exp": now(clock) + 60})
-    validator.validate(token)
+    cached(validator, token)
     clock.advance(60 + LEEWAY - 1)
     validator.validate(token)  # still within the leeway: a hit
-    assert len(verifications) == 1
+    assert len(verifications) == 2
     clock.advance(2)
     assert_rejected(lambda: validator.validate(token), InvalidToken, RefusalCode.EXP, claim="exp")
+    assert token not in validator._verified
     clock.advance(-10)  # back within the window: the dropped entry is verified afresh
     validator.validate(token)
-    assert len(verifications) == 2
+    assert len(verifications) == 3
 
 
 def test_nbf_is_checked_on_every_hit(
     token_factory, validator, clock, verifications, assert_rejected
 ) -> None:
     token = token_factory({"iat": now(clock) - 1000, "nbf": now(clock)})
-    validator.validate(token)
+    cached(validator, token)
     clock.advance(-(LEEWAY + 1))  # the clock is set back: the token is not valid yet
     assert_rejected(lambda: validator.validate(token), InvalidToken, RefusalCode.NBF, claim="nbf")
-    assert len(verifications) == 1
+    assert len(verifications) == 2
 
 
 def test_iat_is_checked_on_every_hit(
     token_factory, validator, clock, verifications, assert_rejected
 ) -> None:
     token = token_factory({"iat": now(clock)})
-    validator.validate(token)
+    cached(validator, token)
     clock.advance(-(LEEWAY + 1))
     assert_rejected(lambda: validator.validate(token), InvalidToken, RefusalCode.IAT, claim="iat")
-    assert len(verifications) == 1
+    assert len(verifications) == 2
 
 
 # -- keys --------------------------------------------------------------------------------------------
@@ -131,7 +177,7 @@ def test_a_key_that_left_the_jwks_refuses_its_cached_tokens(
     token_factory, jwks_server, validator, clock, ec_key, second_rsa_key, assert_rejected
 ) -> None:
     token = token_factory()
-    validator.validate(token)
+    cached(validator, token)
     jwks_server.publish(ec_key)  # rsa-key-1 is rotated out
     force_refresh(validator, clock, token_factory, second_rsa_key, assert_rejected)
     assert jwks_server.count() == 2
@@ -142,7 +188,7 @@ def test_a_kid_whose_key_changed_refuses_its_cached_tokens(
     token_factory, jwks_server, validator, clock, ec_key, second_rsa_key, assert_rejected
 ) -> None:
     token = token_factory()
-    validator.validate(token)
+    cached(validator, token)
     jwks_server.publish(rsa_signing_key("rsa-key-1"), ec_key)  # the same kid, another key
     force_refresh(validator, clock, token_factory, second_rsa_key, assert_rejected)
     assert_rejected(lambda: validator.validate(token), InvalidToken, RefusalCode.SIGNATURE)
@@ -159,11 +205,11 @@ def test_a_key_kept_across_a_refresh_keeps_its_entries(
     assert_rejected,
 ) -> None:
     token = token_factory()
-    first = validator.validate(token)
+    claims = cached(validator, token)
     jwks_server.publish(rsa_key, second_rsa_key)
     force_refresh(validator, clock, token_factory, second_rsa_key, assert_rejected)
-    assert validator.validate(token) is first
-    assert verifications == ["RS256"]
+    assert validator.validate(token) is claims
+    assert verifications == ["RS256", "RS256"]
 
 
 def test_a_stale_key_set_is_refreshed_by_hits_too(
@@ -171,7 +217,7 @@ def test_a_stale_key_set_is_refreshed_by_hits_too(
 ) -> None:
     validator = make_validator(jwks_max_age=60)
     token = token_factory()
-    validator.validate(token)
+    cached(validator, token)
     jwks_server.publish(ec_key)
     clock.advance(61)
     old_keys = validator.jwks._state[0]
@@ -188,7 +234,7 @@ def test_a_hit_needs_a_usable_key_set(
 ) -> None:
     validator = make_validator(jwks_max_age=10, jwks_stale_if_error=10)
     token = token_factory()
-    validator.validate(token)
+    cached(validator, token)
     jwks_server.misbehave("500")
     clock.advance(25)  # past fresh and stale-if-error: the keys may no longer be used
     assert_rejected(
@@ -212,9 +258,9 @@ def test_a_refused_token_is_never_cached(
     token_factory, validator, second_rsa_key, verifications, assert_rejected, make_token, code
 ) -> None:
     token = make_token(token_factory, second_rsa_key)
-    for _ in range(2):
+    for _ in range(3):
         assert_rejected(lambda: validator.validate(token), InvalidToken, code)
-    assert len(verifications) == 2
+    assert len(verifications) == 3
 
 
 def test_id_tokens_never_use_the_cache(
@@ -223,18 +269,18 @@ def test_id_tokens_never_use_the_cache(
     validator = make_validator()
     client_audience = validator.audience  # the ID token is issued to this validator's audience
     id_token = token_factory.id_token(client_id=client_audience, nonce="n-1")
-    for _ in range(2):
+    for _ in range(3):
         validator.validate_id_token(id_token, nonce="n-1")
-    assert len(verifications) == 2
+    assert len(verifications) == 3
     access_token = token_factory()
-    validator.validate(access_token)
+    cached(validator, access_token)
     # A cached access token is still refused as an ID token (and checked afresh).
     assert_rejected(
         lambda: validator.validate_id_token(access_token, nonce="n-1"),
         InvalidToken,
         RefusalCode.AZP,
     )
-    assert len(verifications) == 4
+    assert len(verifications) == 6
     assert not validator._verified or id_token not in validator._verified
 
 
@@ -247,14 +293,14 @@ def test_the_cache_is_bounded_and_evicts_the_oldest(
     validator = make_validator(verified_cache_size=3)
     tokens = [token_factory({"jti": f"token-{index}"}) for index in range(4)]
     for token in tokens:
-        validator.validate(token)
+        cached(validator, token)
     assert len(validator._verified) == 3
-    assert len(verifications) == 4
+    assert len(verifications) == 8
     for token in tokens[1:]:
         validator.validate(token)  # the 3 newest: hits
-    assert len(verifications) == 4
+    assert len(verifications) == 8
     validator.validate(tokens[0])  # the oldest was evicted: verified again
-    assert len(verifications) == 5
+    assert len(verifications) == 9
     assert len(validator._verified) == 3
 
 
@@ -279,10 +325,10 @@ def test_verified_cache_size_must_be_a_count(issuer, audience, size) -> None:
 
 def test_a_hit_takes_no_lock(token_factory, validator) -> None:
     token = token_factory()
-    first = validator.validate(token)
+    claims = cached(validator, token)
     with validator._verified_lock, ThreadPoolExecutor(1) as pool:
         # Were the lock taken on the hit path, this would wait until the test releases it.
-        assert pool.submit(validator.validate, token).result(timeout=WAIT) is first
+        assert pool.submit(validator.validate, token).result(timeout=WAIT) is claims
 
 
 @pytest.fixture
