@@ -16,16 +16,14 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import re
 import secrets
 import shutil
 import socket
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -440,15 +438,3 @@ def verified_claims(
         token, key.key, algorithms=["RS256"], audience=audience, issuer=server.issuer, leeway=leeway
     )
     return header, claims
-
-
-@contextlib.contextmanager
-def write_lock_held(database: Path) -> Iterator[None]:
-    """Another connection holds ``database``'s write lock (an admin command, a backup, say)."""
-    holder = sqlite3.connect(database, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
