@@ -64,7 +64,11 @@ class Auth0IDToken(UserClaims):
             # Back-Channel Logout §2.1, backchannel_logout_session_supported: "If supported, the
             # sid Claim is also included in ID Tokens issued by the OP."
             claims["sid"] = sid
-            self.remember_logged_in(request, sid)
+            if request.sid is not None:
+                # The authorization endpoint's ID token (the implicit flow). The token endpoint
+                # remembers its own in the transaction that uses the code or the refresh token
+                # (``grants.base.SingleUseMixin``).
+                self.server.remember_logged_in(self.server.storage(), request.client, sid)
         if request.client.id_token_permissions_claim:
             claims[PERMISSIONS_CLAIM] = self.permissions(request)
         return claims
@@ -76,13 +80,6 @@ class Auth0IDToken(UserClaims):
         if request.grant_id is None:
             return None
         return self.server.storage().grant_session(request.grant_id)
-
-    def remember_logged_in(self, request, sid: str) -> None:
-        # Back-Channel Logout §2.3: "OPs supporting back-channel logout need to keep track of the
-        # set of logged-in RPs so that they know what RPs to contact at their back-channel logout
-        # URIs to cause them to log out." Kept on the server, for the applications with a URI.
-        if request.client.backchannel_logout_uri:
-            self.server.storage().add_session_client(sid, request.client.client_id)
 
     def permissions(self, request) -> list[str]:
         """The permissions the access token of this response carries (none when its API puts

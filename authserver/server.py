@@ -426,6 +426,14 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
             grant_type, client, user, scope, include_refresh_token=include_refresh_token
         )
 
+    def remember_logged_in(self, storage, client: Application, sid: str) -> None:
+        """``client`` got an ID token in the session ``sid``."""
+        # Back-Channel Logout §2.3: "OPs supporting back-channel logout need to keep track of the
+        # set of logged-in RPs so that they know what RPs to contact at their back-channel logout
+        # URIs to cause them to log out." Kept on the server, for the applications with a URI.
+        if client.backchannel_logout_uri:
+            storage.add_session_client(sid, client.client_id)
+
     def save_token(self, token: dict, request: Auth0Request) -> None:
         storage = self.storage()
         if request.grant_id is None:

@@ -27,7 +27,7 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oidc.core.errors import LoginRequiredError
-from authlib.oidc.core.grants.util import validate_request_prompt
+from authlib.oidc.core.grants.util import is_openid_scope, validate_request_prompt
 
 from shared.log_safety import escaped
 
@@ -296,6 +296,13 @@ class SingleUseMixin:
         if claim is Claim.USED:
             # The server stores it on this thread's connection: ``storage``, in the transaction.
             self.server.save_token(token, request)
+            # The answer's ID token (OIDC Core 3.1.3.3, 12.2: with the openid scope) makes the
+            # application logged in to the grant's session: remembered here, not after the
+            # commit, where a storage fault would fail a request whose credential is used.
+            if is_openid_scope(token.get("scope")):
+                sid = storage.grant_session(request.grant_id)
+                if sid is not None:
+                    self.server.remember_logged_in(storage, request.client, sid)
         elif claim is Claim.TAKEN:
             storage.revoke_grant(credential.grant_id, now())
         return claim

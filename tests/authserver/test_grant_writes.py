@@ -23,6 +23,8 @@ from tests.authserver.helpers import (
     API_AUDIENCE,
     NATIVE_CALLBACK,
     PKCE,
+    WEBAPP_CALLBACK,
+    WEBAPP_SECRET,
     code_request,
     exchange_code,
     redirect_parameters,
@@ -88,6 +90,44 @@ def test_a_code_redemption_and_a_refresh_write_in_one_transaction_each(
         }
     )
     assert refreshed.status_code == 200
+    assert_one_transaction(statements)
+
+
+def test_the_session_link_of_an_application_with_back_channel_logout_is_in_that_transaction(
+    user_agent, authserver, statements
+):
+    # Back-Channel Logout 2.3: the server remembers which applications got an ID token in the
+    # session. Written in the transaction that uses the code or the refresh token: written after
+    # it, a storage fault would fail a request whose credential is already used, and the
+    # client's retry would be taken for a reuse (the grant revoked).
+    pkce = PKCE.new()
+    request = code_request(
+        "webapp-demo", WEBAPP_CALLBACK, pkce, scope="openid offline_access", audience=API_AUDIENCE
+    )
+    code = redirect_parameters(user_agent.sign_in(user_agent.authorize(**request)))["code"]
+    client = {"client_id": "webapp-demo", "client_secret": WEBAPP_SECRET}
+    statements.clear()
+    tokens = authserver.token(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": WEBAPP_CALLBACK,
+            "code_verifier": pkce.verifier,
+            **client,
+        }
+    )
+    assert tokens.status_code == 200, tokens.text
+    assert "id_token" in tokens.json()
+    assert any("INTO session_clients" in statement for statement in statements), statements
+    assert_one_transaction(statements)
+    statements.clear()
+    refresh_token = tokens.json()["refresh_token"]
+    refreshed = authserver.token(
+        {"grant_type": "refresh_token", "refresh_token": refresh_token, **client}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert "id_token" in refreshed.json()
+    assert any("INTO session_clients" in statement for statement in statements), statements
     assert_one_transaction(statements)
 
 
