@@ -1,8 +1,10 @@
 """OpenID Connect Back-Channel Logout 1.0, the OP's side: logout tokens to the applications.
 
 When an SSO session ends (``/v2/logout``, ``/oidc/logout``), every application with a
-``backchannel_logout_uri`` that got an ID token in the session (:mod:`authserver.oidc` keeps
-the list) is sent a logout token: a JWT signed with the current key, ``typ: logout+jwt``,
+``backchannel_logout_uri`` that got an ID token in the session (``session_clients``: the token
+endpoint records it in the transaction that uses the code or the refresh token,
+:mod:`authserver.grants.base`; the authorization endpoint, :mod:`authserver.oidc`) is sent a
+logout token: a JWT signed with the current key, ``typ: logout+jwt``,
 naming the user (``sub``) and the session (``sid``), with no ``nonce``. It is POSTed as
 ``logout_token=...`` to the application's URI after the logout's own response, from a thread
 of that application's own (:class:`Senders`): a slow or unreachable application neither fails

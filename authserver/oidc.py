@@ -77,6 +77,8 @@ class Auth0IDToken(UserClaims):
         """The ``sid`` of the SSO session the request's grant was made in, if still stored."""
         if request.sid is not None:
             return request.sid
+        if request.grant_sid is not None:
+            return request.grant_sid  # read in the transaction, not again after its commit
         if request.grant_id is None:
             return None
         return self.server.storage().grant_session(request.grant_id)

@@ -190,6 +190,9 @@ class Auth0Request(OAuth2Request):
         self.granted_scopes: dict[tuple[str, str | None], str] = {}
         #: The SSO session's ``sid``, at the authorization endpoint (authserver.sessions).
         self.sid: str | None = None
+        #: The ``sid`` of the grant's session, at the token endpoint: read in the transaction
+        #: that uses the code or the refresh token (authserver.grants.base), for the ID token.
+        self.grant_sid: str | None = None
         #: The scope of the token response an ID token is made for (authserver.oidc).
         self.id_token_scope: str | None = None
 

@@ -300,9 +300,9 @@ class SingleUseMixin:
             # application logged in to the grant's session: remembered here, not after the
             # commit, where a storage fault would fail a request whose credential is used.
             if is_openid_scope(token.get("scope")):
-                sid = storage.grant_session(request.grant_id)
-                if sid is not None:
-                    self.server.remember_logged_in(storage, request.client, sid)
+                request.grant_sid = storage.grant_session(request.grant_id)
+                if request.grant_sid is not None:
+                    self.server.remember_logged_in(storage, request.client, request.grant_sid)
         elif claim is Claim.TAKEN:
             storage.revoke_grant(credential.grant_id, now())
         return claim

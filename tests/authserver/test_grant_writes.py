@@ -93,6 +93,13 @@ def test_a_code_redemption_and_a_refresh_write_in_one_transaction_each(
     assert_one_transaction(statements)
 
 
+def assert_session_read_before_the_commit(ran: list[str]) -> None:
+    """The grant's session (the ID token's ``sid``) is read in the transaction, not after it."""
+    commit = next(i for i, statement in enumerate(ran) if statement.split()[0].upper() == "COMMIT")
+    reads = [i for i, statement in enumerate(ran) if "FROM session_grants" in statement]
+    assert reads and all(read < commit for read in reads), ran
+
+
 def test_the_session_link_of_an_application_with_back_channel_logout_is_in_that_transaction(
     user_agent, authserver, statements
 ):
@@ -120,6 +127,7 @@ def test_the_session_link_of_an_application_with_back_channel_logout_is_in_that_
     assert "id_token" in tokens.json()
     assert any("INTO session_clients" in statement for statement in statements), statements
     assert_one_transaction(statements)
+    assert_session_read_before_the_commit(statements)
     statements.clear()
     refresh_token = tokens.json()["refresh_token"]
     refreshed = authserver.token(
@@ -129,6 +137,7 @@ def test_the_session_link_of_an_application_with_back_channel_logout_is_in_that_
     assert "id_token" in refreshed.json()
     assert any("INTO session_clients" in statement for statement in statements), statements
     assert_one_transaction(statements)
+    assert_session_read_before_the_commit(statements)
 
 
 def test_a_request_reads_the_signing_key_once_for_its_access_token_and_id_token(
