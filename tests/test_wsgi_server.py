@@ -47,7 +47,16 @@ def test_ctrl_c_stops_the_server_while_a_client_holds_half_a_request(
             # Answered after the half request was taken: the listen queue is first in, first out.
             assert requests.get(service.ready_url, timeout=10).status_code == 200
             service.interrupt()
-            returncode = service.process.wait(timeout=PROMPT_EXIT_SECONDS)
+            interrupted = time.monotonic()
+            try:
+                returncode = service.process.wait(timeout=PROMPT_EXIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                # How long it took after all, and what the server logged meanwhile.
+                returncode = service.process.wait(timeout=30)
+                pytest.fail(
+                    f"{module} took {time.monotonic() - interrupted:.1f} s to stop:\n"
+                    f"{service.logs()[-4000:]}"
+                )
     finally:
         service.stop()
     log = service.logs()
