@@ -59,29 +59,21 @@ class Auth0IDToken(UserClaims):
         # OIDC Core §2: auth_time is the "Time when the End-User authentication occurred",
         # the sign-in of the SSO session, not the time this token is issued.
         claims["auth_time"] = request.user.auth_time
-        sid = self.session_of(request)
+        if request.sid is not None:
+            # The authorization endpoint's ID token (the implicit flow), in the browser's session.
+            sid = request.sid
+            self.server.remember_logged_in(self.server.storage(), request.client, sid)
+        else:
+            # The token endpoint's: the grant's session, read and remembered in the transaction
+            # that used the code or the refresh token (``grants.base.SingleUseMixin``).
+            sid = request.grant_sid
         if sid is not None:
             # Back-Channel Logout §2.1, backchannel_logout_session_supported: "If supported, the
             # sid Claim is also included in ID Tokens issued by the OP."
             claims["sid"] = sid
-            if request.sid is not None:
-                # The authorization endpoint's ID token (the implicit flow). The token endpoint
-                # remembers its own in the transaction that uses the code or the refresh token
-                # (``grants.base.SingleUseMixin``).
-                self.server.remember_logged_in(self.server.storage(), request.client, sid)
         if request.client.id_token_permissions_claim:
             claims[PERMISSIONS_CLAIM] = self.permissions(request)
         return claims
-
-    def session_of(self, request) -> str | None:
-        """The ``sid`` of the SSO session the request's grant was made in, if still stored."""
-        if request.sid is not None:
-            return request.sid
-        if request.grant_sid is not None:
-            return request.grant_sid  # read in the transaction, not again after its commit
-        if request.grant_id is None:
-            return None
-        return self.server.storage().grant_session(request.grant_id)
 
     def permissions(self, request) -> list[str]:
         """The permissions the access token of this response carries (none when its API puts

@@ -191,7 +191,8 @@ class Auth0Request(OAuth2Request):
         #: The SSO session's ``sid``, at the authorization endpoint (authserver.sessions).
         self.sid: str | None = None
         #: The ``sid`` of the grant's session, at the token endpoint: read in the transaction
-        #: that uses the code or the refresh token (authserver.grants.base), for the ID token.
+        #: that uses the code or the refresh token (authserver.grants.base) when the answer has
+        #: an ID token, the only read of it (None: the grant was made in no session).
         self.grant_sid: str | None = None
         #: The scope of the token response an ID token is made for (authserver.oidc).
         self.id_token_scope: str | None = None

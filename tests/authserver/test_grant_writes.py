@@ -7,6 +7,7 @@ access tokens' ids are 128 random bits."""
 
 import base64
 import json
+import secrets
 import string
 import threading
 import time
@@ -17,7 +18,8 @@ from authserver import db
 from authserver.grants.authorization_code import AuthorizationCodeGrant
 from authserver.grants.group_commit import GroupCommit
 from authserver.grants.refresh_token import RefreshTokenGrant
-from authserver.storage import Storage
+from authserver.models import RefreshToken
+from authserver.storage import Storage, secret_hash
 from tests.authserver.helpers import (
     ALICE,
     API_AUDIENCE,
@@ -137,6 +139,41 @@ def test_the_session_link_of_an_application_with_back_channel_logout_is_in_that_
     assert "id_token" in refreshed.json()
     assert any("INTO session_clients" in statement for statement in statements), statements
     assert_one_transaction(statements)
+    assert_session_read_before_the_commit(statements)
+
+
+def test_a_refresh_of_a_grant_made_in_no_session_reads_its_session_once(authserver, statements):
+    # A grant stored without a session (as an admin tool or bench/http.py stores one): its ID
+    # token has no sid, and the read that finds none is not made again after the commit.
+    storage = Storage.open(authserver.database)
+    try:
+        user, _ = storage.find_credentials(ALICE[0])
+        issued_at = int(time.time())
+        with storage.transaction():
+            grant_id = storage.create_grant("native-demo", user.id, None, issued_at)
+            refresh_token = secrets.token_urlsafe(32)
+            source = RefreshToken(
+                token_hash=secret_hash(refresh_token),
+                grant_id=grant_id,
+                client_id="native-demo",
+                user_id=user.id,
+                scope="openid offline_access",
+                audience=API_AUDIENCE,
+                auth_time=issued_at,
+                expires_at=issued_at + 3600,
+                used=False,
+                grant_revoked=False,
+            )
+            storage.save_refresh_token(refresh_token, source, source.expires_at)
+    finally:
+        storage.close()
+    statements.clear()
+    refreshed = authserver.token(
+        {"grant_type": "refresh_token", "client_id": "native-demo", "refresh_token": refresh_token}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert "sid" not in jwt_claims(refreshed.json()["id_token"])
+    assert len([statement for statement in statements if "FROM session_grants" in statement]) == 1
     assert_session_read_before_the_commit(statements)
 
 
