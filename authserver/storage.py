@@ -517,20 +517,20 @@ class Storage:
         )
         if count < max_keys:
             return
-        self.db.execute(
+        closed = self.db.execute(
             "DELETE FROM client_authentication_failures WHERE counted_by = ? AND closes_at <= ?",
             (counted_by, now),
-        )
+        ).rowcount
+        keep = max_keys - max(1, max_keys // 10)
         self.db.execute(
             """
             DELETE FROM client_authentication_failures WHERE rowid IN (
                 SELECT rowid FROM client_authentication_failures
-                WHERE counted_by = :counted_by AND failures < :limit
+                WHERE counted_by = ? AND failures < ?
                 ORDER BY closes_at, rowid
-                LIMIT max(0, (SELECT count(*) FROM client_authentication_failures
-                              WHERE counted_by = :counted_by) - :keep))
+                LIMIT ?)
             """,
-            {"counted_by": counted_by, "limit": limit, "keep": max_keys - max(1, max_keys // 10)},
+            (counted_by, limit, max(0, count - closed - keep)),
         )
 
     # -- SSO sessions ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ workers are; the last test starts ``python -m authserver`` as shipped, with its 
 """
 
 import contextlib
+import json
 import shutil
 import sqlite3
 
@@ -146,10 +147,17 @@ def test_failures_the_locked_database_cannot_store_still_reach_the_limit(
     assert worker.token(ATTACKER, "m2m-demo", M2M_SECRET).status_code == 200
 
 
-def test_a_full_table_makes_room_for_a_tenth_more_windows_at_once(tmp_path, clock):
+@pytest.fixture
+def small_table(tmp_path, clock):
+    """A database of its own, and a throttle on it that keeps 20 windows per limit."""
     db = storage.Storage.open(tmp_path / "authserver.sqlite3")
     db.initialize()
-    throttle = ClientAuthenticationThrottle(clock=clock, max_keys=20)
+    yield db, ClientAuthenticationThrottle(clock=clock, max_keys=20)
+    db.close()
+
+
+def test_a_full_table_makes_room_for_a_tenth_more_windows_at_once(small_table):
+    db, throttle = small_table
     for address in range(20):
         throttle.record_failure(db, "m2m-demo", f"192.0.2.{address}")
     deletes = []
@@ -162,8 +170,24 @@ def test_a_full_table_makes_room_for_a_tenth_more_windows_at_once(tmp_path, cloc
     (rows,) = db.db.execute(
         "SELECT count(*) FROM client_authentication_failures WHERE counted_by = 'address'"
     ).fetchone()
-    db.close()
     # One sorted DELETE per limit made room for two (20 - 18) windows each; the second new key
     # found room without one.
     assert len(deletes) == 2
     assert rows == 20
+
+
+def test_when_the_closed_windows_make_room_no_open_one_goes(small_table, clock):
+    db, throttle = small_table
+    for address in range(5):
+        throttle.record_failure(db, "m2m-demo", f"192.0.2.{address}")
+    clock.advance(301)  # their windows have closed
+    for address in range(5, 21):
+        throttle.record_failure(db, "m2m-demo", f"192.0.2.{address}")
+    addresses = {
+        key
+        for (key,) in db.db.execute(
+            "SELECT key FROM client_authentication_failures WHERE counted_by = 'address'"
+        )
+    }
+    # The 21st key found the table full: the 5 closed windows went, and every open one stayed.
+    assert addresses == {json.dumps([f"192.0.2.{address}"]) for address in range(5, 21)}
