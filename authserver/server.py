@@ -456,11 +456,17 @@ class AuthorizationServer(flask_oauth2.AuthorizationServer):
     def create_authorization_response(self, request=None, grant_user=None, grant=None):
         if grant_user is not None:
             grant.request.sid = sessions.current_sid()
-        response = super().create_authorization_response(request, grant_user, grant)
-        if grant.request.grant_id is not None and grant.request.sid is not None:
-            # The code's tokens, and the refresh tokens after them, are issued at the token
-            # endpoint, without the browser's cookie: their ID tokens find the sid by the grant.
-            self.storage().link_grant_to_session(grant.request.grant_id, grant.request.sid)
+        storage = self.storage()
+        # One transaction: the nonce's check and the grant that records it, the code or the
+        # implicit grant's tokens, and the grant's session. Stored one by one, a fault after the
+        # grant left its nonce used, and the application's retry was refused as a replay.
+        with storage.transaction():
+            response = super().create_authorization_response(request, grant_user, grant)
+            if grant.request.grant_id is not None and grant.request.sid is not None:
+                # The code's tokens, and the refresh tokens after them, are issued at the token
+                # endpoint, without the browser's cookie: their ID tokens find the sid by the
+                # grant.
+                storage.link_grant_to_session(grant.request.grant_id, grant.request.sid)
         return self.in_response_mode(response, grant.redirect_uri)
 
     def create_authorization_error_response(self, error):

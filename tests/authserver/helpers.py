@@ -11,19 +11,22 @@
   application's callback; :func:`run_code_flow` does a whole code + PKCE flow, :func:`ui_pages`
   fetches one page of each kind. (Not a browser: the tests of tests/e2e drive Chromium.)
 * :class:`PKCE`, :func:`redirect_parameters`, :func:`forms`, :func:`concurrently`.
+* :func:`inserts_failing`: a fault of the database, where a test wants it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import secrets
 import shutil
 import socket
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -438,3 +441,18 @@ def verified_claims(
         token, key.key, algorithms=["RS256"], audience=audience, issuer=server.issuer, leeway=leeway
     )
     return header, claims
+
+
+@contextlib.contextmanager
+def inserts_failing(database: Path, table: str) -> Iterator[None]:
+    """Every INSERT into ``table`` fails (a trigger raises) until the block ends."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    connection.execute(
+        f"CREATE TRIGGER injected_fault BEFORE INSERT ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+    )
+    try:
+        yield
+    finally:
+        connection.execute("DROP TRIGGER injected_fault")
+        connection.close()

@@ -3,11 +3,16 @@ transaction, shared with the concurrent ones (authserver.grants.group_commit), s
 for the disk serves several requests while every rule of single use holds
 (tests/authserver/test_refresh_tokens.py and test_security_rules.py race them), also against a
 grant revoked or a user blocked after a request's checks; a request reads its signing key once;
-access tokens' ids are 128 random bits."""
+access tokens' ids are 128 random bits. The authorization endpoint stores what its response
+hands out (the grant with its nonce, the code or the implicit grant's tokens, the grant's
+session) in one transaction: a fault halfway stores none of it, and the same request works once
+the fault is gone."""
 
 import base64
 import json
+import re
 import secrets
+import sqlite3
 import string
 import threading
 import time
@@ -25,10 +30,12 @@ from tests.authserver.helpers import (
     API_AUDIENCE,
     NATIVE_CALLBACK,
     PKCE,
+    SPA_CALLBACK,
     WEBAPP_CALLBACK,
     WEBAPP_SECRET,
     code_request,
     exchange_code,
+    inserts_failing,
     redirect_parameters,
 )
 
@@ -175,6 +182,76 @@ def test_a_refresh_of_a_grant_made_in_no_session_reads_its_session_once(authserv
     assert "sid" not in jwt_claims(refreshed.json()["id_token"])
     assert len([statement for statement in statements if "FROM session_grants" in statement]) == 1
     assert_session_read_before_the_commit(statements)
+
+
+def authorization_requests() -> dict[str, dict]:
+    """An authorization request of each kind that stores a grant, each with its own nonce."""
+    return {
+        "code": code_request(
+            "webapp-demo", WEBAPP_CALLBACK, PKCE.new(), nonce=secrets.token_urlsafe(12)
+        ),
+        "implicit": {
+            "response_type": "id_token token",
+            "client_id": "spa-demo",
+            "redirect_uri": SPA_CALLBACK,
+            "scope": "openid profile read:messages",
+            "audience": API_AUDIENCE,
+            "state": secrets.token_urlsafe(8),
+            "nonce": secrets.token_urlsafe(12),
+        },
+    }
+
+
+INSERT_INTO = re.compile(r"\s*INSERT(?: OR \w+)? INTO (\w+)", re.IGNORECASE)
+#: What each kind of authorization response hands out, and so stores: the table a fault fails.
+HANDED_OUT = {"code": "authorization_codes", "implicit": "access_tokens"}
+
+
+def signed_in(user_agent) -> None:
+    """Alice has an SSO session: the next /authorize answers at once, without the login page."""
+    request = code_request("spa-demo", SPA_CALLBACK, PKCE.new())
+    assert "code" in redirect_parameters(user_agent.sign_in(user_agent.authorize(**request)))
+
+
+@pytest.mark.parametrize("kind", HANDED_OUT)
+def test_an_authorization_response_is_stored_in_one_transaction(
+    user_agent, authserver, statements, kind
+):
+    signed_in(user_agent)
+    statements.clear()
+    answer = user_agent.authorize(**authorization_requests()[kind])
+    assert answer.status_code == 302, answer.text
+    assert "error" not in redirect_parameters(answer)
+    inserted = {match.group(1) for match in map(INSERT_INTO.match, statements) if match is not None}
+    assert {"grants", HANDED_OUT[kind], "session_grants"} <= inserted, statements
+    assert_one_transaction(statements)
+
+
+def grant_count(database) -> int:
+    connection = sqlite3.connect(database)
+    try:
+        return connection.execute("SELECT count(*) FROM grants").fetchone()[0]
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("kind", HANDED_OUT)
+def test_a_fault_storing_an_authorization_response_stores_nothing_and_the_retry_works(
+    user_agent, authserver, kind
+):
+    signed_in(user_agent)
+    request = authorization_requests()[kind]
+    grants = grant_count(authserver.database)
+    with inserts_failing(authserver.database, HANDED_OUT[kind]):
+        failed = user_agent.authorize(**request)
+    assert failed.status_code == 500
+    assert "Traceback" not in failed.text
+    # No grant is left holding the request's nonce: the same request, sent again, is answered.
+    assert grant_count(authserver.database) == grants
+    answer = redirect_parameters(user_agent.authorize(**request))
+    assert "error" not in answer, answer
+    assert ("code" if kind == "code" else "id_token") in answer
+    assert grant_count(authserver.database) == grants + 1
 
 
 def test_a_request_reads_the_signing_key_once_for_its_access_token_and_id_token(
