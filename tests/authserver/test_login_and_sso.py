@@ -21,6 +21,7 @@ from tests.authserver.helpers import (
     UserAgent,
     code_request,
     forms,
+    inserts_failing,
     redirect_parameters,
     run_code_flow,
     ui_pages,
@@ -205,6 +206,17 @@ def test_an_email_address_longer_than_254_characters_is_refused_before_it_is_cou
         assert storage.db.execute("SELECT count(*) FROM failed_logins").fetchone()[0] == 0
     finally:
         storage.close()
+
+
+def test_a_login_whose_session_cannot_be_stored_can_be_submitted_again(user_agent, authserver):
+    # The browser's session (its CSRF token with it) is only replaced once the new SSO session
+    # is stored: a fault storing it leaves the login form as it was, valid for a second try.
+    page = user_agent.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new()))
+    with inserts_failing(authserver.database, "sessions"):
+        failed = user_agent.login(page, *ALICE)
+    assert failed.status_code == 500
+    assert "Traceback" not in failed.text
+    assert "code" in redirect_parameters(user_agent.sign_in(page))
 
 
 def test_sso_session_lets_a_second_application_in_without_a_prompt(user_agent, authserver):
