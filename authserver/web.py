@@ -10,6 +10,9 @@
 * CORS only on the token, revocation, userinfo, discovery and JWKS endpoints, only for the
   tenant's allowed web origins; their answers all carry ``Vary: Origin``.
 * Errors are a generic JSON body (API endpoints) or page (everything else): never a traceback.
+  A database that refuses a request for now (locked past the busy timeout, read-only, full) is a
+  503 with ``Retry-After`` (``shared.web``); its transaction was rolled back, so a refresh
+  token, a code or a login can be sent again.
   The requests gunicorn refuses before the app sees them (a request line over its limit, a
   malformed header) get the error page too, with the same headers (:func:`refusal_page`).
 * One log line per request; what the client sent is escaped (``shared.log_safety``, CWE-117).
@@ -54,10 +57,10 @@ def allow_framing_by(response, origins):
     return response
 
 
-def error_page(error: str, description: str, status: int = 400):
+def error_page(error: str, description: str, status: int = 400, headers=None):
     """The HTML error page: the OAuth error code and a generic description."""
     return make_response(
-        render_template("error.html", error=error, description=description), status
+        render_template("error.html", error=error, description=description), status, headers or {}
     )
 
 
@@ -111,9 +114,11 @@ def _error_response(error: HTTPException):
         code, description = "server_error", "Something went wrong on our side."
     else:
         code, description = error_code(error), f"{error.name}."
+    # The headers the error carries: Allow on a 405, Retry-After on a 503.
+    headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]
     if request.path.startswith(API_PATH_PREFIXES):
-        return jsonify(error=code, error_description=description), error.code
-    return error_page(code, description, error.code)
+        return jsonify(error=code, error_description=description), error.code, headers
+    return error_page(code, description, error.code, headers)
 
 
 def refusal_page(app):

@@ -7,7 +7,11 @@ needs (``Allow`` on a 405). Any other exception is logged with its traceback to 
 (``app.logger``, named after the app's package), the request's method and path escaped so they
 cannot forge a log line (``shared.log_safety``, CWE-117), and answered as a generic 500. Under
 ``PROPAGATE_EXCEPTIONS`` (by default when ``TESTING`` or ``DEBUG`` is on) it is re-raised
-instead, as Flask does, so a test sees the exception itself.
+instead, as Flask does, so a test sees the exception itself. A storage that refuses a request for
+now (``shared.sqlite_files.is_storage_fault``: the database locked past its busy timeout,
+read-only, an I/O error, the disk full) is no program error: it is logged as a warning, with
+SQLite's reason, and answered ``503`` with ``Retry-After``. The request's transaction was rolled
+back, so it changed nothing, and the client may send it again.
 
 An app whose answers are not all JSON (the authorization server's pages) passes its own
 ``respond``: it gets the ``HTTPException`` (``InternalServerError`` for an unexpected exception)
@@ -24,15 +28,19 @@ authorization server's own request logs.
 """
 
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from shared.log_safety import escaped, loggable_path
+from shared.sqlite_files import is_storage_fault
 
 ErrorResponder = Callable[[HTTPException], ResponseReturnValue]
+#: When a client is told to try again (``Retry-After``) after a storage fault.
+STORAGE_RETRY_AFTER_SECONDS = 10
 
 
 def error_code(error: HTTPException) -> str:
@@ -70,7 +78,20 @@ def init_json_errors(app: Flask, respond: ErrorResponder = json_error) -> None:
         )
         return respond(InternalServerError())
 
+    def database_error(error: sqlite3.OperationalError) -> ResponseReturnValue:
+        if not is_storage_fault(error):
+            return unexpected_error(error)
+        current_app.logger.warning(
+            "the database refused %s %s for now (%s): %s",
+            escaped(request.method),
+            loggable_path(request.path),
+            escaped(error.sqlite_errorname),
+            escaped(str(error)),
+        )
+        return respond(ServiceUnavailable(retry_after=STORAGE_RETRY_AFTER_SECONDS))
+
     app.register_error_handler(HTTPException, respond)
+    app.register_error_handler(sqlite3.OperationalError, database_error)
     app.register_error_handler(Exception, unexpected_error)
 
 

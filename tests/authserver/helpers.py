@@ -456,3 +456,15 @@ def inserts_failing(database: Path, table: str) -> Iterator[None]:
     finally:
         connection.execute("DROP TRIGGER injected_fault")
         connection.close()
+
+
+@contextlib.contextmanager
+def write_lock_held(database: Path) -> Iterator[None]:
+    """Another connection holds ``database``'s write lock (an admin command, a backup, say)."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -5,7 +5,6 @@ Each "worker" here is a ``create_app`` of its own on one database file, as gunic
 workers are; the last test starts ``python -m authserver`` as shipped, with its several workers.
 """
 
-import contextlib
 import json
 import shutil
 import sqlite3
@@ -15,7 +14,13 @@ import pytest
 from authserver import create_app, storage
 from authserver.cli import WORKERS
 from authserver.throttle import ClientAuthenticationThrottle
-from tests.authserver.helpers import API_AUDIENCE, M2M_SECRET, ServerProcess, tenant_text
+from tests.authserver.helpers import (
+    API_AUDIENCE,
+    M2M_SECRET,
+    ServerProcess,
+    tenant_text,
+    write_lock_held,
+)
 from tests.authserver.test_token_endpoint_throttle import (
     ATTACKER,
     DAEMON,
@@ -90,18 +95,7 @@ def locked(database, monkeypatch):
     """``with locked():`` another process holds the write lock (an admin command, say) past the
     busy timeout."""
     monkeypatch.setattr(storage, "LOCK_TIMEOUT_SECONDS", 0.05)
-
-    @contextlib.contextmanager
-    def hold():
-        holder = sqlite3.connect(database, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-
-    return hold
+    return lambda: write_lock_held(database)
 
 
 def test_a_failure_the_locked_database_cannot_store_is_still_a_401(start_worker, locked, caplog):

@@ -2,12 +2,14 @@
 the authorization server, on a bare Flask app."""
 
 import logging
+import sqlite3
 
 import pytest
 from flask import Flask, Response, request
 
 from shared.web import (
     HEALTHCHECK_USER_AGENT,
+    STORAGE_RETRY_AFTER_SECONDS,
     init_json_errors,
     init_request_log,
     init_security_headers,
@@ -85,6 +87,81 @@ def test_an_app_may_answer_some_errors_otherwise():
     assert client.get("/api/missing").get_json()["error"] == "not_found"
     assert client.get("/missing").data == b"<p>404</p>"
     assert client.get("/fails").data == b"<p>500</p>"
+
+
+@pytest.fixture
+def database(tmp_path):
+    """An SQLite file with one table, and ``database.lock()``: another connection takes its write
+    lock (the apps' connections wait 50 ms for it)."""
+    path = tmp_path / "web.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE notes (text)")
+    connection.close()
+    return path
+
+
+def database_app(database, **config):
+    app = make_app(**config)
+
+    @app.post("/notes/<path:rest>")
+    def add_note(rest):
+        connection = sqlite3.connect(database, timeout=0.05, isolation_level=None)
+        try:
+            connection.execute("INSERT INTO notes VALUES (?)", (rest,))
+        finally:
+            connection.close()
+        return {"added": rest}
+
+    @app.get("/broken-query")
+    def broken_query():
+        connection = sqlite3.connect(database)
+        try:
+            connection.execute("SELECT * FROM missing_table")
+        finally:
+            connection.close()
+
+    init_json_errors(app)
+    return app
+
+
+def held_write_lock(database):
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+@pytest.mark.parametrize("testing", [False, True], ids=["served", "testing"])
+def test_a_storage_fault_is_a_503_with_retry_after_and_one_escaped_warning(
+    database, caplog, testing
+):
+    client = database_app(database, TESTING=testing).test_client()
+    holder = held_write_lock(database)
+    try:
+        with caplog.at_level(logging.WARNING, logger="web_test"):
+            response = client.post("/notes/x%0DINFO forged")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "service_unavailable"
+    assert set(response.get_json()) == {"error", "error_description"}
+    assert response.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
+    (record,) = [record for record in caplog.records if record.name == "web_test"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "the database refused POST /notes/x%0DINFO%20forged for now (SQLITE_BUSY): "
+        "database is locked"
+    )
+    # Nothing was written, and the same request succeeds once the lock is released.
+    assert client.post("/notes/again").status_code == 200
+    assert sqlite3.connect(database).execute("SELECT text FROM notes").fetchall() == [("again",)]
+
+
+def test_another_database_error_is_a_program_error(database):
+    assert database_app(database).test_client().get("/broken-query").status_code == 500
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        database_app(database, TESTING=True).test_client().get("/broken-query")
 
 
 def test_the_policy_is_on_every_answer_unless_the_view_set_the_header(client):
