@@ -20,6 +20,7 @@ The body of a POST is at most :data:`MAX_BODY_BYTES`, however it is sent: the ap
 
 import logging
 import re
+import sqlite3
 from urllib.parse import quote
 
 import requests
@@ -70,6 +71,10 @@ def fresh_tokens(key: str) -> dict | None:
 def refreshed(key: str, tokens: dict) -> dict | None:
     interface = current_app.session_interface
     client = current_app.extensions["webapp_oidc"]
+    # The authorization server rotates the refresh token it is sent: the old one is spent. So the
+    # store must take a write first; one that refuses writes for now (locked, read-only, full)
+    # is then a 503 before anything changed, and the same call works once it is back.
+    interface.store.rewrite_tokens(key)
     try:
         answer = client.refresh(tokens["refresh_token"])
         if answer.get("id_token"):
@@ -92,7 +97,18 @@ def refreshed(key: str, tokens: dict) -> dict | None:
         "id_token": answer.get("id_token", tokens["id_token"]),
         "expires_at": interface.now() + int(answer.get("expires_in", 0)),
     }
-    interface.store.save_tokens(key, tokens)
+    try:
+        interface.store.save_tokens(key, tokens)
+    except sqlite3.Error as fault:
+        # Rotated, and the new refresh token not stored: the session cannot refresh again and
+        # ends here. A 503 would invite a retry with the spent refresh token, which the
+        # authorization server takes for a stolen one (RFC 9700 4.14.2: the grant revoked).
+        log.error(
+            "the refreshed tokens could not be stored, the session ends: %s",
+            escaped(str(fault)),
+        )
+        interface.forget(session)
+        return None
     record(
         session,
         "refresh",

@@ -9,12 +9,19 @@ Nothing secret is ever recorded: no token, no code, no client secret, no session
 appears as its kind and, at most, the names and public values of a few of its claims.
 """
 
+import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import current_app, g
 
+from shared.log_safety import escaped
+from shared.sqlite_files import is_storage_fault
+
 from .sessions import ServerSession
+
+log = logging.getLogger(__name__)
 
 STEPS = {
     "request": (1, "Authorization request"),
@@ -57,7 +64,7 @@ def record(
     if deferred is not None:
         deferred.append(event)
     else:
-        interface.store.add_event(interface.ensure_saved(session), event)
+        _add(session, event)
 
 
 @contextmanager
@@ -69,9 +76,26 @@ def in_flow_order(session: ServerSession) -> Iterator[None]:
         yield
     finally:
         events, g.deferred_events = g.deferred_events, None
-        interface = current_app.session_interface
         for event in sorted(events, key=lambda event: event["number"]):
-            interface.store.add_event(interface.ensure_saved(session), event)
+            _add(session, event)
+
+
+def _add(session: ServerSession, event: dict) -> None:
+    """Store a step, best effort: a step is often recorded once what it tells is done (a call
+    forwarded to the API, a refresh token rotated), which a store that refuses the write for now
+    must not turn into an error inviting the browser to do it again."""
+    interface = current_app.session_interface
+    key = interface.ensure_saved(session)
+    try:
+        interface.store.add_event(key, event)
+    except sqlite3.OperationalError as fault:
+        if not is_storage_fault(fault):
+            raise
+        log.warning(
+            "narration step %s not recorded, the store refused it: %s",
+            event["name"],
+            escaped(str(fault)),
+        )
 
 
 def events(session: ServerSession) -> list[dict]:

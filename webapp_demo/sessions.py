@@ -28,6 +28,7 @@ to this host, over https, with Path=/).
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -41,6 +42,14 @@ from flask.sessions import SessionInterface as FlaskSessionInterface
 from flask.sessions import SessionMixin
 from werkzeug.datastructures import CallbackDict
 
+from shared.log_safety import escaped
+from shared.sqlite_files import is_storage_fault
+
+log = logging.getLogger(__name__)
+
+#: How long a statement waits for another connection's write lock before it fails ("database is
+#: locked": answered 503 with Retry-After, ``shared.web``).
+LOCK_TIMEOUT_SECONDS = 10
 COOKIE_NAME = "webapp_session"
 SECURE_COOKIE_NAME = "__Host-webapp_session"
 SESSION_ID_BYTES = 32
@@ -127,7 +136,7 @@ class SessionStore:
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
+        db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS)
         db.execute("PRAGMA foreign_keys = ON")
         try:
             with db:
@@ -193,6 +202,12 @@ class SessionStore:
         with self.connection() as db:
             row = db.execute("SELECT data FROM tokens WHERE id_hash = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def rewrite_tokens(self, key: str) -> None:
+        """Write the session's tokens as they are: raises (``sqlite3.OperationalError``) when the
+        store refuses writes for now, before a refresh token is spent on new ones."""
+        with self.connection() as db:
+            db.execute("UPDATE tokens SET data = data WHERE id_hash = ?", (key,))
 
     def save_tokens(self, key: str, tokens: dict) -> None:
         with self.connection() as db:
@@ -291,6 +306,11 @@ class SessionInterface(FlaskSessionInterface):
         """Delete ``session`` from the store (logout); its cookie is deleted in the answer."""
         if session.key is not None:
             self.store.delete(session.key)
+        self.forget(session)
+
+    def forget(self, session: ServerSession) -> None:
+        """End ``session`` for this browser only: its cookie is deleted in the answer, and its
+        row, which nothing opens any more, goes when it expires (the store refused the delete)."""
         session.clear()
         session.session_id = None
         session.ended = True
@@ -300,6 +320,17 @@ class SessionInterface(FlaskSessionInterface):
         if session.session_id is None:
             self.renew(session)
         return session.key
+
+    def _touch(self, key: str) -> None:
+        """Note the session's last activity, best effort: the answer may already hold what cannot
+        be undone (a BFF call forwarded to the API), and a missed note only brings the idle
+        timeout closer."""
+        try:
+            self.store.touch(key, self.now())
+        except sqlite3.OperationalError as fault:
+            if not is_storage_fault(fault):
+                raise
+            log.warning("session activity not noted, the store refused it: %s", escaped(str(fault)))
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
         if not session:
@@ -312,7 +343,7 @@ class SessionInterface(FlaskSessionInterface):
         if session.modified:
             self.store.save(session.key, dict(session), self.now())
         elif session.activity:
-            self.store.touch(session.key, self.now())
+            self._touch(session.key)
         response.set_cookie(
             self.cookie_name,
             session.session_id,

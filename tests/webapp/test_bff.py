@@ -2,9 +2,13 @@
 token, its refresh, and the refusals that keep a cross-site page from using the cookie."""
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from shared.web import STORAGE_RETRY_AFTER_SECONDS
+from tests.authserver.helpers import inserts_failing, write_lock_held
+from webapp_demo import sessions
 from webapp_demo.sessions import COOKIE_NAME, id_hash
 
 
@@ -103,6 +107,56 @@ def test_a_refused_refresh_ends_the_session(visitor):
     expire_soon(visitor, 0, refresh_token="not-a-refresh-token")
     assert visitor.bff("GET", "messages").status_code == 401
     assert visitor.session()["signedIn"] is False
+
+
+@pytest.fixture
+def store_locked(visitor, monkeypatch):
+    """``with store_locked():`` another connection holds the web app's write lock (a backup,
+    say); the web app's connections wait 50 ms for it, then fail as "database is locked"."""
+    monkeypatch.setattr(sessions, "LOCK_TIMEOUT_SECONDS", 0.05)
+    return lambda: write_lock_held(Path(visitor.webapp.store.path))
+
+
+def test_a_refresh_the_store_cannot_take_is_a_503_before_the_refresh_token_is_spent(
+    visitor, store_locked
+):
+    visitor.login("alice")
+    before = expire_soon(visitor, 0)
+    with store_locked():
+        answer = visitor.bff("GET", "messages")
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
+    assert tokens_of(visitor)["refresh_token"] == before["refresh_token"]
+    # The refresh token was not sent: the same call, sent again, refreshes and goes through.
+    assert visitor.bff("GET", "messages").status_code == 200
+    assert tokens_of(visitor)["refresh_token"] != before["refresh_token"]
+    assert visitor.session()["signedIn"] is True
+
+
+def test_a_refresh_whose_new_tokens_cannot_be_stored_ends_the_session(visitor):
+    # Rotated at the authorization server, the new refresh token lost: no 503 inviting a retry
+    # with the spent one (reuse detection would revoke the grant); the session ends.
+    visitor.login("alice")
+    expire_soon(visitor, 0)
+    with inserts_failing(Path(visitor.webapp.store.path), "tokens"):
+        answer = visitor.bff("GET", "messages")
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"] == "not_signed_in"
+    assert COOKIE_NAME not in visitor.http.cookies
+    assert visitor.session()["signedIn"] is False
+
+
+def test_a_call_forwarded_to_the_api_is_answered_even_if_its_narration_cannot_be_stored(
+    visitor, store_locked
+):
+    visitor.login("alice")
+    text = "posted while the web app's store refuses writes"
+    with store_locked():
+        posted = visitor.bff("POST", "messages", json={"text": text})
+    # The API has the message: its answer is passed on, not a 503 that would post it again.
+    assert posted.status_code == 201, posted.text
+    listed = visitor.bff("GET", "messages").json()["messages"]
+    assert [message["text"] for message in listed].count(text) == 1
 
 
 def test_calls_arriving_together_refresh_once(visitor):
