@@ -125,7 +125,7 @@ def block_user(storage: Storage, tenant: Tenant, args, now: int, settings: Setti
 def unblock_user(storage: Storage, tenant: Tenant, args, now: int, settings: Settings) -> str:
     email = args.email.strip().lower()
     found = storage.set_blocked(email, False, now) is not None
-    lifted = storage.unblock_logins(email)
+    lifted = storage.unblock_logins(email, tenant.brute_force_threshold)
     if not found and not lifted:
         raise CommandError(f"no user has the email address {email}, and it is not blocked anywhere")
     return f"unblocked {email} ({lifted} brute-force block(s) lifted)"

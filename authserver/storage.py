@@ -454,12 +454,22 @@ class Storage:
     def clear_failed_logins(self, email: str, source: str) -> None:
         self.db.execute("DELETE FROM failed_logins WHERE email = ? AND source = ?", (email, source))
 
-    def unblock_logins(self, email: str) -> int:
-        """Lift the brute-force blocks of an email address; the number of sources unblocked."""
-        cursor = self.db.execute(
-            "DELETE FROM failed_logins WHERE email = ? AND blocked_at IS NOT NULL", (email,)
-        )
-        return cursor.rowcount
+    def unblock_logins(self, email: str, threshold: int) -> int:
+        """Lift the brute-force blocks of an email address, and forget its failures from every
+        source; the number of sources unblocked. A source whose count reached ``threshold`` is
+        refused as a blocked one is (:meth:`count_login_attempt`), marked or not: attempts
+        counted together, or one whose success could not be stored, count without a mark."""
+        with self.transaction():
+            (blocked,) = self._one(
+                """
+                SELECT count(*) FROM failed_logins
+                WHERE email = ? AND (blocked_at IS NOT NULL OR failures >= ?)
+                """,
+                email,
+                threshold,
+            )
+            self.db.execute("DELETE FROM failed_logins WHERE email = ?", (email,))
+            return blocked
 
     def client_authentication_windows(
         self, windows: Iterable[tuple[str, str]], now: float

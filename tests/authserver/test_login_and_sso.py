@@ -109,6 +109,27 @@ def test_brute_force_protection_blocks_the_account_for_that_source_until_unblock
     assert "code" in redirect_parameters(attacker.sign_in(attacker.authorize(**spa_request())))
 
 
+def test_unblock_also_lifts_a_count_at_the_threshold_without_a_block(authserver, run_cli):
+    # Attempts count as failures until they succeed: ten counted together, or a correct one
+    # whose success the database refused, reach the threshold with no block marked.
+    database = Storage.open(authserver.database)
+    try:
+        database.db.execute(
+            "INSERT INTO failed_logins (email, source, failures, last_attempt_at) "
+            "VALUES (?, '127.0.0.1', 10, ?)",
+            (ALICE[0], int(time.time())),
+        )
+    finally:
+        database.close()
+    attacker = UserAgent(authserver)
+    page = attacker.authorize(**spa_request())
+    assert "blocked after multiple" in alert(attacker.login(page, *ALICE))
+    unblocked = run_cli(authserver, "users", "unblock", ALICE[0])
+    assert unblocked.returncode == 0, unblocked.stderr
+    assert "(1 brute-force block(s) lifted)" in unblocked.stdout
+    assert "code" in redirect_parameters(attacker.sign_in(attacker.authorize(**spa_request())))
+
+
 def test_parallel_logins_get_no_more_passwords_checked_than_the_threshold(authserver, monkeypatch):
     checked = []
 
