@@ -328,14 +328,13 @@ class Senders:
             outbox.close()
 
 
-def session_ended(sid: str) -> None:
-    """Queue a logout token for each application signed in through the session that just ended.
+def send_later(jobs: list[LogoutJob]) -> None:
+    """Queue the logout tokens of a session that just ended (:func:`logout_jobs`).
 
     Each is minted when its application's thread sends it, after the logout has answered.
     """
-    server = current_server()
     senders = current_app.extensions[EXTENSION_NAME]
-    for job in logout_jobs(server.storage(), server.tenant, sid, now()):
+    for job in jobs:
         senders.submit(job)
 
 

@@ -74,10 +74,23 @@ def logout():
 
 
 def _sign_out() -> None:
-    """End the SSO session, and tell the applications signed in through it (back-channel)."""
-    sid = sessions.sign_out()
-    if sid is not None:
-        backchannel_logout.session_ended(sid)
+    """End the SSO session, and tell the applications signed in through it (back-channel).
+
+    The session is ended and its applications read in one transaction, and the browser forgets
+    the session only once it is committed: ended first and read after, a fault between them left
+    the session ended with nobody told, and the logout, sent again, found no session to end.
+    """
+    server = current_server()
+    storage = server.storage()
+    with storage.transaction():
+        sid = sessions.end_session()
+        jobs = (
+            []
+            if sid is None
+            else backchannel_logout.logout_jobs(storage, server.tenant, sid, now())
+        )
+    sessions.forget()
+    backchannel_logout.send_later(jobs)
 
 
 def _why_not_issued_here(token, issuer: str) -> str | None:

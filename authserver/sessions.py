@@ -53,12 +53,17 @@ def current_sid() -> str | None:
     return secret_hash(session_id) if session_id else None
 
 
-def sign_out() -> str | None:
-    """End this browser's SSO session; the ``sid`` of the session if this call ended it."""
+def end_session() -> str | None:
+    """End this browser's SSO session in the store (the browser still holds it until
+    :func:`forget`); the ``sid`` of the session if this call ended it."""
     session_id = session.get(SESSION_ID)
     ended = bool(session_id) and get_storage().end_session(session_id, now())
-    session.clear()
     return secret_hash(session_id) if ended else None
+
+
+def forget() -> None:
+    """The browser forgets its session: the cookie of the answer holds none."""
+    session.clear()
 
 
 def csrf_token() -> str:

@@ -11,6 +11,7 @@ import itertools
 import logging
 import re
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -266,6 +267,27 @@ def test_logout_sends_the_web_app_a_logout_token_for_the_session(server, receive
     assert claims["exp"] - claims["iat"] == 120
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", claims["jti"])
     assert "back-channel logout of webapp-demo at " in caplog.text and "done (200)" in caplog.text
+
+
+def test_a_logout_the_database_fails_changes_nothing_and_sent_again_tells_the_web_app(
+    server, receiver
+):
+    user_agent = UserAgent(server)
+    webapp_login(user_agent)
+    # The read of the session's applications fails (its table moved away: a stand-in for an
+    # I/O error); the session was not ended, and the browser still holds it.
+    database = sqlite3.connect(server.database, isolation_level=None)
+    database.execute("ALTER TABLE session_clients RENAME TO session_clients_away")
+    try:
+        failed = log_v2_out(user_agent)
+    finally:
+        database.execute("ALTER TABLE session_clients_away RENAME TO session_clients")
+        database.close()
+    assert failed.status_code == 500
+    assert "Traceback" not in failed.text
+    assert log_v2_out(user_agent).status_code == 200
+    wait_for_deliveries(server)
+    assert len(receiver.logout_tokens()) == 1
 
 
 def test_a_logout_token_is_not_an_id_token(server, receiver):
