@@ -159,9 +159,15 @@ def backchannel_logout():
         return refused(str(error))
     # 2.6 (8): "Optionally verify that another Logout Token with the same jti value has not been
     # recently received." Always, here: a replayed token is refused.
-    if not interface.store.use_logout_token(claims["jti"], int(claims["exp"]) + LEEWAY, now):
+    ended = interface.store.log_out(
+        claims["jti"],
+        int(claims["exp"]) + LEEWAY,
+        now,
+        subject=claims.get("sub"),
+        oidc_sid=claims.get("sid"),
+    )
+    if ended is None:
         return refused(f"jti {claims['jti']} already used")
-    ended = interface.store.end_sessions(subject=claims.get("sub"), oidc_sid=claims.get("sid"))
     log.info(
         "back-channel logout: %d session(s) ended for %s",
         ended,

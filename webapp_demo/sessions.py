@@ -188,16 +188,6 @@ class SessionStore:
         with self.connection() as db:
             db.execute("UPDATE events SET id_hash = ? WHERE id_hash = ?", (new_key, old_key))
 
-    def end_sessions(self, *, subject: str | None, oidc_sid: str | None) -> int:
-        """Delete the sessions of that authorization-server session (``sid``), or else of that
-        user (``sub``); the number deleted."""
-        with self.connection() as db:
-            if oidc_sid is not None:
-                cursor = db.execute("DELETE FROM sessions WHERE oidc_sid = ?", (oidc_sid,))
-            else:
-                cursor = db.execute("DELETE FROM sessions WHERE subject = ?", (subject,))
-            return cursor.rowcount
-
     def tokens(self, key: str) -> dict | None:
         with self.connection() as db:
             row = db.execute("SELECT data FROM tokens WHERE id_hash = ?", (key,)).fetchone()
@@ -230,15 +220,27 @@ class SessionStore:
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def use_logout_token(self, jti: str, expires: int, now: int) -> bool:
-        """Record ``jti`` as used until ``expires``; False when it was used already."""
+    def log_out(
+        self, jti: str, expires: int, now: int, *, subject: str | None, oidc_sid: str | None
+    ) -> int | None:
+        """A back-channel logout: in one transaction, record the logout token ``jti`` as used
+        until ``expires`` and delete the sessions of that authorization-server session (``sid``),
+        or else of that user (``sub``); the number deleted, None when ``jti`` was used already
+        (nothing deleted). Apart, a fault between them left the token used and the sessions
+        alive, and the same token, sent again, refused."""
         with self.connection() as db:
             db.execute("DELETE FROM used_logout_tokens WHERE expires < ?", (now,))
             cursor = db.execute(
                 "INSERT OR IGNORE INTO used_logout_tokens (jti, expires) VALUES (?, ?)",
                 (jti, expires),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return None
+            if oidc_sid is not None:
+                cursor = db.execute("DELETE FROM sessions WHERE oidc_sid = ?", (oidc_sid,))
+            else:
+                cursor = db.execute("DELETE FROM sessions WHERE subject = ?", (subject,))
+            return cursor.rowcount
 
 
 class SessionInterface(FlaskSessionInterface):

@@ -11,7 +11,7 @@
   application's callback; :func:`run_code_flow` does a whole code + PKCE flow, :func:`ui_pages`
   fetches one page of each kind. (Not a browser: the tests of tests/e2e drive Chromium.)
 * :class:`PKCE`, :func:`redirect_parameters`, :func:`forms`, :func:`concurrently`.
-* :func:`inserts_failing`: a fault of the database, where a test wants it.
+* :func:`writes_failing`, :func:`write_lock_held`: faults of the database, where a test wants them.
 """
 
 from __future__ import annotations
@@ -444,11 +444,12 @@ def verified_claims(
 
 
 @contextlib.contextmanager
-def inserts_failing(database: Path, table: str) -> Iterator[None]:
-    """Every INSERT into ``table`` fails (a trigger raises) until the block ends."""
+def writes_failing(database: Path, table: str, write: str = "INSERT") -> Iterator[None]:
+    """Every ``write`` (INSERT, UPDATE or DELETE) of ``table`` fails (a trigger raises) until the
+    block ends."""
     connection = sqlite3.connect(database, isolation_level=None)
     connection.execute(
-        f"CREATE TRIGGER injected_fault BEFORE INSERT ON {table} "
+        f"CREATE TRIGGER injected_fault BEFORE {write} ON {table} "
         "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
     )
     try:

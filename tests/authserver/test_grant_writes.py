@@ -35,8 +35,8 @@ from tests.authserver.helpers import (
     WEBAPP_SECRET,
     code_request,
     exchange_code,
-    inserts_failing,
     redirect_parameters,
+    writes_failing,
 )
 
 WAIT_SECONDS = 30
@@ -242,7 +242,7 @@ def test_a_fault_storing_an_authorization_response_stores_nothing_and_the_retry_
     signed_in(user_agent)
     request = authorization_requests()[kind]
     grants = grant_count(authserver.database)
-    with inserts_failing(authserver.database, HANDED_OUT[kind]):
+    with writes_failing(authserver.database, HANDED_OUT[kind]):
         failed = user_agent.authorize(**request)
     assert failed.status_code == 500
     assert "Traceback" not in failed.text

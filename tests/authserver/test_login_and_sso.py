@@ -21,11 +21,11 @@ from tests.authserver.helpers import (
     UserAgent,
     code_request,
     forms,
-    inserts_failing,
     redirect_parameters,
     run_code_flow,
     ui_pages,
     verified_claims,
+    writes_failing,
 )
 
 
@@ -233,7 +233,7 @@ def test_a_login_whose_session_cannot_be_stored_can_be_submitted_again(user_agen
     # The browser's session (its CSRF token with it) is only replaced once the new SSO session
     # is stored: a fault storing it leaves the login form as it was, valid for a second try.
     page = user_agent.authorize(**code_request("spa-demo", SPA_CALLBACK, PKCE.new()))
-    with inserts_failing(authserver.database, "sessions"):
+    with writes_failing(authserver.database, "sessions"):
         failed = user_agent.login(page, *ALICE)
     assert failed.status_code == 500
     assert "Traceback" not in failed.text

@@ -4,7 +4,7 @@ RS256 tokens, the issuer's keys from a real JWKS server, the web app on a FakeCl
 import pytest
 
 from shared.token_validation import MAX_TOKEN_BYTES
-from tests.authserver.helpers import FakeClock
+from tests.authserver.helpers import FakeClock, writes_failing
 from tests.support.keys import SigningKey
 from webapp_demo import create_app
 from webapp_demo.backchannel import LOGOUT_EVENT
@@ -91,6 +91,19 @@ def test_a_replayed_logout_token_is_refused(app, signed_in, token_factory, clock
     replayed = post(app, token)
     assert replayed.status_code == 400
     assert replayed.json["error"] == "invalid_request"
+
+
+def test_a_logout_token_whose_sessions_cannot_be_ended_is_not_used_up(
+    app, signed_in, token_factory, clock
+):
+    # The token is recorded as used in the transaction that ends its sessions: a fault ending
+    # them leaves both as they were, and the same token, sent again, ends them.
+    token = logout_token(token_factory, clock)
+    with writes_failing(signed_in.path, "sessions", "DELETE"):
+        assert post(app, token).status_code == 500
+    assert remaining(signed_in) == 2
+    assert post(app, token).status_code == 200
+    assert remaining(signed_in) == 1
 
 
 @pytest.mark.parametrize(

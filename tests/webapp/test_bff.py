@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.web import STORAGE_RETRY_AFTER_SECONDS
-from tests.authserver.helpers import inserts_failing, write_lock_held
+from tests.authserver.helpers import write_lock_held, writes_failing
 from webapp_demo import sessions
 from webapp_demo.sessions import COOKIE_NAME, id_hash
 
@@ -138,7 +138,7 @@ def test_a_refresh_whose_new_tokens_cannot_be_stored_ends_the_session(visitor):
     # with the spent one (reuse detection would revoke the grant); the session ends.
     visitor.login("alice")
     expire_soon(visitor, 0)
-    with inserts_failing(Path(visitor.webapp.store.path), "tokens"):
+    with writes_failing(Path(visitor.webapp.store.path), "tokens"):
         answer = visitor.bff("GET", "messages")
     assert answer.status_code == 401, answer.text
     assert answer.json()["error"] == "not_signed_in"
