@@ -80,6 +80,9 @@ def _sign_out() -> None:
     the session only once it is committed: ended first and read after, a fault between them left
     the session ended with nobody told, and the logout, sent again, found no session to end.
     """
+    if sessions.current_sid() is None:
+        sessions.forget()  # no session to end: no transaction to wait for
+        return
     server = current_server()
     storage = server.storage()
     with storage.transaction():

@@ -233,6 +233,10 @@ def logout():
     tokens = interface.store.tokens(session.key) or {}
     interface.end(session)
     session["signed_out"] = True
+    # Stored before the refresh token is revoked: a store that refuses writes is then a 503
+    # that changed nothing, and after the revocation only the narration is written (best effort),
+    # so the page that ends the SSO session is shown whatever the store does.
+    interface.save_now(session)
     revocation, revocation_arrows = REVOCATION_STEPS[revoke(tokens.get("refresh_token"))]
     metadata = oidc().metadata()
     record(

@@ -308,14 +308,35 @@ class SessionInterface(FlaskSessionInterface):
         """Delete ``session`` from the store (logout); its cookie is deleted in the answer."""
         if session.key is not None:
             self.store.delete(session.key)
-        self.forget(session)
+        self._forget(session)
 
     def forget(self, session: ServerSession) -> None:
-        """End ``session`` for this browser only: its cookie is deleted in the answer, and its
-        row, which nothing opens any more, goes when it expires (the store refused the delete)."""
+        """End ``session`` when the store may refuse to delete it: its cookie is deleted in the
+        answer, and its row deleted if the store takes it (else the row stays until it expires,
+        and a copy of the cookie still opens it: its spent refresh token is then refused, which
+        ends it)."""
+        if session.key is not None:
+            try:
+                self.store.delete(session.key)
+            except sqlite3.OperationalError as fault:
+                if not is_storage_fault(fault):
+                    raise
+                log.warning(
+                    "ended session not deleted, the store refused it: %s", escaped(str(fault))
+                )
+        self._forget(session)
+
+    @staticmethod
+    def _forget(session: ServerSession) -> None:
         session.clear()
         session.session_id = None
         session.ended = True
+
+    def save_now(self, session: ServerSession) -> None:
+        """Store ``session`` now rather than with the answer (which then writes it no more)."""
+        self.ensure_saved(session)
+        self.store.save(session.key, dict(session), self.now())
+        session.modified = False
 
     def ensure_saved(self, session: ServerSession) -> str:
         """The store key of ``session``, creating its row first if it has none yet."""
@@ -335,6 +356,10 @@ class SessionInterface(FlaskSessionInterface):
             log.warning("session activity not noted, the store refused it: %s", escaped(str(fault)))
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+        if response.status_code >= 500:
+            # The request failed (a 503: the store refused it for now): what it changed in the
+            # session goes with it, as its writes did; writing again would only fail again.
+            return
         if not session:
             if session.session_id is not None:
                 self.store.delete(session.key)

@@ -121,3 +121,11 @@ def test_an_authorization_while_the_database_is_locked_is_the_error_page_and_can
     assert answer.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
     assert "service_unavailable" in answer.text
     assert "code" in redirect_parameters(user_agent.authorize(**request))
+
+
+def test_a_logout_with_no_session_to_end_is_answered_while_the_database_is_locked(
+    authserver, user_agent, locked
+):
+    with locked():
+        answer = user_agent.session.get(authserver.url("/v2/logout"), timeout=10)
+    assert answer.status_code == 200, answer.text

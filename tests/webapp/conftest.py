@@ -9,7 +9,10 @@ logout URI point at it.
 
 import re
 import socket
+import sqlite3
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -22,7 +25,7 @@ from tests.support.processes import (
     authserver_service,
     free_port,
 )
-from webapp_demo import create_app
+from webapp_demo import create_app, sessions
 
 AUDIENCE = "https://api.flowlab.local"
 PACKAGED_WEBAPP_ORIGIN = "http://localhost:3001"
@@ -174,3 +177,78 @@ class Visitor:
 @pytest.fixture
 def visitor(webapp):
     return Visitor(webapp)
+
+
+class LockingProxy:
+    """In front of one endpoint of the authorization server (``target``): forwards each POST,
+    and once the first whose form ``matches`` has been answered there, another connection takes
+    ``database``'s write lock (held until :meth:`release`). The web app's store then refuses
+    writes right after a step it cannot undo (a refresh token rotated, one revoked)."""
+
+    def __init__(self, target: str, database, matches) -> None:
+        self.holder = None
+        self.taken = False
+        self.forwarded: list[tuple[dict, int]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                form = {name: values[0] for name, values in parse_qs(body.decode()).items()}
+                answer = requests.post(
+                    target,
+                    data=body,
+                    headers={"Content-Type": self.headers["Content-Type"]},
+                    timeout=10,
+                )
+                proxy.forwarded.append((form, answer.status_code))
+                if not proxy.taken and matches(form):
+                    proxy.taken = True
+                    proxy.holder = sqlite3.connect(
+                        database, isolation_level=None, check_same_thread=False
+                    )
+                    proxy.holder.execute("BEGIN IMMEDIATE")
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "text/plain"))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def release(self) -> None:
+        if self.holder is not None:
+            self.holder.execute("ROLLBACK")
+            self.holder.close()
+            self.holder = None
+
+    def stop(self) -> None:
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def locked_after(parts, webapp_port, tmp_path, monkeypatch):
+    """``locked_after(setting, endpoint, matches)``: a web app whose ``setting`` (its token or
+    revocation URL) is a :class:`LockingProxy` before the authorization server's ``endpoint``,
+    and a visitor of it; the web app's connections wait 50 ms for the lock."""
+    monkeypatch.setattr(sessions, "LOCK_TIMEOUT_SECONDS", 0.05)
+    made = []
+
+    def make(setting, endpoint, matches):
+        database = tmp_path / "webapp.sqlite3"
+        proxy = LockingProxy(f"{parts.issuer}{endpoint}", database, matches)
+        webapp = WebApp(parts, webapp_port, database, FakeClock(), {setting: proxy.url})
+        made.append((webapp, proxy))
+        return Visitor(webapp), proxy
+
+    yield make
+    for webapp, proxy in made:
+        proxy.stop()
+        webapp.stop()

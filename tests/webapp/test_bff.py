@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from shared.web import STORAGE_RETRY_AFTER_SECONDS
 from tests.authserver.helpers import write_lock_held, writes_failing
@@ -133,17 +134,33 @@ def test_a_refresh_the_store_cannot_take_is_a_503_before_the_refresh_token_is_sp
     assert visitor.session()["signedIn"] is True
 
 
-def test_a_refresh_whose_new_tokens_cannot_be_stored_ends_the_session(visitor):
-    # Rotated at the authorization server, the new refresh token lost: no 503 inviting a retry
-    # with the spent one (reuse detection would revoke the grant); the session ends.
+def test_a_refresh_whose_new_tokens_cannot_be_stored_ends_the_session(locked_after):
+    # Rotated at the authorization server, then the store refuses the new tokens: no 503
+    # inviting a retry with the spent refresh token (reuse detection would revoke the grant).
+    visitor, proxy = locked_after(
+        "AUTH_TOKEN_URL", "oauth/token", lambda form: form.get("grant_type") == "refresh_token"
+    )
     visitor.login("alice")
     expire_soon(visitor, 0)
-    with writes_failing(Path(visitor.webapp.store.path), "tokens"):
-        answer = visitor.bff("GET", "messages")
+    answer = visitor.bff("GET", "messages")
+    proxy.release()
+    assert [status for form, status in proxy.forwarded if "refresh_token" in form] == [200]
     assert answer.status_code == 401, answer.text
     assert answer.json()["error"] == "not_signed_in"
     assert COOKIE_NAME not in visitor.http.cookies
     assert visitor.session()["signedIn"] is False
+
+
+def test_that_session_is_deleted_when_the_store_takes_the_delete(visitor):
+    # The new tokens refused (a trigger), the session's row still deleted: a copy of the cookie,
+    # from a request of the page already under way, opens nothing either.
+    visitor.login("alice")
+    expire_soon(visitor, 0)
+    copy = requests.Session()
+    copy.cookies.set(COOKIE_NAME, visitor.http.cookies[COOKIE_NAME])
+    with writes_failing(Path(visitor.webapp.store.path), "tokens"):
+        assert visitor.bff("GET", "messages").status_code == 401
+    assert copy.get(f"{visitor.webapp.url}/session", timeout=10).json()["signedIn"] is False
 
 
 def test_a_call_forwarded_to_the_api_is_answered_even_if_its_narration_cannot_be_stored(

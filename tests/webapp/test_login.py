@@ -3,14 +3,16 @@ against the real authorization server."""
 
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.authserver.helpers import ALICE_SUB, FakeClock, forms
+from shared.web import STORAGE_RETRY_AFTER_SECONDS
+from tests.authserver.helpers import ALICE_SUB, FakeClock, forms, write_lock_held
 from tests.support.processes import free_port
 from tests.webapp.conftest import Visitor, WebApp
-from webapp_demo import create_app
+from webapp_demo import create_app, sessions
 from webapp_demo.config import LOCAL_CLIENT_SECRET
 from webapp_demo.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, id_hash
 
@@ -176,6 +178,45 @@ def test_logout_revokes_the_refresh_token_at_the_authorization_server(visitor, w
         "POST /oauth/revoke (refresh_token)",
         "200: revoked",
     ]
+
+
+def test_a_login_started_while_the_store_is_locked_is_a_503(visitor, monkeypatch):
+    # The answer to a request the store refused writes nothing more (its session included):
+    # written again with the answer, the session would fail again and make the 503 a 500.
+    monkeypatch.setattr(sessions, "LOCK_TIMEOUT_SECONDS", 0.05)
+    with write_lock_held(Path(visitor.webapp.store.path)):
+        started = visitor.get("/login")
+    assert started.status_code == 503, started.text
+    assert started.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
+    visitor.login("alice")
+    assert visitor.session()["signedIn"] is True
+
+
+def test_a_logout_whose_store_fails_after_the_revocation_still_ends_the_sso_session(
+    locked_after, parts
+):
+    # The refresh token is revoked, then the store refuses writes: the page that sends the
+    # browser to end its SSO session is shown all the same (only the narration is lost).
+    visitor, proxy = locked_after(
+        "AUTH_REVOCATION_URL", "oauth/revoke", lambda form: "token" in form
+    )
+    visitor.login("alice")
+    refresh_token = visitor.webapp.store.tokens(id_hash(visitor.http.cookies[COOKIE_NAME]))[
+        "refresh_token"
+    ]
+    page = visitor.http.post(
+        f"{visitor.webapp.url}/logout", data={"csrf_token": visitor.csrf_token()}, timeout=10
+    )
+    proxy.release()
+    assert page.status_code == 200, page.text
+    assert refresh_grant(parts, refresh_token).json()["error"] == "invalid_grant"
+    (form,) = forms(page.text)
+    fields = {name: attrs["value"] for name, attrs in form["inputs"].items()}
+    visitor.follow(
+        visitor.http.post(form["action"], data=fields, allow_redirects=False, timeout=10)
+    )
+    visitor.login("alice")
+    assert visitor.saw_login_page  # the SSO session ended too
 
 
 def test_logout_without_a_reachable_revocation_endpoint_still_ends_the_session(
