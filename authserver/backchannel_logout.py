@@ -12,7 +12,8 @@ nor delays the user's logout, nor anybody's logout at another application.
 
 Each POST takes :data:`TIMEOUT_SECONDS` at most in all (``BACKCHANNEL_LOGOUT_TIMEOUT``), connecting,
 sending and waiting for the answer together (not per read of the socket), goes to the URI
-directly (no proxy, no redirect followed), is tried once, and its outcome is logged. At most
+directly (no proxy, no redirect followed), is tried once (an answer 503 is tried again, at
+most :data:`ATTEMPTS` times in all, after the wait it asks for), and its outcome is logged. At most
 :data:`QUEUE_SIZE` logout tokens wait for one application (more are dropped, logged); each is
 minted when it is sent, and one that waited longer than :data:`LOGOUT_TOKEN_LIFETIME` since its
 logout is not sent at all (logged).
@@ -58,6 +59,12 @@ TIMEOUT_SECONDS = 5
 #: are dropped. They are sent one after the other: of an unreachable application's queue, no more
 #: than this many are tried within :data:`LOGOUT_TOKEN_LIFETIME` of their logout.
 QUEUE_SIZE = LOGOUT_TOKEN_LIFETIME // TIMEOUT_SECONDS
+#: How many times a logout token is sent to an application that answers 503 (its store busy for
+#: now, say): the first time and two more, each after the wait it asks for (``Retry-After`` in
+#: seconds, at most :data:`MAX_RETRY_WAIT`; :data:`DEFAULT_RETRY_WAIT` without one).
+ATTEMPTS = 3
+MAX_RETRY_WAIT = 10
+DEFAULT_RETRY_WAIT = 1
 EXTENSION_NAME = "authserver_backchannel_logout"
 
 
@@ -159,9 +166,10 @@ class _TLSConnection(_Connection):
         self.sock.deadline = self.deadline
 
 
-def _post(uri: str, body: bytes, timeout: float) -> int:
-    """POST ``body`` to ``uri``: the status of the answer. Connecting, sending and reading the
-    answer's status line and headers end ``timeout`` seconds from now, all together."""
+def _post(uri: str, body: bytes, timeout: float) -> tuple[int, str | None]:
+    """POST ``body`` to ``uri``: the status of the answer and its ``Retry-After``. Connecting,
+    sending and reading the answer's status line and headers end ``timeout`` seconds from now,
+    all together."""
     deadline = time.monotonic() + timeout
     parts = urlsplit(uri)
     connection_class = _TLSConnection if parts.scheme == "https" else _Connection
@@ -175,21 +183,23 @@ def _post(uri: str, body: bytes, timeout: float) -> int:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         with connection.getresponse() as response:
-            return response.status
+            return response.status, response.getheader("Retry-After")
     finally:
         connection.close()
 
 
-def deliver(client_id: str, uri: str, token: str, timeout: float) -> None:
+def deliver(client_id: str, uri: str, token: str, timeout: float) -> float | None:
     """POST one logout token, giving up after ``timeout`` seconds in all; never raises: the
-    outcome is logged."""
+    outcome is logged. When the application answers 503 (Service Unavailable), the seconds it
+    asks to wait before it is sent again (``Retry-After``, at most :data:`MAX_RETRY_WAIT`);
+    otherwise None."""
     # Back-Channel Logout §2.5: "The OP uses an HTTP POST to the registered back-channel logout
     # URI to trigger the logout actions by the RP. The POST body uses the
     # application/x-www-form-urlencoded encoding and must include a logout_token parameter".
     # The URI is the tenant's, checked to be http(s) when the tenant file was read.
     body = urlencode({"logout_token": token}).encode()
     try:
-        status = _post(uri, body, timeout)
+        status, retry_after = _post(uri, body, timeout)
     except (OSError, http.client.HTTPException, ValueError) as error:
         log.warning(
             "back-channel logout of %s at %s failed: %s",
@@ -197,20 +207,25 @@ def deliver(client_id: str, uri: str, token: str, timeout: float) -> None:
             escaped(uri),
             escaped(error),
         )
-        return
+        return None
     # §2.8: "If the logout succeeded, the RP MUST respond with HTTP 200 OK. [...] OPs should be
     # prepared to also process an HTTP 204 No Content response as a successful response."
     if status in (200, 204):
         log.info(
             "back-channel logout of %s at %s: done (%d)", escaped(client_id), escaped(uri), status
         )
-    else:
-        log.warning(
-            "back-channel logout of %s at %s: refused (%d)",
-            escaped(client_id),
-            escaped(uri),
-            status,
-        )
+        return None
+    log.warning(
+        "back-channel logout of %s at %s: refused (%d)", escaped(client_id), escaped(uri), status
+    )
+    # RFC 9110 15.6.4: 503 "indicates that the server is currently unable to handle the request
+    # due to a temporary overload or scheduled maintenance, which will likely be alleviated after
+    # some delay"; 10.2.3: Retry-After is a date or "a non-negative integer" of seconds.
+    if status != 503:
+        return None
+    if retry_after is None or not (retry_after.isascii() and retry_after.isdigit()):
+        return DEFAULT_RETRY_WAIT
+    return min(int(retry_after), MAX_RETRY_WAIT)
 
 
 @dataclass(frozen=True)
@@ -243,20 +258,25 @@ def logout_jobs(storage: Storage, tenant: Tenant, sid: str, queued_at: int) -> l
 
 def _send(job: LogoutJob) -> None:
     """In the app's context: mint ``job``'s logout token now and POST it, unless it waited so
-    long that a token made when it was queued would have expired."""
-    sent_at = now()
-    if sent_at - job.queued_at > LOGOUT_TOKEN_LIFETIME:
-        log.warning(
-            "back-channel logout of %s at %s skipped: queued %ds ago",
-            escaped(job.client_id),
-            escaped(job.uri),
-            sent_at - job.queued_at,
-        )
-        return
-    server = current_server()
-    token = job.token(server.issuer, keys.signing_key(server.storage()), sent_at)
-    timeout = current_app.config.get("BACKCHANNEL_LOGOUT_TIMEOUT", TIMEOUT_SECONDS)
-    deliver(job.client_id, job.uri, token, timeout)
+    long that a token made when it was queued would have expired; answered 503, again after the
+    wait the application asks for, up to :data:`ATTEMPTS` times in all (a new token each time)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        sent_at = now()
+        if sent_at - job.queued_at > LOGOUT_TOKEN_LIFETIME:
+            log.warning(
+                "back-channel logout of %s at %s skipped: queued %ds ago",
+                escaped(job.client_id),
+                escaped(job.uri),
+                sent_at - job.queued_at,
+            )
+            return
+        server = current_server()
+        token = job.token(server.issuer, keys.signing_key(server.storage()), sent_at)
+        timeout = current_app.config.get("BACKCHANNEL_LOGOUT_TIMEOUT", TIMEOUT_SECONDS)
+        wait = deliver(job.client_id, job.uri, token, timeout)
+        if wait is None or attempt == ATTEMPTS:
+            return
+        time.sleep(wait)
 
 
 class _Outbox:

@@ -67,6 +67,9 @@ class Receiver:
     hold: bool = False
     requests: list = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    #: The statuses of the first answers, before ``status``; and a 503's ``Retry-After``.
+    first_statuses: list = field(default_factory=list)
+    retry_after: str | None = None
 
     def start(self, tls: ssl.SSLContext | None = None) -> str:
         """Serve (HTTPS with ``tls``, a server context); the back-channel logout URI."""
@@ -80,9 +83,14 @@ class Receiver:
                 )
                 if receiver.hold:
                     receiver.release.wait(HOLD_SECONDS)
-                self.send_response(receiver.status)
-                if receiver.status in (301, 302, 303, 307, 308):
+                status = (
+                    receiver.first_statuses.pop(0) if receiver.first_statuses else receiver.status
+                )
+                self.send_response(status)
+                if status in (301, 302, 303, 307, 308):
                     self.send_header("Location", "/redirected")
+                if status == 503 and receiver.retry_after is not None:
+                    self.send_header("Retry-After", receiver.retry_after)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -385,6 +393,42 @@ def test_a_refusing_receiver_is_logged(server, receiver, caplog):
     # A redirect is not followed: one request, logged as refused.
     assert len(receiver.requests) == 1
     assert "refused (303)" in caplog.text
+
+
+def test_an_application_answering_503_is_sent_a_new_logout_token_after_the_wait_it_asks(
+    server, receiver, caplog
+):
+    caplog.set_level(logging.INFO, logger=backchannel_logout.__name__)
+    receiver.first_statuses, receiver.retry_after = [503], "0"
+    user_agent = UserAgent(server)
+    webapp_login(user_agent)
+    assert log_v2_out(user_agent).status_code == 200
+    wait_for_deliveries(server)
+    first, second = receiver.logout_tokens()
+    jtis = {verified_claims(server, token, "webapp-demo")[1]["jti"] for token in (first, second)}
+    assert len(jtis) == 2  # minted again for the second POST
+    assert "refused (503)" in caplog.text and "done (200)" in caplog.text
+
+
+@pytest.mark.parametrize("retry_after", ["0", None])
+def test_a_logout_token_answered_503_each_time_is_sent_three_times_in_all(
+    server, receiver, retry_after
+):
+    receiver.status, receiver.retry_after = 503, retry_after
+    user_agent = UserAgent(server)
+    webapp_login(user_agent)
+    log_v2_out(user_agent)
+    wait_for_deliveries(server)
+    assert len(receiver.requests) == backchannel_logout.ATTEMPTS == 3
+
+
+def test_other_refusals_are_not_sent_again(server, receiver):
+    receiver.status, receiver.retry_after = 500, "0"
+    user_agent = UserAgent(server)
+    webapp_login(user_agent)
+    log_v2_out(user_agent)
+    wait_for_deliveries(server)
+    assert len(receiver.requests) == 1
 
 
 def test_a_slow_receiver_does_not_delay_the_logout(server, receiver, caplog):
