@@ -9,19 +9,12 @@ Nothing secret is ever recorded: no token, no code, no client secret, no session
 appears as its kind and, at most, the names and public values of a few of its claims.
 """
 
-import logging
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import current_app, g
 
-from shared.log_safety import escaped
-from shared.sqlite_files import is_storage_fault
-
-from .sessions import ServerSession
-
-log = logging.getLogger(__name__)
+from .sessions import ServerSession, best_effort
 
 STEPS = {
     "request": (1, "Authorization request"),
@@ -86,16 +79,8 @@ def _add(session: ServerSession, event: dict) -> None:
     must not turn into an error inviting the browser to do it again."""
     interface = current_app.session_interface
     key = interface.ensure_saved(session)
-    try:
+    with best_effort(f"narration step {event['name']} not recorded"):
         interface.store.add_event(key, event)
-    except sqlite3.OperationalError as fault:
-        if not is_storage_fault(fault):
-            raise
-        log.warning(
-            "narration step %s not recorded, the store refused it: %s",
-            event["name"],
-            escaped(str(fault)),
-        )
 
 
 def events(session: ServerSession) -> list[dict]:

@@ -87,6 +87,18 @@ def id_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+@contextmanager
+def best_effort(what: str) -> Iterator[None]:
+    """Run the block's writes best effort: a store that refuses them for now (a storage fault) is
+    logged, ``what`` saying what was lost, and the request goes on; any other error is raised."""
+    try:
+        yield
+    except sqlite3.OperationalError as fault:
+        if not is_storage_fault(fault):
+            raise
+        log.warning("%s, the store refused it: %s", what, escaped(str(fault)))
+
+
 class ServerSession(CallbackDict, SessionMixin):
     """Flask's session, kept on the server: ``session_id`` is None until it is first saved."""
 
@@ -316,14 +328,8 @@ class SessionInterface(FlaskSessionInterface):
         and a copy of the cookie still opens it: its spent refresh token is then refused, which
         ends it)."""
         if session.key is not None:
-            try:
+            with best_effort("ended session not deleted"):
                 self.store.delete(session.key)
-            except sqlite3.OperationalError as fault:
-                if not is_storage_fault(fault):
-                    raise
-                log.warning(
-                    "ended session not deleted, the store refused it: %s", escaped(str(fault))
-                )
         self._forget(session)
 
     @staticmethod
@@ -348,12 +354,8 @@ class SessionInterface(FlaskSessionInterface):
         """Note the session's last activity, best effort: the answer may already hold what cannot
         be undone (a BFF call forwarded to the API), and a missed note only brings the idle
         timeout closer."""
-        try:
+        with best_effort("session activity not noted"):
             self.store.touch(key, self.now())
-        except sqlite3.OperationalError as fault:
-            if not is_storage_fault(fault):
-                raise
-            log.warning("session activity not noted, the store refused it: %s", escaped(str(fault)))
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
         if response.status_code >= 500:
