@@ -5,6 +5,9 @@ moves (sessions' lifetimes, the access token's expiry) instead of sleeping.
 The authorization server runs the packaged tenant with the web app's address
 (`http://localhost:3001`) replaced by the test server's, so its callback and back-channel
 logout URI point at it.
+
+``store_locked`` and ``locked_after`` make the web app's store refuse writes with a real held
+write lock: from the start of a request, or right after a step at the authorization server.
 """
 
 import re
@@ -12,13 +15,14 @@ import socket
 import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.authserver.helpers import FakeClock, forms
+from tests.authserver.helpers import FakeClock, forms, write_lock_held
 from tests.support.processes import (
     PROJECT_ROOT,
     api_service,
@@ -252,3 +256,11 @@ def locked_after(parts, webapp_port, tmp_path, monkeypatch):
     for webapp, proxy in made:
         proxy.stop()
         webapp.stop()
+
+
+@pytest.fixture
+def store_locked(visitor, monkeypatch):
+    """``with store_locked():`` another connection holds the web app's write lock (a backup,
+    say); the web app's connections wait 50 ms for it, then fail as "database is locked"."""
+    monkeypatch.setattr(sessions, "LOCK_TIMEOUT_SECONDS", 0.05)
+    return lambda: write_lock_held(Path(visitor.webapp.store.path))

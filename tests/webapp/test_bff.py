@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from shared.web import STORAGE_RETRY_AFTER_SECONDS
-from tests.authserver.helpers import write_lock_held, writes_failing
-from webapp_demo import sessions
+from tests.authserver.helpers import writes_failing
 from webapp_demo.sessions import COOKIE_NAME, id_hash
 
 
@@ -108,14 +107,6 @@ def test_a_refused_refresh_ends_the_session(visitor):
     expire_soon(visitor, 0, refresh_token="not-a-refresh-token")
     assert visitor.bff("GET", "messages").status_code == 401
     assert visitor.session()["signedIn"] is False
-
-
-@pytest.fixture
-def store_locked(visitor, monkeypatch):
-    """``with store_locked():`` another connection holds the web app's write lock (a backup,
-    say); the web app's connections wait 50 ms for it, then fail as "database is locked"."""
-    monkeypatch.setattr(sessions, "LOCK_TIMEOUT_SECONDS", 0.05)
-    return lambda: write_lock_held(Path(visitor.webapp.store.path))
 
 
 def test_a_refresh_the_store_cannot_take_is_a_503_before_the_refresh_token_is_spent(

@@ -3,16 +3,15 @@ against the real authorization server."""
 
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from shared.web import STORAGE_RETRY_AFTER_SECONDS
-from tests.authserver.helpers import ALICE_SUB, FakeClock, forms, write_lock_held
+from tests.authserver.helpers import ALICE_SUB, FakeClock, forms
 from tests.support.processes import free_port
 from tests.webapp.conftest import Visitor, WebApp
-from webapp_demo import create_app, sessions
+from webapp_demo import create_app
 from webapp_demo.config import LOCAL_CLIENT_SECRET
 from webapp_demo.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, id_hash
 
@@ -180,11 +179,10 @@ def test_logout_revokes_the_refresh_token_at_the_authorization_server(visitor, w
     ]
 
 
-def test_a_login_started_while_the_store_is_locked_is_a_503(visitor, monkeypatch):
+def test_a_login_started_while_the_store_is_locked_is_a_503(visitor, store_locked):
     # The answer to a request the store refused writes nothing more (its session included):
     # written again with the answer, the session would fail again and make the 503 a 500.
-    monkeypatch.setattr(sessions, "LOCK_TIMEOUT_SECONDS", 0.05)
-    with write_lock_held(Path(visitor.webapp.store.path)):
+    with store_locked():
         started = visitor.get("/login")
     assert started.status_code == 503, started.text
     assert started.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
