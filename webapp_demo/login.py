@@ -2,7 +2,8 @@
 
 The callback answers a bad or replayed authorization response with a 400 and changes nothing:
 authlib's saved state is single use, and the ID token must pass the shared validator with the
-nonce of that state.
+nonce of that state. A callback the session store refuses for now is a 503 before the code is
+spent, and works when sent again.
 """
 
 import logging
@@ -78,6 +79,11 @@ def handle_callback():
     if state_data is None or not code:
         log.info("callback refused: unknown state or no code")
         abort(400)
+    # The code is single use: the store must take a write before it is spent. One that refuses
+    # writes for now (locked, read-only, full) is then a 503 before anything changed, and the
+    # same callback works once it is back (the session, not saved with a 503, keeps its state).
+    interface = current_app.session_interface
+    interface.store.touch(session.key, interface.now())
     record(
         session,
         "callback",

@@ -10,7 +10,7 @@ import requests
 from shared.web import STORAGE_RETRY_AFTER_SECONDS
 from tests.authserver.helpers import ALICE_SUB, FakeClock, forms
 from tests.support.processes import free_port
-from tests.webapp.conftest import Visitor, WebApp
+from tests.webapp.conftest import USERS, Visitor, WebApp
 from webapp_demo import create_app
 from webapp_demo.config import LOCAL_CLIENT_SECRET
 from webapp_demo.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, id_hash
@@ -187,6 +187,23 @@ def test_a_login_started_while_the_store_is_locked_is_a_503(visitor, store_locke
     assert started.status_code == 503, started.text
     assert started.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
     visitor.login("alice")
+    assert visitor.session()["signedIn"] is True
+
+
+def test_a_callback_while_the_store_is_locked_is_a_503_and_works_once_it_is_back(
+    visitor, store_locked
+):
+    # The code is single use: the store must take a write before it is spent. Refused first,
+    # the same callback then signs Alice in; spent first, it would be refused as a replay.
+    callback_url = visitor.follow(
+        visitor.get("/login"), USERS["alice"], stop_at=visitor.webapp.url + "/callback"
+    )
+    with store_locked():
+        refused = visitor.http.get(callback_url, allow_redirects=False, timeout=10)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
+    again = visitor.http.get(callback_url, allow_redirects=False, timeout=10)
+    assert again.status_code == 302, again.text
     assert visitor.session()["signedIn"] is True
 
 
