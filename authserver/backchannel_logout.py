@@ -28,7 +28,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
@@ -256,12 +258,15 @@ def logout_jobs(storage: Storage, tenant: Tenant, sid: str, queued_at: int) -> l
     return jobs
 
 
-def _send(job: LogoutJob) -> None:
-    """In the app's context: mint ``job``'s logout token now and POST it, unless it waited so
-    long that a token made when it was queued would have expired; answered 503, again after the
-    wait the application asks for, up to :data:`ATTEMPTS` times in all (a new token each time)."""
+def send(
+    job: LogoutJob, mint: Callable[[int], str], clock: Callable[[], int], timeout: float
+) -> None:
+    """POST ``job``'s logout token, minted (``mint(issued_at)``) just before each POST, unless
+    it waited so long that a token made when it was queued would have expired; answered 503,
+    again after the wait the application asks for, up to :data:`ATTEMPTS` times in all (a new
+    token each time). ``clock``: whole seconds since the epoch."""
     for attempt in range(1, ATTEMPTS + 1):
-        sent_at = now()
+        sent_at = clock()
         if sent_at - job.queued_at > LOGOUT_TOKEN_LIFETIME:
             log.warning(
                 "back-channel logout of %s at %s skipped: queued %ds ago",
@@ -270,13 +275,21 @@ def _send(job: LogoutJob) -> None:
                 sent_at - job.queued_at,
             )
             return
-        server = current_server()
-        token = job.token(server.issuer, keys.signing_key(server.storage()), sent_at)
-        timeout = current_app.config.get("BACKCHANNEL_LOGOUT_TIMEOUT", TIMEOUT_SECONDS)
-        wait = deliver(job.client_id, job.uri, token, timeout)
+        wait = deliver(job.client_id, job.uri, mint(sent_at), timeout)
         if wait is None or attempt == ATTEMPTS:
             return
         time.sleep(wait)
+
+
+def _send(job: LogoutJob) -> None:
+    """In the app's context: :func:`send`, with the current key and the app's clock."""
+    server = current_server()
+
+    def mint(issued_at: int) -> str:
+        return job.token(server.issuer, keys.signing_key(server.storage()), issued_at)
+
+    timeout = current_app.config.get("BACKCHANNEL_LOGOUT_TIMEOUT", TIMEOUT_SECONDS)
+    send(job, mint, now, timeout)
 
 
 class _Outbox:
@@ -360,12 +373,18 @@ def send_later(jobs: list[LogoutJob]) -> None:
 
 def sessions_ended(storage: Storage, tenant: Tenant, issuer: str, sids, issued_at: int) -> int:
     """Send the logout tokens of sessions an admin command ended, one after the other (the
-    command waits for them), each minted just before it is sent (issued at the command's time,
-    which it reads once); the number sent."""
+    command waits for them, and for the retries of a 503: :func:`send`), each minted just before
+    it is sent, at the command's time (which it reads once) plus the time spent sending since;
+    the number of logout tokens."""
     jobs = [job for sid in sids for job in logout_jobs(storage, tenant, sid, issued_at)]
     key = keys.signing_key(storage)
+    started = time.monotonic()
+
+    def clock() -> int:
+        return issued_at + int(time.monotonic() - started)
+
     for job in jobs:
-        deliver(job.client_id, job.uri, job.token(issuer, key, issued_at), TIMEOUT_SECONDS)
+        send(job, partial(job.token, issuer, key), clock, TIMEOUT_SECONDS)
     return len(jobs)
 
 

@@ -478,6 +478,16 @@ def test_blocking_a_user_sends_the_logout_tokens_of_their_sessions(server, recei
     assert len(receiver.requests) == 2
 
 
+def test_blocking_a_user_sends_a_logout_token_answered_503_again(server, receiver, run_cli):
+    receiver.first_statuses, receiver.retry_after = [503], "0"
+    webapp_login(UserAgent(server))
+    result = run_cli(server, "users", "block", ALICE[0])
+    assert "(1 back-channel logout token(s) sent)" in result.stdout
+    first, second = receiver.logout_tokens()
+    jtis = {verified_claims(server, token, "webapp-demo")[1]["jti"] for token in (first, second)}
+    assert len(jtis) == 2  # minted again for the second POST
+
+
 def test_blocking_sends_the_logout_tokens_of_exactly_the_sessions_it_ended(
     server, receiver, run_cli, monkeypatch
 ):
