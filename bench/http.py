@@ -83,6 +83,9 @@ RESULT_LINE = re.compile(r"^BENCH (.*)$", re.MULTILINE)
 #: host, not the software. RESULTS.md lists every run measured again.
 MIN_BUSY = 0.65
 MAX_REPEATS = 10
+#: And at most this many times for one case, so that a case the host keeps slowing down (one
+#: run of 5 s after another) does not use up the repeats of the cases after it.
+MAX_REPEATS_PER_CASE = 3
 
 API_SCRIPT = """
 local tokens = {}
@@ -516,9 +519,14 @@ def measured(
     case: str, run_case: Callable[[], tuple[Run, bool]], repeated: list[tuple[str, Run]]
 ) -> tuple[Run, bool]:
     """``run_case()`` again while its run finds a core taken by the host (``MIN_BUSY``), as long
-    as ``repeated`` (every run measured again, with its case) has fewer than MAX_REPEATS."""
+    as ``repeated`` (every run measured again, with its case) has fewer than MAX_REPEATS, and
+    fewer than MAX_REPEATS_PER_CASE of ``case``."""
     run, ran_out = run_case()
-    while run.host_took_a_core and len(repeated) < MAX_REPEATS:
+    while (
+        run.host_took_a_core
+        and len(repeated) < MAX_REPEATS
+        and sum(done == case for done, _ in repeated) < MAX_REPEATS_PER_CASE
+    ):
         repeated.append((case, run))
         run, ran_out = run_case()
     return run, ran_out

@@ -9,7 +9,15 @@ import time
 
 import pytest
 
-from bench.http import MAX_REPEATS, MIN_BUSY, Run, busy_share, cpu_times, measured
+from bench.http import (
+    MAX_REPEATS,
+    MAX_REPEATS_PER_CASE,
+    MIN_BUSY,
+    Run,
+    busy_share,
+    cpu_times,
+    measured,
+)
 from tests.support.processes import PROJECT_ROOT, service_environment
 
 
@@ -70,6 +78,16 @@ def test_runs_are_measured_again_at_most_max_repeats_times_in_all():
     run, _ = measured("code", lambda: (run_of(0.4), False), repeated)
     assert len(repeated) == MAX_REPEATS
     assert run.busy == 0.4, "past the limit, the run is kept as it is"
+
+
+def test_one_case_is_measured_again_at_most_max_repeats_per_case_times():
+    # A case the host keeps slowing down does not use up the repeats of the cases after it.
+    repeated = [("refresh", run_of(0.4))] * MAX_REPEATS_PER_CASE
+    run, _ = measured("refresh", lambda: (run_of(0.4), False), repeated)
+    assert run.busy == 0.4 and len(repeated) == MAX_REPEATS_PER_CASE
+    answers = iter([run_of(0.4), run_of(0.9)])
+    run, _ = measured("private", lambda: (next(answers), False), repeated)
+    assert run.busy == 0.9 and len(repeated) == MAX_REPEATS_PER_CASE + 1
 
 
 def test_the_busy_share_of_the_machine_is_read_from_proc_stat():
