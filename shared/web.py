@@ -10,8 +10,9 @@ cannot forge a log line (``shared.log_safety``, CWE-117), and answered as a gene
 instead, as Flask does, so a test sees the exception itself. A storage that refuses a request for
 now (``shared.sqlite_files.is_storage_fault``: the database locked past its busy timeout,
 read-only, an I/O error, the disk full) is no program error: it is logged as a warning, with
-SQLite's reason, and answered ``503`` with ``Retry-After``. The request's transaction was rolled
-back, so it changed nothing, and the client may send it again.
+SQLite's reason, and answered ``503`` with ``Retry-After``, in the view or after it (a
+server-side session saved with the answer). The request's transaction was rolled back, so it
+changed nothing, and the client may send it again.
 
 An app whose answers are not all JSON (the authorization server's pages) passes its own
 ``respond``: it gets the ``HTTPException`` (``InternalServerError`` for an unexpected exception)
@@ -90,7 +91,17 @@ def init_json_errors(app: Flask, respond: ErrorResponder = json_error) -> None:
         )
         return respond(ServiceUnavailable(retry_after=STORAGE_RETRY_AFTER_SECONDS))
 
+    def server_error(error: InternalServerError) -> ResponseReturnValue:
+        # An error after the view (a server-side session saved with the answer) reaches no
+        # handler of its own: Flask answers it as a 500 wrapping it. A storage fault is a 503
+        # there too.
+        original = error.original_exception
+        if isinstance(original, sqlite3.OperationalError) and is_storage_fault(original):
+            return database_error(original)
+        return respond(error)
+
     app.register_error_handler(HTTPException, respond)
+    app.register_error_handler(InternalServerError, server_error)
     app.register_error_handler(sqlite3.OperationalError, database_error)
     app.register_error_handler(Exception, unexpected_error)
 

@@ -5,7 +5,7 @@ import logging
 import sqlite3
 
 import pytest
-from flask import Flask, Response, request
+from flask import Flask, Response, after_this_request, request
 
 from shared.web import (
     HEALTHCHECK_USER_AGENT,
@@ -112,6 +112,16 @@ def database_app(database, **config):
             connection.close()
         return {"added": rest}
 
+    @app.post("/notes-after/<path:rest>")
+    def add_note_after_the_view(rest):
+        # Written once the view has answered, as a server-side session is saved.
+        @after_this_request
+        def write(response):
+            add_note(rest)
+            return response
+
+        return {"adding": rest}
+
     @app.get("/broken-query")
     def broken_query():
         connection = sqlite3.connect(database)
@@ -156,6 +166,19 @@ def test_a_storage_fault_is_a_503_with_retry_after_and_one_escaped_warning(
     # Nothing was written, and the same request succeeds once the lock is released.
     assert client.post("/notes/again").status_code == 200
     assert sqlite3.connect(database).execute("SELECT text FROM notes").fetchall() == [("again",)]
+
+
+def test_a_storage_fault_after_the_view_is_a_503_too(database):
+    client = database_app(database).test_client()
+    holder = held_write_lock(database)
+    try:
+        response = client.post("/notes-after/x")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
+    assert client.post("/notes-after/again").status_code == 200
 
 
 def test_another_database_error_is_a_program_error(database):
