@@ -3,17 +3,20 @@
 The callback answers a bad or replayed authorization response with a 400 and changes nothing:
 authlib's saved state is single use, and the ID token must pass the shared validator with the
 nonce of that state. A callback the session store refuses for now is a 503 before the code is
-spent, and works when sent again.
+spent, and works when sent again; one the store refuses after the code is spent starts the login
+again.
 """
 
 import logging
 import re
+import sqlite3
 
 import requests
 from authlib.integrations.base_client import OAuthError
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session
 
 from shared.log_safety import escaped
+from shared.sqlite_files import is_storage_fault
 from shared.token_validation import TokenValidationError
 
 from . import csrf
@@ -93,7 +96,17 @@ def handle_callback():
     )
     tokens = exchange(code, state_data)
     claims = checked_id_token(tokens, state_data["nonce"])
-    sign_in(tokens, claims, session.pop("login_started", None))
+    try:
+        sign_in(tokens, claims, session.pop("login_started", None))
+    except sqlite3.OperationalError as fault:
+        if not is_storage_fault(fault):
+            raise
+        # The code is spent: sent again, it would be refused as a replay. So no 503 that invites
+        # that retry: the login starts again (through the SSO session, no password), and a store
+        # still refusing writes then answers 503 before anything is spent.
+        log.error("the new session could not be stored, login again: %s", escaped(str(fault)))
+        interface.forget(session)
+        return redirect("/login")
     return redirect("/")
 
 
@@ -194,6 +207,7 @@ def sign_in(tokens: dict, claims: dict, login_started: float | None) -> None:
         else "The user signed in on the authorization server's login page.",
         [arrow("issuer", "issuer", "SSO session reused" if sso else "the user signed in")],
     )
+    interface.save_now(session)  # here rather than with the answer: the callback's last write
 
 
 # What became of the session's refresh token at logout: narration and diagram arrows.

@@ -77,6 +77,8 @@ def _add(session: ServerSession, event: dict) -> None:
     """Store a step, best effort: a step is often recorded once what it tells is done (a call
     forwarded to the API, a refresh token rotated), which a store that refuses the write for now
     must not turn into an error inviting the browser to do it again."""
+    if session.ended and session.session_id is None:
+        return  # forgotten, its store refusing writes (SessionInterface.forget): nowhere to go
     interface = current_app.session_interface
     key = interface.ensure_saved(session)
     with best_effort(f"narration step {event['name']} not recorded"):

@@ -13,7 +13,7 @@ from tests.support.processes import free_port
 from tests.webapp.conftest import USERS, Visitor, WebApp
 from webapp_demo import create_app
 from webapp_demo.config import LOCAL_CLIENT_SECRET
-from webapp_demo.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, id_hash
+from webapp_demo.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, SessionStore, id_hash
 
 BACKCHANNEL_WAIT = 15.0
 
@@ -204,6 +204,57 @@ def test_a_callback_while_the_store_is_locked_is_a_503_and_works_once_it_is_back
     assert refused.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
     again = visitor.http.get(callback_url, allow_redirects=False, timeout=10)
     assert again.status_code == 302, again.text
+    assert visitor.session()["signedIn"] is True
+
+
+def test_a_callback_whose_store_fails_after_the_code_exchange_starts_the_login_again(
+    locked_after,
+):
+    # The code is spent, so a 503 would invite a retry the authorization server refuses as a
+    # replay: the browser is sent to sign in again instead (through its SSO session, no password).
+    visitor, proxy = locked_after(
+        "AUTH_TOKEN_URL", "oauth/token", lambda form: form["grant_type"] == "authorization_code"
+    )
+    callback_url = visitor.follow(
+        visitor.get("/login"), USERS["alice"], stop_at=visitor.webapp.url + "/callback"
+    )
+    answer = visitor.http.get(callback_url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["Location"] == "/login"
+    assert COOKIE_NAME not in visitor.http.cookies
+    proxy.release()
+    visitor.follow(visitor.get("/login"))  # no password given: signed in through SSO
+    assert visitor.session()["signedIn"] is True
+
+
+def test_a_callback_whose_store_refuses_its_last_write_starts_the_login_again(
+    visitor, store_locked, monkeypatch
+):
+    # The tokens are stored, then the store refuses the signed-in session itself: written with
+    # the answer, it would make the callback a 503 after the code was spent. (``store_locked``:
+    # the web app's connections wait 50 ms for the lock.)
+    holder = sqlite3.connect(
+        visitor.webapp.store.path, isolation_level=None, check_same_thread=False
+    )
+    save, locked = SessionStore.save, []
+
+    def save_under_a_held_lock(store, key, data, now):
+        if "user" in data and not locked:
+            holder.execute("BEGIN IMMEDIATE")
+            locked.append(key)
+        return save(store, key, data, now)
+
+    monkeypatch.setattr(SessionStore, "save", save_under_a_held_lock)
+    callback_url = visitor.follow(
+        visitor.get("/login"), USERS["alice"], stop_at=visitor.webapp.url + "/callback"
+    )
+    answer = visitor.http.get(callback_url, allow_redirects=False, timeout=10)
+    assert locked, "the signed-in session was never saved"
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["Location"] == "/login"
+    visitor.follow(visitor.get("/login"))
     assert visitor.session()["signedIn"] is True
 
 
