@@ -11,7 +11,8 @@ instead, as Flask does, so a test sees the exception itself. A storage that refu
 now (``shared.sqlite_files.is_storage_fault``: the database locked past its busy timeout,
 read-only, an I/O error, the disk full) is no program error: it is logged as a warning, with
 SQLite's reason, and answered ``503`` with ``Retry-After``, in the view or after it (a
-server-side session saved with the answer). The request's transaction was rolled back, so it
+server-side session saved with the answer; under ``PROPAGATE_EXCEPTIONS`` Flask raises a fault
+after the view instead). The request's transaction was rolled back, so it
 changed nothing, and the client may send it again.
 
 An app whose answers are not all JSON (the authorization server's pages) passes its own
@@ -100,6 +101,20 @@ def init_json_errors(app: Flask, respond: ErrorResponder = json_error) -> None:
             return database_error(original)
         return respond(error)
 
+    def log_exception(exc_info) -> None:
+        # Flask logs an error after the view itself, before server_error runs: unescaped, and a
+        # storage fault as an error. Here, escaped, and a storage fault by database_error only.
+        error = exc_info[1]
+        if isinstance(error, sqlite3.OperationalError) and is_storage_fault(error):
+            return
+        current_app.logger.error(
+            "unexpected error on %s %s",
+            escaped(request.method),
+            loggable_path(request.path),
+            exc_info=exc_info,
+        )
+
+    app.log_exception = log_exception  # type: ignore[method-assign]
     app.register_error_handler(HTTPException, respond)
     app.register_error_handler(InternalServerError, server_error)
     app.register_error_handler(sqlite3.OperationalError, database_error)

@@ -114,10 +114,12 @@ def database_app(database, **config):
 
     @app.post("/notes-after/<path:rest>")
     def add_note_after_the_view(rest):
-        # Written once the view has answered, as a server-side session is saved.
+        # Written once the view has answered, as a server-side session is saved (and not again
+        # with the error's answer, as such a session is not).
         @after_this_request
         def write(response):
-            add_note(rest)
+            if response.status_code < 500:
+                add_note(rest)
             return response
 
         return {"adding": rest}
@@ -179,6 +181,44 @@ def test_a_storage_fault_after_the_view_is_a_503_too(database):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
     assert client.post("/notes-after/again").status_code == 200
+
+
+def test_a_storage_fault_after_the_view_is_logged_once_escaped(database, caplog):
+    client = database_app(database).test_client()
+    holder = held_write_lock(database)
+    try:
+        with caplog.at_level(logging.INFO):
+            assert client.post("/notes-after/x%0DINFO forged").status_code == 503
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    # Flask's own log line of an error after the view (unescaped, with a traceback) is not
+    # written: only the app's warning, its path escaped.
+    (record,) = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert record.getMessage() == (
+        "the database refused POST /notes-after/x%0DINFO%20forged for now (SQLITE_BUSY): "
+        "database is locked"
+    )
+
+
+def test_another_error_after_the_view_is_logged_escaped_with_its_traceback(caplog):
+    app = make_app()
+
+    @app.get("/late/<path:rest>")
+    def late(rest):
+        @after_this_request
+        def fail(response):
+            if response.status_code < 500:
+                raise RuntimeError("after the view")
+            return response
+
+        return {}
+
+    init_json_errors(app)
+    assert app.test_client().get("/late/x%0DINFO forged").status_code == 500
+    (record,) = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert record.getMessage() == "unexpected error on GET /late/x%0DINFO%20forged"
+    assert record.exc_info[0] is RuntimeError
 
 
 def test_another_database_error_is_a_program_error(database):
