@@ -41,6 +41,8 @@ def clock() -> float:
 @bp.get("/login")
 def login():
     session["login_started"] = clock()
+    if request.args.get("again") == "1":
+        session["login_again"] = True  # see handle_callback
     try:
         response = oidc().authorization_redirect()
     except requests.RequestException as error:
@@ -94,6 +96,7 @@ def handle_callback():
         "the web app sent (checked: it matches the one saved in the session).",
         [arrow("issuer", "browser", "redirect to /callback?code=…&state=…", "response")],
     )
+    again = session.pop("login_again", False)
     tokens = exchange(code, state_data)
     claims = checked_id_token(tokens, state_data["nonce"])
     try:
@@ -103,10 +106,13 @@ def handle_callback():
             raise
         # The code is spent: sent again, it would be refused as a replay. So no 503 that invites
         # that retry: the login starts again (through the SSO session, no password), and a store
-        # still refusing writes then answers 503 before anything is spent.
-        log.error("the new session could not be stored, login again: %s", escaped(str(fault)))
+        # still refusing writes then answers 503 before anything is spent. Once: a store that
+        # takes that write but not the sign-in's would make a loop of logins.
+        log.error("the new session could not be stored: %s", escaped(str(fault)))
         interface.forget(session)
-        return redirect("/login")
+        if again:
+            abort(503)
+        return redirect("/login?again=1")
     return redirect("/")
 
 

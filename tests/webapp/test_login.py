@@ -220,7 +220,7 @@ def test_a_callback_whose_store_fails_after_the_code_exchange_starts_the_login_a
     )
     answer = visitor.http.get(callback_url, allow_redirects=False, timeout=10)
     assert answer.status_code == 302, answer.text
-    assert answer.headers["Location"] == "/login"
+    assert answer.headers["Location"] == "/login?again=1"
     assert COOKIE_NAME not in visitor.http.cookies
     proxy.release()
     visitor.follow(visitor.get("/login"))  # no password given: signed in through SSO
@@ -253,9 +253,36 @@ def test_a_callback_whose_store_refuses_its_last_write_starts_the_login_again(
     holder.execute("ROLLBACK")
     holder.close()
     assert answer.status_code == 302, answer.text
-    assert answer.headers["Location"] == "/login"
+    assert answer.headers["Location"] == "/login?again=1"
     visitor.follow(visitor.get("/login"))
     assert visitor.session()["signedIn"] is True
+
+
+def test_a_store_that_keeps_refusing_the_sign_in_stops_after_the_second_login(visitor, monkeypatch):
+    # A store that takes small writes but refuses the tokens (a nearly full disk, say): one more
+    # login, then an error, rather than a loop of logins each spending a code.
+    visitor.login("alice")  # the SSO session: the logins after it need no password
+    readonly = sqlite3.connect(f"file:{visitor.webapp.store.path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        readonly.execute("DELETE FROM sessions")
+    readonly.close()
+
+    def save_tokens(store, key, tokens):
+        raise refused.value
+
+    monkeypatch.setattr(SessionStore, "save_tokens", save_tokens)
+    answers = []
+    url = visitor.webapp.url + "/login"
+    while len(answers) < 20:
+        answer = visitor.http.get(url, allow_redirects=False, timeout=10)
+        answers.append((url.split("?")[0].rsplit("/", 1)[-1], answer.status_code))
+        if not answer.is_redirect:
+            break
+        url = requests.compat.urljoin(url, answer.headers["Location"])
+    assert [answer for answer in answers if answer[0] == "callback"] == [
+        ("callback", 302),
+        ("callback", 503),
+    ]
 
 
 def test_a_logout_whose_store_fails_after_the_revocation_still_ends_the_sso_session(
