@@ -22,8 +22,9 @@ STORAGE_FAULTS = frozenset(
 )
 
 
-def is_storage_fault(error: sqlite3.Error) -> bool:
-    """Whether ``error`` comes from a storage that refuses writes for now (see STORAGE_FAULTS)."""
+def is_storage_fault(error: BaseException | None) -> bool:
+    """Whether ``error`` (any exception, or None) comes from a storage that refuses writes for
+    now (see STORAGE_FAULTS)."""
     # An error the sqlite3 module raises by itself (not SQLite's) has no result code.
     code = getattr(error, "sqlite_errorcode", None)
     return (

@@ -12,8 +12,8 @@ now (``shared.sqlite_files.is_storage_fault``: the database locked past its busy
 read-only, an I/O error, the disk full) is no program error: it is logged as a warning, with
 SQLite's reason, and answered ``503`` with ``Retry-After``, in the view or after it (a
 server-side session saved with the answer; under ``PROPAGATE_EXCEPTIONS`` Flask raises a fault
-after the view instead). The request's transaction was rolled back, so it
-changed nothing, and the client may send it again.
+after the view instead). The request's transaction was rolled back, so it changed nothing, and
+the client may send it again.
 
 An app whose answers are not all JSON (the authorization server's pages) passes its own
 ``respond``: it gets the ``HTTPException`` (``InternalServerError`` for an unexpected exception)
@@ -68,16 +68,23 @@ def json_error(error: HTTPException) -> Response:
 def init_json_errors(app: Flask, respond: ErrorResponder = json_error) -> None:
     """Answer every error of ``app`` with ``respond``: JSON unless an app says otherwise."""
 
-    def unexpected_error(error: Exception) -> ResponseReturnValue:
-        propagate = current_app.config["PROPAGATE_EXCEPTIONS"]
-        if propagate or propagate is None and (current_app.testing or current_app.debug):
-            raise error
+    def log_exception(exc_info) -> None:
+        # Also Flask's own log of an error after the view, before server_error answers it: there
+        # it would be unescaped, and a storage fault an error (database_error logs it instead).
+        if is_storage_fault(exc_info[1]):
+            return
         current_app.logger.error(
             "unexpected error on %s %s",
             escaped(request.method),
             loggable_path(request.path),
-            exc_info=error,
+            exc_info=exc_info,
         )
+
+    def unexpected_error(error: Exception) -> ResponseReturnValue:
+        propagate = current_app.config["PROPAGATE_EXCEPTIONS"]
+        if propagate or propagate is None and (current_app.testing or current_app.debug):
+            raise error
+        log_exception((type(error), error, error.__traceback__))
         return respond(InternalServerError())
 
     def database_error(error: sqlite3.OperationalError) -> ResponseReturnValue:
@@ -96,23 +103,9 @@ def init_json_errors(app: Flask, respond: ErrorResponder = json_error) -> None:
         # An error after the view (a server-side session saved with the answer) reaches no
         # handler of its own: Flask answers it as a 500 wrapping it. A storage fault is a 503
         # there too.
-        original = error.original_exception
-        if isinstance(original, sqlite3.OperationalError) and is_storage_fault(original):
-            return database_error(original)
+        if is_storage_fault(error.original_exception):
+            return database_error(error.original_exception)
         return respond(error)
-
-    def log_exception(exc_info) -> None:
-        # Flask logs an error after the view itself, before server_error runs: unescaped, and a
-        # storage fault as an error. Here, escaped, and a storage fault by database_error only.
-        error = exc_info[1]
-        if isinstance(error, sqlite3.OperationalError) and is_storage_fault(error):
-            return
-        current_app.logger.error(
-            "unexpected error on %s %s",
-            escaped(request.method),
-            loggable_path(request.path),
-            exc_info=exc_info,
-        )
 
     app.log_exception = log_exception  # type: ignore[method-assign]
     app.register_error_handler(HTTPException, respond)
