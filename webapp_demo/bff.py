@@ -74,7 +74,7 @@ def refreshed(key: str, tokens: dict) -> dict | None:
     # The authorization server rotates the refresh token it is sent: the old one is spent. So the
     # store must take a write first; one that refuses writes for now (locked, read-only, full)
     # is then a 503 before anything changed, and the same call works once it is back.
-    interface.store.rewrite_tokens(key)
+    interface.store.touch(key, interface.now())  # as the callback checks, before its code
     try:
         answer = client.refresh(tokens["refresh_token"])
         if answer.get("id_token"):

@@ -205,12 +205,6 @@ class SessionStore:
             row = db.execute("SELECT data FROM tokens WHERE id_hash = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def rewrite_tokens(self, key: str) -> None:
-        """Write the session's tokens as they are: raises (``sqlite3.OperationalError``) when the
-        store refuses writes for now, before a refresh token is spent on new ones."""
-        with self.connection() as db:
-            db.execute("UPDATE tokens SET data = data WHERE id_hash = ?", (key,))
-
     def save_tokens(self, key: str, tokens: dict) -> None:
         with self.connection() as db:
             db.execute(
